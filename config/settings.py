@@ -1,0 +1,133 @@
+"""One immutable Settings object, parsed from environment variables with explicit defaults.
+
+Every process (API, worker, beat, tests) builds its settings here, so they cannot disagree.
+Each variable is listed in `.env.example` and in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from config.retry_policies import BUILTIN_POLICIES, RetryPolicy
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value sumflow cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # --- Redis: broker, result backend and RedBeat store share one server.
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Seconds a client waits to connect to / hear from Redis before the API answers 503.
+    redis_timeout_seconds: float = 1.0
+
+    # --- The add task.
+    add_delay_seconds: float = 3.0  # simulated work, as in the original study guide
+
+    # --- Results and task bookkeeping.
+    result_expires_seconds: int = 86_400  # results, issued ids and revokes are kept one day
+
+    # --- Delivery. A message not acknowledged within this time is handed to another worker.
+    # Every countdown and retry delay is kept under half of it (celery#4400).
+    visibility_timeout_seconds: int = 600
+
+    # --- Routing.
+    queues: tuple[str, ...] = ("default", "priority")
+    default_queue: str = "default"
+
+    # --- Retry policies.
+    retry_policies: Mapping[str, RetryPolicy] = field(default_factory=lambda: BUILTIN_POLICIES)
+    default_retry_policy: str = "default"
+    max_retries_limit: int = 20
+
+    # --- Worker.
+    worker_pool: str = "prefork"
+    worker_concurrency: int = 8
+
+    # --- API.
+    api_keys: tuple[str, ...] = ()
+    port: int = 5000
+    max_request_bytes: int = 4 * 1024 * 1024
+    max_wait_seconds: float = 30.0
+
+    @property
+    def max_delay_seconds(self) -> float:
+        """Longest countdown or retry delay allowed: half the visibility timeout."""
+        return self.visibility_timeout_seconds / 2
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return _validated(replace(self, **changes))
+
+
+def _env_str(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "").strip()
+    return value or default
+
+
+def _env_number(env: Mapping[str, str], name: str, default: float, kind: type) -> Any:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
+
+
+def _env_list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _validated(settings: Settings) -> Settings:
+    if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
+    if settings.add_delay_seconds < 0:
+        raise ConfigError("ADD_DELAY_SECONDS must not be negative")
+    if not settings.queues:
+        raise ConfigError("TASK_QUEUES must name at least one queue")
+    if settings.default_queue not in settings.queues:
+        raise ConfigError(f"DEFAULT_QUEUE {settings.default_queue!r} is not in TASK_QUEUES")
+    if settings.default_retry_policy not in settings.retry_policies:
+        raise ConfigError(f"DEFAULT_RETRY_POLICY {settings.default_retry_policy!r} is unknown")
+    if settings.visibility_timeout_seconds < 2:
+        raise ConfigError("VISIBILITY_TIMEOUT_SECONDS must be at least 2")
+    if settings.worker_concurrency < 1:
+        raise ConfigError("WORKER_CONCURRENCY must be at least 1")
+    return settings
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from ``env`` (default: the process environment), then ``overrides``."""
+    env = os.environ if env is None else env
+    d = Settings()
+    settings = Settings(
+        redis_url=_env_str(env, "REDIS_URL", d.redis_url),
+        redis_timeout_seconds=_env_number(
+            env, "REDIS_TIMEOUT_SECONDS", d.redis_timeout_seconds, float
+        ),
+        add_delay_seconds=_env_number(env, "ADD_DELAY_SECONDS", d.add_delay_seconds, float),
+        result_expires_seconds=_env_number(
+            env, "RESULT_EXPIRES_SECONDS", d.result_expires_seconds, int
+        ),
+        visibility_timeout_seconds=_env_number(
+            env, "VISIBILITY_TIMEOUT_SECONDS", d.visibility_timeout_seconds, int
+        ),
+        queues=_env_list(env, "TASK_QUEUES", d.queues),
+        default_queue=_env_str(env, "DEFAULT_QUEUE", d.default_queue),
+        default_retry_policy=_env_str(env, "DEFAULT_RETRY_POLICY", d.default_retry_policy),
+        worker_pool=_env_str(env, "WORKER_POOL", d.worker_pool),
+        worker_concurrency=_env_number(env, "WORKER_CONCURRENCY", d.worker_concurrency, int),
+        api_keys=_env_list(env, "API_KEYS", d.api_keys),
+        port=_env_number(env, "PORT", d.port, int),
+        max_request_bytes=_env_number(env, "MAX_REQUEST_BYTES", d.max_request_bytes, int),
+    )
+    return _validated(replace(settings, **overrides))
