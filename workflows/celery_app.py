@@ -1,0 +1,34 @@
+"""The Celery application factory: configuration from `config`, tasks from `workflows.tasks`."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from config import Settings, load_settings
+from config.celery_config import celery_config
+
+__all__ = ["SumflowCelery", "create_celery"]
+
+#: Our result backend class: Celery's Redis backend minus a per-publish SUBSCRIBE (see module).
+RESULT_BACKEND_CLASS = "workflows.backend:ResultBackend"
+
+
+class SumflowCelery(Celery):
+    """A Celery app that carries the sumflow Settings it was built from."""
+
+    settings: Settings
+
+
+def create_celery(settings: Settings | None = None) -> SumflowCelery:
+    """Build a Celery app for ``settings`` (default: from the environment)."""
+    settings = settings or load_settings()
+    app = SumflowCelery("sumflow", set_as_current=False)
+    app.settings = settings
+    conf = celery_config(settings)
+    conf["result_backend"] = f"{RESULT_BACKEND_CLASS}+{settings.redis_url}"
+    app.conf.update(conf)
+    # Register the shared tasks and the worker's signal handlers with every app we build.
+    import workflows.revocation  # noqa: F401
+    import workflows.tasks  # noqa: F401
+
+    return app

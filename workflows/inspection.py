@@ -1,0 +1,80 @@
+"""What the queues hold and who consumes them, answered quickly even when no worker replies."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import redis
+from celery import Celery
+from kombu.exceptions import OperationalError
+
+from workflows.redis_client import REDIS_ERRORS
+
+__all__ = ["QueueInfo", "WorkerDirectory", "queue_depths"]
+
+#: kombu's Redis transport keeps one list per priority step: "name", "name\x06\x163", ...
+_PRIORITY_SEPARATOR = "\x06\x16"
+_PRIORITY_STEPS = (0, 3, 6, 9)
+
+
+def _priority_keys(queue: str) -> list[str]:
+    return [
+        queue if step == 0 else f"{queue}{_PRIORITY_SEPARATOR}{step}" for step in _PRIORITY_STEPS
+    ]
+
+
+def queue_depths(client: redis.Redis, queues: Sequence[str]) -> dict[str, int]:
+    """Messages waiting in each queue, all priority levels counted, in one round trip."""
+    with client.pipeline(transaction=False) as pipe:
+        for queue in queues:
+            for key in _priority_keys(queue):
+                pipe.llen(key)
+        lengths = pipe.execute()
+    steps = len(_PRIORITY_STEPS)
+    return {queue: sum(lengths[i * steps : (i + 1) * steps]) for i, queue in enumerate(queues)}
+
+
+@dataclass(frozen=True, slots=True)
+class QueueInfo:
+    name: str
+    messages: int
+    workers: list[str]
+
+
+class WorkerDirectory:
+    """Workers and the queues they consume, from Celery's inspect, cached for ``ttl`` seconds.
+
+    A broadcast inspect waits the full ``timeout`` when a worker is slow or absent, so the
+    answer is cached and shared between requests instead of paid by every one.
+    """
+
+    def __init__(self, celery: Celery, ttl: float = 3.0, timeout: float = 0.5) -> None:
+        self._celery = celery
+        self._ttl = ttl
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        self._fetched_at = float("-inf")
+        self._queues_by_worker: dict[str, list[str]] = {}
+
+    def queues_by_worker(self) -> dict[str, list[str]]:
+        with self._lock:
+            if time.monotonic() - self._fetched_at > self._ttl:
+                self._queues_by_worker = self._fetch()
+                self._fetched_at = time.monotonic()
+            return self._queues_by_worker
+
+    def workers_for(self, queue: str) -> list[str]:
+        return sorted(w for w, qs in self.queues_by_worker().items() if queue in qs)
+
+    def _fetch(self) -> dict[str, list[str]]:
+        try:
+            replies = self._celery.control.inspect(timeout=self._timeout).active_queues()
+        except (OperationalError, *REDIS_ERRORS):
+            return {}
+        return {
+            worker: sorted(queue["name"] for queue in queues)
+            for worker, queues in (replies or {}).items()
+        }

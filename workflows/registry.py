@@ -1,0 +1,61 @@
+"""Which task ids this service issued, and which it revoked, kept in Redis with a TTL.
+
+Celery reports PENDING for any id it has never seen (celery#3596), so sumflow remembers the
+ids it hands out to answer 404 for the rest. Revokes normally live only in worker memory;
+keeping them in Redis lets a restarted worker honour them too (see workflows.revocation).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+import redis
+
+__all__ = [
+    "ISSUED_PREFIX",
+    "REVOKED_KEY",
+    "is_issued",
+    "issued_key",
+    "live_revoked_ids",
+    "mark_issued",
+    "remember_revoked",
+]
+
+ISSUED_PREFIX = "sumflow:issued:"
+REVOKED_KEY = "sumflow:revoked"
+
+
+def issued_key(task_id: str) -> str:
+    return ISSUED_PREFIX + task_id
+
+
+def mark_issued(client: redis.Redis, task_ids: Iterable[str], kind: str, ttl: int) -> None:
+    """Record ids as issued by us for ``ttl`` seconds (one round trip for any number of ids)."""
+    ids = list(task_ids)
+    if len(ids) == 1:
+        client.set(issued_key(ids[0]), kind, ex=ttl)
+        return
+    with client.pipeline(transaction=False) as pipe:
+        for task_id in ids:
+            pipe.set(issued_key(task_id), kind, ex=ttl)
+        pipe.execute()
+
+
+def is_issued(client: redis.Redis, task_id: str) -> bool:
+    return bool(client.exists(issued_key(task_id)))
+
+
+def remember_revoked(client: redis.Redis, task_id: str, ttl: int) -> None:
+    """Add ``task_id`` to the revoked set until ``ttl`` seconds from now; drop expired ones."""
+    now = time.time()
+    with client.pipeline(transaction=False) as pipe:
+        pipe.zadd(REVOKED_KEY, {task_id: now + ttl})
+        pipe.zremrangebyscore(REVOKED_KEY, "-inf", now)
+        pipe.expire(REVOKED_KEY, ttl)
+        pipe.execute()
+
+
+def live_revoked_ids(client: redis.Redis) -> list[str]:
+    """Every revoked id that has not yet expired."""
+    return [member.decode() for member in client.zrangebyscore(REVOKED_KEY, time.time(), "+inf")]

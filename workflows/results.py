@@ -1,0 +1,98 @@
+"""Reading task state straight from the result backend's keys: one round trip per read.
+
+`read_task` answers None for an id this service never issued; `wait_for_task` long-polls by
+subscribing to the channel the backend publishes every state change on, so a waiting client
+hears the result the moment it is stored instead of polling.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from celery import states
+
+from workflows.registry import issued_key
+
+__all__ = ["TaskView", "describe_error", "meta_key", "present", "read_task", "wait_for_task"]
+
+#: The key prefix of Celery's Redis result backend.
+META_PREFIX = "celery-task-meta-"
+
+
+def meta_key(task_id: str) -> str:
+    return META_PREFIX + task_id
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """What a client sees of a task: the study guide's ``status`` and ``result``."""
+
+    status: str
+    result: Any
+
+    @property
+    def ready(self) -> bool:
+        return self.status in states.READY_STATES
+
+
+def describe_error(value: Any) -> str:
+    """A readable one-line message from a stored exception (``Type: message``)."""
+    if isinstance(value, dict) and "exc_type" in value:
+        message = value.get("exc_message")
+        if isinstance(message, list | tuple):
+            message = ", ".join(str(part) for part in message)
+        return f"{value['exc_type']}: {message}" if message else str(value["exc_type"])
+    return str(value)
+
+
+def present(meta: dict[str, Any] | None) -> TaskView:
+    """Map a stored result-backend record to the client's view of it."""
+    if meta is None:
+        return TaskView(states.PENDING, None)
+    status = meta.get("status", states.PENDING)
+    if status == states.SUCCESS:
+        return TaskView(status, meta.get("result"))
+    if status in (states.FAILURE, states.RETRY, states.REVOKED):
+        return TaskView(status, describe_error(meta.get("result")))
+    return TaskView(status, None)
+
+
+def _decode(payload: bytes | None) -> dict[str, Any] | None:
+    return None if payload is None else json.loads(payload)
+
+
+def read_task(client: redis.Redis, task_id: str) -> TaskView | None:
+    """The task's view, or None if this service never issued ``task_id``."""
+    with client.pipeline(transaction=False) as pipe:
+        pipe.exists(issued_key(task_id))
+        pipe.get(meta_key(task_id))
+        issued, payload = pipe.execute()
+    if not issued and payload is None:
+        return None
+    return present(_decode(payload))
+
+
+def wait_for_task(client: redis.Redis, task_id: str, timeout: float) -> TaskView | None:
+    """Like `read_task`, but hold on up to ``timeout`` seconds for the task to finish."""
+    view = read_task(client, task_id)
+    if view is None or view.ready or timeout <= 0:
+        return view
+    deadline = time.monotonic() + timeout
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    try:
+        pubsub.subscribe(meta_key(task_id))
+        view = read_task(client, task_id)  # it may have finished before we subscribed
+        while view is not None and not view.ready:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            message = pubsub.get_message(timeout=min(remaining, 1.0))
+            if message is not None:
+                view = present(_decode(message["data"]))
+    finally:
+        pubsub.close()
+    return view

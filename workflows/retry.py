@@ -1,0 +1,85 @@
+"""Per-message retry policies: Celery has none (celery#6639), so the policy rides in the message.
+
+The API resolves a policy name or inline object to plain fields and sends them as the
+``retry_policy`` keyword; `PolicyTask` applies them when the task raises `TransientError`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from celery import Task
+
+from config import RetryPolicy, Settings
+
+__all__ = [
+    "PolicyTask",
+    "RetriesExhausted",
+    "TransientError",
+    "UnknownRetryPolicy",
+    "resolve_policy",
+    "retry_delay",
+]
+
+
+class TransientError(Exception):
+    """A failure worth retrying: the same call may well succeed a moment later."""
+
+
+class RetriesExhausted(Exception):
+    """Every attempt the policy allowed has failed."""
+
+
+class UnknownRetryPolicy(LookupError):
+    """A retry policy name that is not configured."""
+
+
+def resolve_policy(settings: Settings, spec: str | Mapping[str, Any] | None) -> RetryPolicy:
+    """Turn a policy name, an inline mapping or None (the default policy) into a RetryPolicy."""
+    if spec is None:
+        spec = settings.default_retry_policy
+    if isinstance(spec, str):
+        try:
+            return settings.retry_policies[spec]
+        except KeyError:
+            raise UnknownRetryPolicy(spec) from None
+    return RetryPolicy(
+        max_retries=int(spec["max_retries"]),
+        backoff=float(spec["backoff"]),
+        backoff_max=float(spec["backoff_max"]),
+        jitter=bool(spec["jitter"]),
+    )
+
+
+def retry_delay(
+    policy: RetryPolicy, retries: int, uniform: Callable[[float, float], float] = random.uniform
+) -> float:
+    """Seconds to wait before retry number ``retries + 1``: doubling, capped, maybe jittered."""
+    delay = min(policy.backoff * (2**retries), policy.backoff_max)
+    if policy.jitter and delay > 0:
+        delay = uniform(delay / 2, delay)
+    return delay
+
+
+class PolicyTask(Task):
+    """Base task: retries `TransientError` as the message's ``retry_policy`` says."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except TransientError as exc:
+            settings: Settings = self.app.settings
+            policy = resolve_policy(settings, kwargs.get("retry_policy"))
+            retries = self.request.retries
+            if retries >= policy.max_retries:
+                attempts = retries + 1
+                raise RetriesExhausted(
+                    f"gave up after {attempts} attempt{'s' if attempts > 1 else ''}: {exc}"
+                ) from None
+            raise self.retry(
+                exc=exc,
+                countdown=min(retry_delay(policy, retries), settings.max_delay_seconds),
+                max_retries=policy.max_retries,
+            ) from None

@@ -1,0 +1,60 @@
+"""Sending add tasks: record the id as issued, then publish. Nothing here knows about HTTP."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from celery import uuid
+
+from config import RetryPolicy
+from workflows.celery_app import SumflowCelery
+from workflows.registry import mark_issued
+from workflows.tasks import ADD_TASK
+
+__all__ = ["TaskOptions", "submit_add"]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskOptions:
+    """How to run an add: where, with which retry policy, and with simulated failures."""
+
+    queue: str | None = None
+    retry_policy: RetryPolicy | None = None
+    fail_times: int = 0
+    countdown: float | None = None
+
+    def task_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for the add task; empty for plain adds, so their messages stay
+        exactly what `add.delay(a, b)` would send."""
+        kwargs: dict[str, Any] = {}
+        if self.fail_times:
+            kwargs["fail_times"] = self.fail_times
+        if self.retry_policy is not None:
+            kwargs["retry_policy"] = self.retry_policy.as_dict()
+        return kwargs
+
+    def publish_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if self.queue:
+            options["queue"] = self.queue
+        if self.countdown:
+            options["countdown"] = self.countdown
+        return options
+
+
+def submit_add(
+    celery: SumflowCelery, client: redis.Redis, a: Any, b: Any, options: TaskOptions
+) -> str:
+    """Queue one add and return its task id.
+
+    The id is recorded before publishing: if publishing fails the caller gets an error and
+    never sees the id, whereas the other order could run a task whose id answers 404.
+    """
+    task_id = uuid()
+    mark_issued(client, [task_id], "add", celery.conf.result_expires)
+    celery.tasks[ADD_TASK].apply_async(
+        (a, b), options.task_kwargs(), task_id=task_id, **options.publish_options()
+    )
+    return task_id
