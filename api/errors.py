@@ -1,0 +1,95 @@
+"""One JSON error shape for every failure, mapped in one place.
+
+flask-smorest already answers HTTP errors as ``{"code", "status", "message", "errors"}``; this
+module makes the message name the offending fields, turns Redis outages into a quick 503, and
+makes sure nothing else (a bug included) leaks a stack trace or an HTML page.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, request
+from flask_smorest import Api
+from kombu.exceptions import OperationalError
+from werkzeug.exceptions import HTTPException, UnsupportedMediaType
+
+from workflows.redis_client import REDIS_ERRORS
+
+__all__ = ["SumflowApi", "error_body", "register_error_handlers"]
+
+logger = logging.getLogger(__name__)
+
+#: Methods whose body, when present, must be JSON.
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def error_body(code: int, message: str, errors: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"code": code, "status": HTTPStatus(code).phrase, "message": message}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def _flatten(errors: Any, prefix: str = "") -> list[str]:
+    """``{"json": {"a": ["Bad."]}}`` → ``["a: Bad."]`` (location names dropped)."""
+    if isinstance(errors, dict):
+        parts: list[str] = []
+        for key, value in errors.items():
+            key = str(key)
+            if not prefix and key in ("json", "query", "path", "headers", "form"):
+                parts += _flatten(value, "")
+            elif key == "_schema":
+                parts += _flatten(value, prefix or "body")
+            else:
+                parts += _flatten(value, f"{prefix}.{key}" if prefix else key)
+        return parts
+    if isinstance(errors, list | tuple):
+        if all(isinstance(item, str) for item in errors):
+            text = " ".join(errors)
+            return [f"{prefix}: {text}" if prefix else text]
+        return [part for item in errors for part in _flatten(item, prefix)]
+    return [f"{prefix}: {errors}" if prefix else str(errors)]
+
+
+class SumflowApi(Api):
+    """flask-smorest's Api whose error messages always say what was wrong, and where."""
+
+    def handle_http_exception(self, error: HTTPException) -> Any:
+        payload, code, headers = super().handle_http_exception(error)
+        if "message" not in payload:
+            errors = payload.get("errors")
+            if errors:
+                problems = "; ".join(part.rstrip(".") for part in _flatten(errors))
+                payload["message"] = f"Invalid request: {problems}."
+            else:
+                payload["message"] = error.description or error.name
+        return payload, code, headers
+
+
+def register_error_handlers(app: Flask, api: SumflowApi) -> None:
+    @app.before_request
+    def _require_json_body() -> None:
+        if request.method in _BODY_METHODS and request.content_length and not request.is_json:
+            raise UnsupportedMediaType(
+                "The request body must be JSON: send 'Content-Type: application/json'."
+            )
+
+    def _unavailable(exc: Exception) -> Any:
+        logger.warning(
+            "Redis unavailable while handling %s %s: %s", request.method, request.path, exc
+        )
+        body = error_body(503, f"Redis is unavailable, try again shortly ({type(exc).__name__}).")
+        return body, 503, {"Retry-After": "2"}
+
+    for exc_type in (*REDIS_ERRORS, OperationalError):
+        app.register_error_handler(exc_type, _unavailable)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        if isinstance(exc, HTTPException):
+            return api.handle_http_exception(exc)
+        logger.exception("unhandled error in %s %s", request.method, request.path)
+        return error_body(500, "Internal error; it has been logged."), 500

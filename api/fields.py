@@ -1,0 +1,65 @@
+"""Strict JSON field types: a number is a JSON number, never a string, boolean or NaN."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from marshmallow import fields
+
+__all__ = ["JSONBoolean", "JSONInteger", "JSONNumber", "OPERAND_LIMIT", "Operand"]
+
+#: Largest operand magnitude accepted (2**63 - 1). Sums are exact integers beyond it,
+#: and floats this size still add without overflowing to infinity.
+OPERAND_LIMIT = 2**63 - 1
+
+
+class _StrictNumber:
+    """Accept JSON numbers as they are: integers stay integers, floats must be finite."""
+
+    default_error_messages = {
+        "invalid": "Must be a JSON number, not a string, boolean or null.",
+        "non_finite": "Must be a finite number, not NaN or Infinity.",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")  # type: ignore[attr-defined]
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.make_error("non_finite")  # type: ignore[attr-defined]
+        return value
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return value
+
+
+class JSONNumber(_StrictNumber, fields.Number):
+    """Any finite JSON number."""
+
+    num_type = float  # only used by marshmallow's own conversions, which we bypass
+
+
+class Operand(JSONNumber):
+    """An operand of a sum: a finite JSON number (see OPERAND_LIMIT for the range)."""
+
+
+class JSONInteger(_StrictNumber, fields.Integer):
+    """A JSON integer; 2.0 and 2.5 are refused, as are strings and booleans."""
+
+    default_error_messages = {"invalid": "Must be a JSON integer, not a string, boolean or float."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.make_error("invalid")
+        return value
+
+
+class JSONBoolean(fields.Boolean):
+    """A JSON true or false; marshmallow's Boolean would also take "yes", 1 and "on"."""
+
+    default_error_messages = {"invalid": "Must be a JSON boolean (true or false)."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value

@@ -1,0 +1,202 @@
+"""Request and response schemas shared by the resources: operands, task options, task views."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
+from marshmallow.validate import Length, Range
+
+from api.fields import OPERAND_LIMIT, JSONBoolean, JSONInteger, JSONNumber, Operand
+from api.services import services
+from config import RetryPolicy
+from workflows.retry import UnknownRetryPolicy, resolve_policy
+from workflows.submit import TaskOptions
+
+__all__ = [
+    "AddRequestSchema",
+    "ErrorSchema",
+    "RetryPolicySchema",
+    "TaskAcceptedSchema",
+    "TaskOptionsSchema",
+    "TaskResultSchema",
+    "operand",
+]
+
+#: Static upper bound for delays in the schema; the configured bound (half the visibility
+#: timeout) is checked at load time and is usually lower.
+MAX_DELAY_DOC = 3600
+MAX_FAIL_TIMES = 50
+
+
+def operand(description: str, **kwargs: Any) -> Operand:
+    return Operand(
+        validate=Range(-OPERAND_LIMIT, OPERAND_LIMIT),
+        metadata={"description": description, "example": 5},
+        **kwargs,
+    )
+
+
+class RetryPolicySchema(Schema):
+    """A retry policy: first delay ``backoff`` s, doubling each retry up to ``backoff_max``."""
+
+    max_retries = JSONInteger(
+        required=True,
+        validate=Range(0, 20),
+        metadata={"description": "Retries after the first try."},
+    )
+    backoff = JSONNumber(
+        required=True,
+        validate=Range(0, MAX_DELAY_DOC),
+        metadata={"description": "First retry delay in seconds; doubles with each retry."},
+    )
+    backoff_max = JSONNumber(
+        required=True,
+        validate=Range(0, MAX_DELAY_DOC),
+        metadata={"description": "Cap on any one retry delay, in seconds."},
+    )
+    jitter = JSONBoolean(
+        required=True,
+        metadata={"description": "Draw each delay from [delay/2, delay] to spread retries out."},
+    )
+
+
+class RetryPolicyField(fields.Field):
+    """A policy name (see GET /retry-policies) or an inline policy object."""
+
+    default_error_messages = {"invalid": "Must be a policy name or a retry policy object."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, dict):
+            return RetryPolicySchema().load(value)
+        raise self.make_error("invalid")
+
+
+class TaskOptionsSchema(Schema):
+    """Options for every add a request runs: queue, retry policy, simulated failures."""
+
+    queue = fields.String(
+        validate=Length(1, 200),
+        metadata={"description": "A configured queue (GET /queues); default: routing rules."},
+    )
+    retry_policy = RetryPolicyField(
+        metadata={
+            "description": "A policy name from GET /retry-policies, or an inline policy.",
+            "oneOf": [{"type": "string"}, {"$ref": "#/components/schemas/RetryPolicy"}],
+        }
+    )
+    fail_times = JSONInteger(
+        load_default=0,
+        validate=Range(0, MAX_FAIL_TIMES),
+        metadata={"description": "The first k attempts of each add fail, to watch retries."},
+    )
+
+    @validates_schema
+    def _check_against_settings(self, data: dict[str, Any], **_: Any) -> None:
+        settings = services().settings
+        errors: dict[str, Any] = {}
+        queue = data.get("queue")
+        if queue is not None and queue not in settings.queues:
+            errors["queue"] = [
+                f"Unknown queue {queue!r}; configured queues: {', '.join(settings.queues)}."
+            ]
+        spec = data.get("retry_policy")
+        if isinstance(spec, str) and spec not in settings.retry_policies:
+            names = ", ".join(settings.retry_policies)
+            errors["retry_policy"] = [f"Unknown retry policy {spec!r}; named policies: {names}."]
+        if isinstance(spec, dict) and spec["backoff_max"] > settings.max_delay_seconds:
+            errors["retry_policy"] = {
+                "backoff_max": [
+                    f"Must be at most {settings.max_delay_seconds:g} s "
+                    "(half the broker's visibility timeout)."
+                ]
+            }
+        if errors:
+            raise ValidationError(errors)
+
+    @post_load
+    def _resolve(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        spec = data.pop("retry_policy", None)
+        policy: RetryPolicy | None = None
+        if spec is not None:
+            try:
+                policy = resolve_policy(services().settings, spec)
+            except UnknownRetryPolicy:  # pragma: no cover - validated above
+                raise ValidationError("Unknown retry policy.", "retry_policy") from None
+        data["options"] = TaskOptions(
+            queue=data.pop("queue", None),
+            retry_policy=policy,
+            fail_times=data.pop("fail_times", 0),
+            countdown=data.pop("countdown", None),
+        )
+        return data
+
+
+class AddRequestSchema(TaskOptionsSchema):
+    """Two operands to add: the study guide's body, plus optional task options."""
+
+    a = operand("First operand.", required=True)
+    b = operand("Second operand.", required=True)
+    countdown = JSONNumber(
+        validate=Range(0, MAX_DELAY_DOC),
+        metadata={
+            "description": "Seconds to wait before running; at most half the visibility timeout."
+        },
+    )
+
+    @validates_schema
+    def _check_countdown(self, data: dict[str, Any], **_: Any) -> None:
+        limit = services().settings.max_delay_seconds
+        countdown = data.get("countdown")
+        if countdown is not None and countdown > limit:
+            raise ValidationError(
+                f"Must be at most {limit:g} s (half the broker's visibility timeout).",
+                "countdown",
+            )
+
+
+class TaskAcceptedSchema(Schema):
+    task_id = fields.String(required=True, metadata={"description": "Poll GET /result/<task_id>."})
+
+
+class TaskResultSchema(Schema):
+    status = fields.String(
+        required=True,
+        metadata={"enum": ["PENDING", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED"]},
+    )
+    result = fields.Raw(
+        allow_none=True,
+        metadata={"description": "null while pending, the sum on SUCCESS, else an error message."},
+    )
+
+
+class WaitQuerySchema(Schema):
+    wait = fields.Float(
+        load_default=0,
+        allow_nan=False,
+        validate=Range(0, 30),
+        metadata={"description": "Hold the request up to this many seconds for the result."},
+    )
+
+
+class RevokeQuerySchema(Schema):
+    terminate = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Also stop the task if it is already running (SIGTERM)."},
+    )
+
+
+class RevokeAcceptedSchema(Schema):
+    task_id = fields.String(required=True)
+    terminate = fields.Boolean(required=True)
+
+
+class ErrorSchema(Schema):
+    """Every error response: flask-smorest's shape."""
+
+    code = fields.Integer(required=True)
+    status = fields.String(required=True)
+    message = fields.String()
+    errors = fields.Dict()

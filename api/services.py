@@ -1,0 +1,35 @@
+"""The per-app bundle of things views need: settings, the Celery app, Redis, the worker view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis
+from flask import current_app
+
+from config import Settings
+from workflows import SumflowCelery, create_celery
+from workflows.inspection import WorkerDirectory
+from workflows.redis_client import create_redis
+
+__all__ = ["Services", "services"]
+
+EXTENSION_KEY = "sumflow"
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    celery: SumflowCelery
+    redis: redis.Redis
+    workers: WorkerDirectory
+
+    @classmethod
+    def create(cls, settings: Settings) -> Services:
+        celery = create_celery(settings)
+        return cls(settings, celery, create_redis(settings), WorkerDirectory(celery))
+
+
+def services() -> Services:
+    """The Services of the app handling the current request."""
+    return current_app.extensions[EXTENSION_KEY]

@@ -1,0 +1,77 @@
+"""The study guide's core: submit an add, read its result, revoke it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import states
+from flask import url_for
+from flask.views import MethodView
+from flask_smorest import abort
+
+from api.blueprint import Blueprint
+from api.schemas import (
+    AddRequestSchema,
+    RevokeAcceptedSchema,
+    RevokeQuerySchema,
+    TaskAcceptedSchema,
+    TaskResultSchema,
+    WaitQuerySchema,
+)
+from api.services import services
+from workflows.results import TaskView, wait_for_task
+from workflows.revocation import revoke
+from workflows.submit import submit_add
+
+blp = Blueprint("tasks", __name__, description="Single adds: submit, read, revoke.")
+
+
+def _find(task_id: str, wait: float = 0) -> TaskView:
+    view = wait_for_task(services().redis, task_id, wait)
+    if view is None:
+        abort(404, message=f"No task with id {task_id!r} was issued by this service.")
+    return view
+
+
+@blp.route("/add")
+class Add(MethodView):
+    @blp.arguments(AddRequestSchema)
+    @blp.response(202, TaskAcceptedSchema)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Queue a + b; poll the Location header (GET /result/<task_id>) for the sum."""
+        svc = services()
+        task_id = submit_add(svc.celery, svc.redis, body["a"], body["b"], body["options"])
+        return {"task_id": task_id}, 202, {"Location": url_for("tasks.Result", task_id=task_id)}
+
+
+@blp.route("/result/<string:task_id>")
+class Result(MethodView):
+    @blp.arguments(WaitQuerySchema, location="query")
+    @blp.response(200, TaskResultSchema)
+    @blp.alt_response(404, description="No task with this id was issued by this service.")
+    def get(self, query: dict[str, Any], task_id: str) -> Any:
+        """A task's status and result; ``?wait=N`` holds up to N s until it is done."""
+        view = _find(task_id, query["wait"])
+        return {"status": view.status, "result": view.result}
+
+
+@blp.route("/tasks/<string:task_id>")
+class Task(MethodView):
+    @blp.arguments(RevokeQuerySchema, location="query")
+    @blp.response(202, RevokeAcceptedSchema)
+    @blp.alt_response(404, description="No task with this id was issued by this service.")
+    @blp.alt_response(
+        409, description="The task has finished, or is running and terminate was not asked for."
+    )
+    def delete(self, query: dict[str, Any], task_id: str) -> Any:
+        """Revoke a task: it ends REVOKED. A running one needs ``?terminate=true``."""
+        view = _find(task_id)
+        if view.ready:
+            abort(409, message=f"Task {task_id} already finished with {view.status}.")
+        running = view.status == states.STARTED
+        if running and not query["terminate"]:
+            abort(409, message=f"Task {task_id} is running; revoke it with ?terminate=true.")
+        svc = services()
+        revoke(svc.celery, svc.redis, task_id, terminate=query["terminate"], running=running)
+        location = url_for("tasks.Result", task_id=task_id)
+        return {"task_id": task_id, "terminate": query["terminate"]}, 202, {"Location": location}

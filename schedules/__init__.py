@@ -1,0 +1,1 @@
+"""Periodic jobs stored with RedBeat: create, read, update, delete, run history."""
