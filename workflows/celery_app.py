@@ -27,8 +27,7 @@ def create_celery(settings: Settings | None = None) -> SumflowCelery:
     conf = celery_config(settings)
     conf["result_backend"] = f"{RESULT_BACKEND_CLASS}+{settings.redis_url}"
     app.conf.update(conf)
-    # Register the shared tasks and the worker's signal handlers with every app we build.
-    import workflows.revocation  # noqa: F401
+    # Register the shared tasks with every app we build.
     import workflows.tasks  # noqa: F401
 
     return app

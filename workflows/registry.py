@@ -2,7 +2,8 @@
 
 Celery reports PENDING for any id it has never seen (celery#3596), so sumflow remembers the
 ids it hands out to answer 404 for the rest. Revokes normally live only in worker memory;
-keeping them in Redis lets a restarted worker honour them too (see workflows.revocation).
+keeping them in Redis lets every worker honour them, including one started later
+(see workflows.base_task).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ __all__ = [
     "REVOKED_KEY",
     "is_issued",
     "issued_key",
-    "live_revoked_ids",
     "mark_issued",
     "remember_revoked",
 ]
@@ -54,8 +54,3 @@ def remember_revoked(client: redis.Redis, task_id: str, ttl: int) -> None:
         pipe.zremrangebyscore(REVOKED_KEY, "-inf", now)
         pipe.expire(REVOKED_KEY, ttl)
         pipe.execute()
-
-
-def live_revoked_ids(client: redis.Redis) -> list[str]:
-    """Every revoked id that has not yet expired."""
-    return [member.decode() for member in client.zrangebyscore(REVOKED_KEY, time.time(), "+inf")]

@@ -1,7 +1,8 @@
 """Per-message retry policies: Celery has none (celery#6639), so the policy rides in the message.
 
 The API resolves a policy name or inline object to plain fields and sends them as the
-``retry_policy`` keyword; `PolicyTask` applies them when the task raises `TransientError`.
+``retry_policy`` keyword; `workflows.base_task.SumflowTask` applies them when a task raises
+`TransientError`.
 """
 
 from __future__ import annotations
@@ -10,12 +11,9 @@ import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from celery import Task
-
 from config import RetryPolicy, Settings
 
 __all__ = [
-    "PolicyTask",
     "RetriesExhausted",
     "TransientError",
     "UnknownRetryPolicy",
@@ -61,25 +59,3 @@ def retry_delay(
     if policy.jitter and delay > 0:
         delay = uniform(delay / 2, delay)
     return delay
-
-
-class PolicyTask(Task):
-    """Base task: retries `TransientError` as the message's ``retry_policy`` says."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return super().__call__(*args, **kwargs)
-        except TransientError as exc:
-            settings: Settings = self.app.settings
-            policy = resolve_policy(settings, kwargs.get("retry_policy"))
-            retries = self.request.retries
-            if retries >= policy.max_retries:
-                attempts = retries + 1
-                raise RetriesExhausted(
-                    f"gave up after {attempts} attempt{'s' if attempts > 1 else ''}: {exc}"
-                ) from None
-            raise self.retry(
-                exc=exc,
-                countdown=min(retry_delay(policy, retries), settings.max_delay_seconds),
-                max_retries=policy.max_retries,
-            ) from None

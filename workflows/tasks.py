@@ -8,16 +8,17 @@ from typing import Any
 from celery import shared_task
 
 from workflows.arithmetic import Number, add_numbers
-from workflows.retry import PolicyTask, TransientError
+from workflows.base_task import SumflowTask
+from workflows.retry import TransientError
 
 __all__ = ["ADD_TASK", "add"]
 
 ADD_TASK = "sumflow.add"
 
 
-@shared_task(name=ADD_TASK, bind=True, base=PolicyTask)
+@shared_task(name=ADD_TASK, bind=True, base=SumflowTask)
 def add(
-    self: PolicyTask,
+    self: SumflowTask,
     a: Number,
     b: Number,
     fail_times: int = 0,
@@ -26,7 +27,7 @@ def add(
     """Add two numbers after the configured simulated work (the study guide's 3 s sleep).
 
     ``fail_times`` makes the first k attempts raise `TransientError`, so retries can be seen;
-    ``retry_policy`` is read by `PolicyTask` when that happens.
+    ``retry_policy`` is applied by `SumflowTask` when that happens.
     """
     delay = self.app.settings.add_delay_seconds
     if delay:

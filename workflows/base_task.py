@@ -1,0 +1,58 @@
+"""The base class of every sumflow task: honours revokes kept in Redis, applies retry policies."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from celery import Task
+from celery.exceptions import Ignore
+from celery.utils.log import get_task_logger
+from redis.exceptions import RedisError
+
+from config import Settings
+from workflows.registry import REVOKED_KEY
+from workflows.retry import RetriesExhausted, TransientError, resolve_policy, retry_delay
+
+__all__ = ["SumflowTask"]
+
+REVOKE_REASON = "revoked by request"
+
+logger = get_task_logger(__name__)
+
+
+class SumflowTask(Task):
+    def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
+        """Skip a task revoked in Redis (workflows.revocation).
+
+        Celery's own revokes live in the memory of the workers that heard the broadcast; a
+        worker started later, or one that took the message a moment before the revoke
+        arrived, would run it anyway. One ZSCORE per task closes both gaps.
+        """
+        try:
+            expires_at = self.backend.client.zscore(REVOKED_KEY, task_id)
+        except RedisError as exc:  # better to run a revoked add than to fail a live one
+            logger.warning("could not check revokes for %s: %s", task_id, exc)
+            return
+        if expires_at is not None and expires_at > time.time():
+            self.backend.mark_as_revoked(task_id, REVOKE_REASON, request=self.request)
+            raise Ignore()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the task; on `TransientError` retry as the message's ``retry_policy`` says."""
+        try:
+            return super().__call__(*args, **kwargs)
+        except TransientError as exc:
+            settings: Settings = self.app.settings
+            policy = resolve_policy(settings, kwargs.get("retry_policy"))
+            retries = self.request.retries
+            if retries >= policy.max_retries:
+                attempts = retries + 1
+                raise RetriesExhausted(
+                    f"gave up after {attempts} attempt{'s' if attempts > 1 else ''}: {exc}"
+                ) from None
+            raise self.retry(
+                exc=exc,
+                countdown=min(retry_delay(policy, retries), settings.max_delay_seconds),
+                max_retries=policy.max_retries,
+            ) from None
