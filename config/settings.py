@@ -52,7 +52,10 @@ class Settings:
 
     # --- API.
     api_keys: tuple[str, ...] = ()
+    host: str = "127.0.0.1"
     port: int = 5000
+    web_workers: int = 2
+    web_threads: int = 8
     max_request_bytes: int = 4 * 1024 * 1024
     max_wait_seconds: float = 30.0
 
@@ -127,7 +130,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         worker_pool=_env_str(env, "WORKER_POOL", d.worker_pool),
         worker_concurrency=_env_number(env, "WORKER_CONCURRENCY", d.worker_concurrency, int),
         api_keys=_env_list(env, "API_KEYS", d.api_keys),
+        host=_env_str(env, "HOST", d.host),
         port=_env_number(env, "PORT", d.port, int),
+        web_workers=_env_number(env, "WEB_WORKERS", d.web_workers, int),
+        web_threads=_env_number(env, "WEB_THREADS", d.web_threads, int),
         max_request_bytes=_env_number(env, "MAX_REQUEST_BYTES", d.max_request_bytes, int),
     )
     return _validated(replace(settings, **overrides))

@@ -1,0 +1,46 @@
+# sumflow: the two commands of the contract (`make run`, `make test`) and a few helpers.
+# Both create .venv and install what they need on a fresh machine.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: install run test lint format bench openapi clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+install: $(STAMP)
+
+## run: Redis (embedded if none answers at REDIS_URL), worker, beat and API on 127.0.0.1:$PORT.
+run: install
+	@mkdir -p var
+	@if $(BIN)/python -m config.redis_server ping; then \
+		echo "sumflow: using the Redis at REDIS_URL"; procs="web worker beat"; \
+	else \
+		echo "sumflow: no Redis answers; starting an embedded one (data in var/redis)"; \
+		procs="web worker beat redis"; \
+	fi; \
+	exec $(BIN)/honcho start $$procs
+
+## test: the whole suite; it starts its own Redis, workers and beat.
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,137 @@
+"""Fixtures: a private redis-server on a free port, real Celery workers, the app and a client.
+
+Nothing here talks to a Redis that happens to be running on the machine.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from api import create_app
+from config.redis_server import RedisServer
+from tests.support import Service, service_env, wait_for_worker, worker_command
+from workflows import SumflowCelery
+
+#: Simulated work per add in tests: long enough to see PENDING/STARTED, short enough to be quick.
+TEST_ADD_DELAY = 0.2
+_names = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("logs")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: RedisServer) -> str:
+    return redis_server.url
+
+
+@pytest.fixture(scope="session")
+def app(redis_url: str) -> Flask:
+    return create_app({"redis_url": redis_url, "add_delay_seconds": TEST_ADD_DELAY})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def celery_app(app: Flask) -> SumflowCelery:
+    return app.extensions["celery"]
+
+
+class Workers:
+    """Starts real worker processes against the suite's Redis and stops them afterwards."""
+
+    def __init__(self, redis_url: str, celery_app: SumflowCelery, logs_dir: Path) -> None:
+        self.redis_url, self.celery_app, self.logs_dir = redis_url, celery_app, logs_dir
+        self.started: list[Service] = []
+
+    def start(
+        self,
+        queues: tuple[str, ...] = ("default", "priority"),
+        *,
+        concurrency: int = 2,
+        url: str | None = None,
+        wait: bool = True,
+        **env: Any,
+    ) -> Service:
+        name = f"w{next(_names)}"
+        env.setdefault("ADD_DELAY_SECONDS", TEST_ADD_DELAY)
+        service = Service(
+            worker_command(name, queues, concurrency),
+            service_env(url or self.redis_url, **env),
+            self.logs_dir / f"{name}.log",
+        ).start()
+        service.name = name  # type: ignore[attr-defined]
+        self.started.append(service)
+        if wait and url is None:
+            wait_for_worker(self.celery_app, name)
+        return service
+
+    def stop_all(self) -> None:
+        for service in self.started:
+            service.stop()
+        self.started.clear()
+
+
+@pytest.fixture(scope="session")
+def worker(redis_url: str, celery_app: SumflowCelery, logs_dir: Path) -> Iterator[Service]:
+    """The session's shared worker. It consumes only "default", so that tests can watch work
+    wait in "priority" until they start a worker for it."""
+    workers = Workers(redis_url, celery_app, logs_dir)
+    yield workers.start(("default",), concurrency=4)
+    workers.stop_all()
+
+
+@pytest.fixture
+def start_worker(
+    redis_url: str, celery_app: SumflowCelery, logs_dir: Path
+) -> Iterator[Callable[..., Service]]:
+    """Start extra workers for one test; they are stopped when the test ends."""
+    workers = Workers(redis_url, celery_app, logs_dir)
+    yield workers.start
+    workers.stop_all()
+
+
+class Sums:
+    """Repeated client steps of the walk-through, so tests read like the README."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def submit(self, a: Any, b: Any, **options: Any) -> str:
+        response = self.client.post("/add", json={"a": a, "b": b, **options})
+        assert response.status_code == 202, response.json
+        return response.json["task_id"]
+
+    def result(self, task_id: str, wait: float = 0) -> dict[str, Any]:
+        response = self.client.get(f"/result/{task_id}", query_string={"wait": wait})
+        assert response.status_code == 200, response.json
+        return response.json
+
+    def finished(self, task_id: str, wait: float = 15) -> dict[str, Any]:
+        body = self.result(task_id, wait=wait)
+        assert body["status"] in ("SUCCESS", "FAILURE", "REVOKED"), body
+        return body
+
+
+@pytest.fixture
+def sums(client: FlaskClient) -> Sums:
+    return Sums(client)

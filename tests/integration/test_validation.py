@@ -1,0 +1,89 @@
+"""Bad input: every case is a 4xx JSON answer naming the problem, never a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "fragment"),
+    [
+        ({"a": "5", "b": 3}, "a", "JSON number"),
+        ({"a": 5, "b": True}, "b", "JSON number"),
+        ({"a": None, "b": 3}, "a", "null"),
+        ({"a": 5}, "b", "Missing data"),
+        ({"a": 2**63, "b": 1}, "a", "less than or equal to"),
+        ({"a": 1, "b": 2, "c": 3}, "c", "Unknown field"),
+        ({"a": 1, "b": 2, "queue": "nowhere"}, "queue", "configured queues: default, priority"),
+        ({"a": 1, "b": 2, "retry_policy": "sometimes"}, "retry_policy", "named policies"),
+        ({"a": 1, "b": 2, "fail_times": -1}, "fail_times", "greater than or equal to 0"),
+        ({"a": 1, "b": 2, "countdown": 99999}, "countdown", "less than or equal to"),
+        ({"a": 1, "b": 2, "countdown": 3000}, "countdown", "half the broker's visibility"),
+        (
+            {"a": 1, "b": 2, "retry_policy": {"max_retries": 1, "backoff": 1}},
+            "retry_policy.backoff_max",
+            "Missing data",
+        ),
+    ],
+)
+def test_bad_fields_get_422_naming_the_field(
+    client: FlaskClient, body: dict[str, Any], field: str, fragment: str
+) -> None:
+    response = client.post("/add", json=body)
+    assert response.status_code == 422
+    assert response.json["code"] == 422
+    assert f"{field}:" in response.json["message"]
+    assert fragment in response.json["message"]
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_numbers_are_refused(client: FlaskClient, literal: str) -> None:
+    response = client.post(
+        "/add", data=f'{{"a": {literal}, "b": 1}}', content_type="application/json"
+    )
+    assert response.status_code == 422
+    assert "a: Must be a finite number" in response.json["message"]
+
+
+def test_a_5000_digit_integer_is_a_400_not_a_crash(client: FlaskClient) -> None:
+    body = '{"a": ' + "9" * 5000 + ', "b": 1}'
+    response = client.post("/add", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert "number is too long" in response.json["message"]
+
+
+def test_malformed_json_is_400(client: FlaskClient) -> None:
+    response = client.post("/add", data='{"a": 1,', content_type="application/json")
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json["message"]
+
+
+def test_a_list_body_is_422(client: FlaskClient) -> None:
+    response = client.post("/add", json=[5, 3])
+    assert response.status_code == 422
+    assert "body: Invalid input type" in response.json["message"]
+
+
+def test_a_form_body_is_415(client: FlaskClient) -> None:
+    response = client.post("/add", data={"a": "5", "b": "3"})
+    assert response.status_code == 415
+    assert "application/json" in response.json["message"]
+
+
+def test_an_oversized_body_is_413(client: FlaskClient) -> None:
+    body = '{"a": 1, "b": 2, "pad": "' + "x" * (5 * 1024 * 1024) + '"}'
+    response = client.post("/add", data=body, content_type="application/json")
+    assert response.status_code == 413
+    assert response.json["code"] == 413
+
+
+def test_unknown_paths_and_methods_answer_json(client: FlaskClient) -> None:
+    assert client.get("/nowhere").json["code"] == 404
+    response = client.put("/add", json={})
+    assert response.status_code == 405
+    assert response.json["message"]

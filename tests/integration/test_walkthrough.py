@@ -1,0 +1,59 @@
+"""The study guide's walk-through, step by step, against a real Redis and a real worker."""
+
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.conftest import Sums
+from tests.support import Service
+
+pytestmark = pytest.mark.integration
+
+
+def test_add_then_poll_the_result(client: FlaskClient, worker: Service) -> None:
+    # Submit 5 + 3: accepted at once with a task id and where to find its result.
+    response = client.post("/add", json={"a": 5, "b": 3})
+    assert response.status_code == 202
+    task_id = response.json["task_id"]
+    assert response.headers["Location"] == f"/result/{task_id}"
+
+    # Right away the worker is still "working" (it sleeps, as in the guide).
+    first = client.get(f"/result/{task_id}").json
+    assert first["status"] in ("PENDING", "STARTED")
+    assert first["result"] is None
+
+    # Waiting on it gives the sum.
+    done = client.get(f"/result/{task_id}?wait=10").json
+    assert done == {"status": "SUCCESS", "result": 8}
+
+
+def test_integers_are_exact_and_floats_are_ieee(sums: Sums, worker: Service) -> None:
+    big = sums.finished(sums.submit(2**62, 2**62))
+    assert big == {"status": "SUCCESS", "result": 2**63}
+    assert isinstance(big["result"], int)
+    assert sums.finished(sums.submit(0.1, 0.2))["result"] == 0.30000000000000004
+    assert sums.finished(sums.submit(-7, 2.5))["result"] == -4.5
+
+
+def test_unknown_task_id_is_404(client: FlaskClient) -> None:
+    response = client.get("/result/00000000-0000-0000-0000-000000000000")
+    assert response.status_code == 404
+    assert "was issued by this service" in response.json["message"]
+
+
+def test_wait_returns_as_soon_as_the_task_is_done(sums: Sums, worker: Service) -> None:
+    task_id = sums.submit(1, 1)
+    assert sums.result(task_id, wait=10) == {"status": "SUCCESS", "result": 2}
+
+
+def test_wait_gives_up_after_the_requested_time(sums: Sums, worker: Service) -> None:
+    task_id = sums.submit(1, 1, countdown=5)
+    assert sums.result(task_id, wait=0.3) == {"status": "PENDING", "result": None}
+
+
+def test_wait_above_30_seconds_is_refused(client: FlaskClient, sums: Sums) -> None:
+    task_id = sums.submit(1, 2)
+    response = client.get(f"/result/{task_id}?wait=31")
+    assert response.status_code == 422
+    assert "wait" in response.json["message"]

@@ -1,0 +1,58 @@
+"""Settings come from the environment, with defaults that run on a laptop."""
+
+import pytest
+
+from config import load_settings
+from config.celery_config import celery_config
+from config.settings import ConfigError
+
+
+def test_defaults_match_the_contract() -> None:
+    settings = load_settings({})
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert settings.add_delay_seconds == 3
+    assert settings.port == 5000
+    assert settings.api_keys == ()
+    assert len(settings.queues) >= 2
+
+
+def test_environment_is_parsed() -> None:
+    settings = load_settings(
+        {
+            "REDIS_URL": "rediss://:secret@example.test:6380/1",
+            "ADD_DELAY_SECONDS": "0.5",
+            "API_KEYS": "k1, k2",
+            "TASK_QUEUES": "a,b,c",
+            "DEFAULT_QUEUE": "b",
+        }
+    )
+    assert settings.redis_url.startswith("rediss://")
+    assert settings.add_delay_seconds == 0.5
+    assert settings.api_keys == ("k1", "k2")
+    assert settings.queues == ("a", "b", "c")
+    assert settings.default_queue == "b"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ADD_DELAY_SECONDS": "soon"}, "ADD_DELAY_SECONDS must be a float"),
+        ({"REDIS_URL": "http://x"}, "REDIS_URL must start with"),
+        ({"DEFAULT_QUEUE": "nowhere"}, "DEFAULT_QUEUE 'nowhere' is not in TASK_QUEUES"),
+        ({"PORT": "80.5"}, "PORT must be a int"),
+    ],
+)
+def test_bad_values_are_refused_by_name(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env)
+
+
+def test_celery_is_json_only_and_explicit_about_queues() -> None:
+    conf = celery_config(load_settings({}))
+    assert conf["accept_content"] == ["json"] and conf["task_serializer"] == "json"
+    assert conf["result_accept_content"] == ["json"]
+    assert conf["task_create_missing_queues"] is False
+    assert conf["task_track_started"] is True
+    assert conf["task_acks_late"] is True and conf["task_reject_on_worker_lost"] is True
+    assert conf["result_expires"] == 86_400
+    assert [q.name for q in conf["task_queues"]] == ["default", "priority"]
