@@ -57,7 +57,7 @@ def test_a_revoke_survives_a_worker_that_was_not_running(
     # Queue work while no worker consumes the queue, revoke it, then start a fresh worker:
     # the worker learns the revoke from Redis and discards the message.
     start = start_worker
-    task_id = sums.submit(4, 4, queue="priority", countdown=0)
+    task_id = sums.submit(4, 4, queue="priority")
     kept_id = sums.submit(5, 5, queue="priority")
     assert client.delete(f"/tasks/{task_id}").status_code == 202
     start(("priority",))
