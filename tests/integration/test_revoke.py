@@ -17,10 +17,10 @@ def test_revoke_a_waiting_task(client: FlaskClient, sums: Sums, worker: Service)
     task_id = sums.submit(1, 2, countdown=30)
     response = client.delete(f"/tasks/{task_id}")
     assert response.status_code == 202
-    assert sums.result(task_id) == {
-        "status": "REVOKED",
-        "result": "TaskRevokedError: revoked by request",
-    }
+    body = sums.result(task_id)
+    assert body["status"] == "REVOKED"
+    # Our reason, or the worker's if it held the delayed message and marked it itself.
+    assert body["result"].startswith("TaskRevokedError: revoked")
 
 
 def test_revoking_a_finished_task_is_409(client: FlaskClient, sums: Sums, worker: Service) -> None:
