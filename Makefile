@@ -34,6 +34,10 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## bench: API vs plain Celery on the same workers (own Redis, worker, API); ~2-5 min on 2 cores.
+bench: install
+	$(BIN)/python -m tests.bench $(BENCH_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
