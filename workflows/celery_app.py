@@ -11,6 +11,8 @@ __all__ = ["SumflowCelery", "create_celery"]
 
 #: Our result backend class: Celery's Redis backend minus a per-publish SUBSCRIBE (see module).
 RESULT_BACKEND_CLASS = "workflows.backend:ResultBackend"
+#: Our broker transport: kombu's Redis transport minus a client object per publish (see module).
+BROKER_TRANSPORT_CLASS = "workflows.broker:Transport"
 
 
 class SumflowCelery(Celery):
@@ -26,6 +28,7 @@ def create_celery(settings: Settings | None = None) -> SumflowCelery:
     app.settings = settings
     conf = celery_config(settings)
     conf["result_backend"] = f"{RESULT_BACKEND_CLASS}+{settings.redis_url}"
+    conf["broker_transport"] = BROKER_TRANSPORT_CLASS
     app.conf.update(conf)
     # Register the shared tasks with every app we build.
     import workflows.tasks  # noqa: F401
