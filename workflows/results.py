@@ -2,7 +2,7 @@
 
 `read_task` answers None for an id this service never issued; `wait_for_task` long-polls by
 subscribing to the channel the backend publishes every state change on, so a waiting client
-hears the result the moment it is stored instead of polling.
+hears the result the moment it is stored instead of polling (`workflows.listener`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import redis
 from celery import states
 
+from workflows.listener import subscribed
 from workflows.registry import issued_key
 
 __all__ = ["TaskView", "describe_error", "meta_key", "present", "read_task", "wait_for_task"]
@@ -77,22 +78,21 @@ def read_task(client: redis.Redis, task_id: str) -> TaskView | None:
 
 
 def wait_for_task(client: redis.Redis, task_id: str, timeout: float) -> TaskView | None:
-    """Like `read_task`, but hold on up to ``timeout`` seconds for the task to finish."""
-    view = read_task(client, task_id)
-    if view is None or view.ready or timeout <= 0:
-        return view
+    """Like `read_task`, but hold on up to ``timeout`` seconds for the task to finish.
+
+    It subscribes before it reads, so one read serves both the task that is already done
+    and the one still running; the latter is then woken by the result's publish. Without a
+    message for a second it reads again, in case a publish was lost with a connection.
+    """
+    if timeout <= 0:
+        return read_task(client, task_id)
     deadline = time.monotonic() + timeout
-    pubsub = client.pubsub(ignore_subscribe_messages=True)
-    try:
-        pubsub.subscribe(meta_key(task_id))
-        view = read_task(client, task_id)  # it may have finished before we subscribed
+    with subscribed(client, meta_key(task_id), timeout) as subscription:
+        view = read_task(client, task_id)
         while view is not None and not view.ready:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            message = pubsub.get_message(timeout=min(remaining, 1.0))
-            if message is not None:
-                view = present(_decode(message["data"]))
-    finally:
-        pubsub.close()
+            payload = subscription.next_message(min(remaining, 1.0))
+            view = read_task(client, task_id) if payload is None else present(_decode(payload))
     return view
