@@ -140,13 +140,18 @@ def _throughput(ctx: Context, make_client: Callable[[], Callable[[int], Any]]) -
         barrier.wait(timeout=60)
     except threading.BrokenBarrierError:
         pass
+    cpu_before = ctx.stack.cpu()
     start = time.perf_counter()
     for worker in workers:
         worker.join()
     elapsed = time.perf_counter() - start
+    cpu_after = ctx.stack.cpu()
     if errors:
         raise errors[0]
-    return {"adds_per_s": total / elapsed, "seconds": elapsed}
+    figures = {"adds_per_s": total / elapsed, "seconds": elapsed}
+    for part, used in cpu_after.items():
+        figures[f"cpu_ms_per_add.{part}"] = (used - cpu_before[part]) / total * 1000
+    return figures
 
 
 def throughput_api(ctx: Context) -> Figures:

@@ -8,6 +8,7 @@ environment, so whatever defaults `config/` holds are what gets measured.
 from __future__ import annotations
 
 import http.client
+import os
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -68,6 +69,21 @@ def peak_rss_kib(root: int) -> dict[str, int]:
     return {"total": sum(per_pid.values()), "processes": len(per_pid)}
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(root: int) -> float:
+    """User + system CPU time used so far by a process tree (live processes only)."""
+    total = 0
+    for pid in process_tree(root):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _TICKS
+
+
 @dataclass
 class Stack:
     redis_server: RedisServer
@@ -82,6 +98,17 @@ class Stack:
 
     def redis(self) -> redis.Redis:
         return redis.Redis.from_url(self.redis_url)
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by each part: API, worker, Redis, and this client."""
+        assert self.redis_server.process is not None
+        me = os.times()
+        return {
+            "api": cpu_seconds(self.web.pid),
+            "worker": cpu_seconds(self.worker.pid),
+            "redis": cpu_seconds(self.redis_server.process.pid),
+            "client": me.user + me.system,
+        }
 
     def memory(self) -> dict[str, dict[str, int]]:
         return {"api": peak_rss_kib(self.web.pid), "worker": peak_rss_kib(self.worker.pid)}
