@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from tests.bench.clients import RawCelery
@@ -31,6 +32,19 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="NAME=VALUE",
         help="extra environment for the worker and the API, e.g. WEB_THREADS=4 (repeatable)",
     )
+    parser.add_argument(
+        "--worker-args",
+        default="",
+        metavar="ARGS",
+        help="extra arguments for the worker's command line, e.g. '--prefetch-multiplier 4'",
+    )
+    parser.add_argument(
+        "--size",
+        action="append",
+        default=[],
+        metavar="NAME=N",
+        help="override one size, e.g. throughput_adds=2000 (repeatable; see Sizes)",
+    )
     return parser.parse_args(argv)
 
 
@@ -43,11 +57,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     scenarios = [s for s in SCENARIOS if not wanted or s.name in wanted]
     sizes = Sizes.quick() if args.quick else Sizes()
+    sizes = replace(sizes, **{k: int(v) for k, v in (item.split("=", 1) for item in args.size)})
     env = dict(item.split("=", 1) for item in args.env)
     logs = args.logs or Path(tempfile.mkdtemp(prefix="sumflow-bench-"))
     began = time.perf_counter()
     print(f"sumflow bench: logs in {logs}", file=sys.stderr, flush=True)
-    with running_stack(logs, env) as stack:
+    with running_stack(logs, env, shlex.split(args.worker_args)) as stack:
         raw = RawCelery(stack.redis_url)
         ctx = Context(stack, raw, sizes)
         try:
@@ -62,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": asdict(sizes),
         "reps": args.reps,
         "env": env,
+        "worker_args": args.worker_args,
         "seconds": round(time.perf_counter() - began, 1),
         "scenarios": {
             name: {path: outcome.as_json() for path, outcome in paths.items()}

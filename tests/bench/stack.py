@@ -10,7 +10,7 @@ from __future__ import annotations
 import http.client
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,15 +132,22 @@ def _worker_answers(url: str) -> bool:
 
 
 @contextmanager
-def running_stack(logs: Path, env: Mapping[str, Any] | None = None) -> Iterator[Stack]:
-    """Start Redis (free port, no persistence), one worker and the API; stop them after."""
+def running_stack(
+    logs: Path, env: Mapping[str, Any] | None = None, worker_args: Sequence[str] = ()
+) -> Iterator[Stack]:
+    """Start Redis (free port, no persistence), one worker and the API; stop them after.
+
+    ``env`` is added to both processes' environment and ``worker_args`` to the worker's
+    command line: for trying other settings (``make bench BENCH_ARGS=...``).
+    """
     logs.mkdir(parents=True, exist_ok=True)
     server = RedisServer(log_file=logs / "redis.log").start()
     started: list[Service] = []
     try:
         port = free_port()
         extra = {"ADD_DELAY_SECONDS": 0, **(env or {})}
-        worker = Service(WORKER_COMMAND, service_env(server.url, **extra), logs / "worker.log")
+        worker_env = service_env(server.url, **extra)
+        worker = Service([*WORKER_COMMAND, *worker_args], worker_env, logs / "worker.log")
         started.append(worker.start())
         web_env = service_env(server.url, PORT=port, **extra)
         web = Service(WEB_COMMAND, web_env, logs / "web.log")
