@@ -138,7 +138,6 @@ class ScheduleUpdateSchema(ScheduleFieldsSchema):
 
 class ScheduleSchema(Schema):
     name = fields.String(required=True)
-    task = fields.String(required=True, metadata={"description": "The task each run sends."})
     a = JSONNumber(required=True)
     b = JSONNumber(required=True)
     every = JSONNumber(allow_none=True, metadata={"description": "Seconds, or null."})
@@ -191,7 +190,6 @@ def _present(view: ScheduleView) -> dict[str, Any]:
     policy = spec.options.retry_policy
     return {
         "name": spec.name,
-        "task": "add",
         "a": spec.a,
         "b": spec.b,
         "every": spec.timing.as_json() if isinstance(spec.timing, Every) else None,
