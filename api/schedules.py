@@ -21,7 +21,6 @@ from api.schemas import MAX_FAIL_TIMES, RetryPolicySchema, TaskOptionsSchema, op
 from api.services import EXTENSION_KEY, services
 from schedules import (
     NAME_PATTERN,
-    UNSET,
     Cron,
     Every,
     InvalidTiming,
@@ -204,12 +203,13 @@ def _present(view: ScheduleView) -> dict[str, Any]:
     }
 
 
-def _timing(body: dict[str, Any]) -> Timing | Any:
+def _timing(body: dict[str, Any]) -> dict[str, Timing]:
+    """``{"timing": ...}`` from the body's every or crontab; empty if it has neither."""
     if "every" in body:
-        return Every(body["every"])
+        return {"timing": Every(body["every"])}
     if "crontab" in body:
-        return Cron(normalized_cron(body["crontab"]))
-    return UNSET
+        return {"timing": Cron(normalized_cron(body["crontab"]))}
+    return {}
 
 
 def _not_found(name: str) -> Any:
@@ -236,9 +236,9 @@ class Schedules(MethodView):
             name=body["name"],
             a=body["a"],
             b=body["b"],
-            timing=_timing(body),
             enabled=body["enabled"],
             options=body["options"],
+            **_timing(body),
         )
         try:
             view = _store().create(spec)
@@ -265,7 +265,7 @@ class Schedule(MethodView):
         """Change fields; the next run moves only if the timing changes or it is re-enabled."""
         changes = {key: body[key] for key in body if key not in ("every", "crontab")}
         try:
-            return _present(_store().update(name, timing=_timing(body), **changes))
+            return _present(_store().update(name, **changes, **_timing(body)))
         except ScheduleNotFound:
             return _not_found(name)
         except ScheduleBusy:

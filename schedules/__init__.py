@@ -14,12 +14,11 @@ from schedules.model import (
     ScheduleView,
 )
 from schedules.runs import Run
-from schedules.store import UNSET, ScheduleStore
+from schedules.store import ScheduleStore
 from schedules.timing import Cron, Every, InvalidTiming, Timing
 
 __all__ = [
     "NAME_PATTERN",
-    "UNSET",
     "Cron",
     "Every",
     "InvalidName",

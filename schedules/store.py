@@ -42,25 +42,16 @@ from schedules.model import (
     check_name,
 )
 from schedules.runs import LAST_RUN_FIELD, RUN_HEADER, Run, RunLog, runs_key
-from schedules.timing import Timing, next_run_at, timing_of
+from schedules.timing import next_run_at, timing_of
 from workflows.celery_app import SumflowCelery
 from workflows.submit import TaskOptions
 from workflows.tasks import ADD_TASK
 
-__all__ = ["UNSET", "ScheduleStore"]
+__all__ = ["ScheduleStore", "changed"]
 
 #: How often an update is tried again when the entry changes under it (the beat writes each
 #: entry's meta once per run, so a second attempt practically always succeeds).
 _ATTEMPTS = 5
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-#: Marks an update argument that was not given (None can be a value).
-UNSET: Any = _Unset()
 
 
 class ScheduleStore:
@@ -224,55 +215,38 @@ class ScheduleStore:
                 continue  # a key RedBeat's beat will drop, or an entry that is not ours
         return sorted(views, key=lambda view: view.spec.name)
 
-    def update(
-        self,
-        name: str,
-        *,
-        a: Any = UNSET,
-        b: Any = UNSET,
-        timing: Timing | Any = UNSET,
-        enabled: bool | Any = UNSET,
-        queue: str | Any = UNSET,
-        retry_policy: RetryPolicy | Any = UNSET,
-        fail_times: int | Any = UNSET,
-    ) -> ScheduleView:
-        """Change the given fields and keep the rest. The next run stays where it was unless
-        the timing changes or the entry is re-enabled; then it counts from now."""
-        key = self.key(name)
+    def update(self, name: str, **changes: Any) -> ScheduleView:
+        """Change the given fields (see `changed`) and keep the rest. The next run stays where
+        it was unless the timing changes or the entry is re-enabled; then it counts from now."""
         for _ in range(_ATTEMPTS):
             with self.client.pipeline() as pipe:
                 try:
-                    pipe.watch(key)
-                    entry, last_run = self._read(pipe, name)
-                    old = self.spec_of(entry)
-                    given = {"queue": queue, "retry_policy": retry_policy, "fail_times": fail_times}
-                    options = replace(
-                        old.options, **{k: v for k, v in given.items() if v is not UNSET}
-                    )
-                    new = ScheduleSpec(
-                        name=name,
-                        a=old.a if a is UNSET else a,
-                        b=old.b if b is UNSET else b,
-                        timing=old.timing if timing is UNSET else timing,
-                        enabled=old.enabled if enabled is UNSET else enabled,
-                        options=options,
-                    )
-                    now = self.celery.now()
-                    restart = new.timing != old.timing or (new.enabled and not old.enabled)
-                    anchor = now if restart else entry.last_run_at
-                    count = int(entry.total_run_count or 0)
-                    updated = self.entry(new, last_run_at=anchor, total_run_count=count)
-                    pipe.multi()
-                    pipe.hset(key, "definition", self._definition(updated))
-                    if restart:
-                        pipe.hset(key, "meta", self._meta(now, count))
-                    pipe.zadd(self.conf.schedule_key, {key: self._score(updated, now)})
-                    pipe.execute()
+                    return self._update(pipe, name, changes)
                 except redis.WatchError:
-                    continue
-            updated.last_run_at = anchor
-            return self._view(updated, last_run, now)
+                    continue  # the beat (or another client) wrote the entry meanwhile
         raise ScheduleBusy(name)
+
+    def _update(
+        self, pipe: redis.client.Pipeline, name: str, changes: dict[str, Any]
+    ) -> ScheduleView:
+        key = self.key(name)
+        pipe.watch(key)
+        entry, last_run = self._read(pipe, name)
+        old = self.spec_of(entry)
+        new = changed(old, changes)
+        now = self.celery.now()
+        restart = new.timing != old.timing or (new.enabled and not old.enabled)
+        anchor = now if restart else entry.last_run_at
+        count = int(entry.total_run_count or 0)
+        updated = self.entry(new, last_run_at=anchor, total_run_count=count)
+        pipe.multi()
+        pipe.hset(key, "definition", self._definition(updated))
+        if restart:
+            pipe.hset(key, "meta", self._meta(now, count))
+        pipe.zadd(self.conf.schedule_key, {key: self._score(updated, now)})
+        pipe.execute()
+        updated.last_run_at = anchor
+        return self._view(updated, last_run, now)
 
     def delete(self, name: str) -> None:
         """Remove the entry and its run history; ScheduleNotFound if there was none."""
@@ -290,3 +264,17 @@ class ScheduleStore:
         if not self.client.hexists(self.key(name), "definition"):
             raise ScheduleNotFound(name)
         return self.runs.read(self.client, name, limit, self.celery.now())
+
+
+_SPEC_FIELDS = frozenset({"a", "b", "timing", "enabled"})
+_OPTION_FIELDS = frozenset({"queue", "retry_policy", "fail_times"})
+
+
+def changed(spec: ScheduleSpec, changes: dict[str, Any]) -> ScheduleSpec:
+    """``spec`` with ``changes`` applied: any of a, b, timing, enabled, queue, retry_policy
+    and fail_times. The name cannot change (it is the entry's key)."""
+    unknown = changes.keys() - _SPEC_FIELDS - _OPTION_FIELDS
+    if unknown:
+        raise TypeError(f"cannot change {', '.join(sorted(unknown))} of a schedule")
+    options = replace(spec.options, **{k: v for k, v in changes.items() if k in _OPTION_FIELDS})
+    return replace(spec, options=options, **{k: v for k, v in changes.items() if k in _SPEC_FIELDS})

@@ -1,4 +1,4 @@
-"""Schedule timing alone: cron parsing, the next run, the API's two forms, names."""
+"""The schedules layer alone: cron parsing, the next run, the API's two forms, names, changes."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from celery.schedules import crontab, schedule
 from config import load_settings
 from config.celery_config import celery_config
 from config.settings import ConfigError
-from schedules.model import InvalidName, check_name
+from schedules.model import InvalidName, ScheduleSpec, check_name
+from schedules.store import changed
 from schedules.timing import (
     Cron,
     Every,
@@ -20,6 +21,7 @@ from schedules.timing import (
     parse_cron,
     timing_of,
 )
+from workflows.submit import TaskOptions
 
 T = datetime(2026, 3, 10, 7, 7, 17, tzinfo=UTC)  # a Tuesday
 
@@ -119,3 +121,12 @@ def test_beat_settings_let_changes_take_effect_within_a_second() -> None:
 def test_bad_schedule_settings_are_refused_by_name(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(env)
+
+
+def test_changes_apply_to_the_spec_and_its_options() -> None:
+    spec = ScheduleSpec("s", 1, 2, Every(60), options=TaskOptions(queue="default"))
+    new = changed(spec, {"a": 5, "timing": Cron("0 3 * * *"), "queue": "priority"})
+    assert (new.a, new.b, new.timing, new.options.queue) == (5, 2, Cron("0 3 * * *"), "priority")
+    assert changed(spec, {}) == spec
+    with pytest.raises(TypeError, match="cannot change name"):
+        changed(spec, {"name": "t"})
