@@ -86,7 +86,7 @@ def test_changes_reach_the_running_beat(schedules: Schedules) -> None:
 def test_a_disabled_entry_does_not_run(schedules: Schedules, beat: Service) -> None:
     # Created disabled: never runs.
     schedules.create("dormant", every=1, enabled=False)
-    time.sleep(3)
+    time.sleep(2.5)
     assert sent_count(beat, "dormant") == 0
 
     # Enabled: runs. Disabled again: stops.
@@ -95,7 +95,7 @@ def test_a_disabled_entry_does_not_run(schedules: Schedules, beat: Service) -> N
     schedules.patch("dormant", enabled=False)
     time.sleep(IN_FLIGHT)
     stopped_at = sent_count(beat, "dormant")
-    time.sleep(3)
+    time.sleep(2.5)
     assert sent_count(beat, "dormant") == stopped_at
     assert schedules.get("dormant")["next_run_at"] is None
 
@@ -110,7 +110,7 @@ def test_a_deleted_entry_never_runs_again(
     assert client.get("/schedules/doomed/runs").status_code == 404
     time.sleep(IN_FLIGHT)
     deleted_at = sent_count(beat, "doomed")
-    time.sleep(3)
+    time.sleep(2.5)
     assert sent_count(beat, "doomed") == deleted_at
 
 
