@@ -42,7 +42,7 @@ from schedules.model import (
     check_name,
 )
 from schedules.runs import LAST_RUN_FIELD, RUN_HEADER, Run, RunLog, runs_key
-from schedules.timing import next_run_at, timing_of
+from schedules.timing import InvalidTiming, next_run_at, timing_of
 from workflows.celery_app import SumflowCelery
 from workflows.submit import TaskOptions
 from workflows.tasks import ADD_TASK
@@ -67,7 +67,8 @@ class ScheduleStore:
     @classmethod
     def for_app(cls, celery: SumflowCelery, client: redis.Redis) -> ScheduleStore:
         settings = celery.settings
-        return cls(celery, client, RunLog(settings.schedule_runs_kept, celery.conf.result_expires))
+        runs = RunLog(settings.schedule_runs_kept, settings.result_expires_seconds)
+        return cls(celery, client, runs)
 
     # --- keys and conversions ---------------------------------------------------------------
 
@@ -101,6 +102,10 @@ class ScheduleStore:
         args = list(entry.args or ())
         if entry.task != ADD_TASK or len(args) != 2:
             raise ScheduleNotFound(entry.name)
+        try:
+            timing = timing_of(entry.schedule)
+        except InvalidTiming:  # an rrule or solar entry someone else stored
+            raise ScheduleNotFound(entry.name) from None
         kwargs = dict(entry.kwargs or {})
         policy = kwargs.get("retry_policy")
         options = TaskOptions(
@@ -112,7 +117,7 @@ class ScheduleStore:
             name=entry.name,
             a=args[0],
             b=args[1],
-            timing=timing_of(entry.schedule),
+            timing=timing,
             enabled=bool(entry.enabled),
             options=options,
         )
