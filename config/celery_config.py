@@ -91,6 +91,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "retry_period": 30,
         },
         "redbeat_key_prefix": REDBEAT_KEY_PREFIX,
-        "redbeat_lock_timeout": 10,
+        "redbeat_lock_timeout": settings.beat_lock_timeout_seconds,
         "beat_max_loop_interval": 1,
+        # Loaded by worker and beat at start: the beat records each scheduled run it sends.
+        "imports": ("schedules.beat",),
     }

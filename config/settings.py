@@ -46,6 +46,12 @@ class Settings:
     default_retry_policy: str = "default"
     max_retries_limit: int = 20
 
+    # --- Schedules (RedBeat). Runs kept per schedule in its history (newest first).
+    schedule_runs_kept: int = 100
+    # Seconds the beat's lock outlives a beat that died without releasing it: a second beat
+    # takes over after this long. The running beat renews it every tick (about once a second).
+    beat_lock_timeout_seconds: int = 10
+
     # --- Worker.
     worker_pool: str = "prefork"
     worker_concurrency: int = 8
@@ -105,6 +111,10 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError("VISIBILITY_TIMEOUT_SECONDS must be at least 2")
     if settings.worker_concurrency < 1:
         raise ConfigError("WORKER_CONCURRENCY must be at least 1")
+    if not 1 <= settings.schedule_runs_kept <= 10_000:
+        raise ConfigError("SCHEDULE_RUNS_KEPT must be between 1 and 10000")
+    if settings.beat_lock_timeout_seconds < 3:
+        raise ConfigError("BEAT_LOCK_TIMEOUT_SECONDS must be at least 3")
     return settings
 
 
@@ -127,6 +137,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         queues=_env_list(env, "TASK_QUEUES", d.queues),
         default_queue=_env_str(env, "DEFAULT_QUEUE", d.default_queue),
         default_retry_policy=_env_str(env, "DEFAULT_RETRY_POLICY", d.default_retry_policy),
+        schedule_runs_kept=_env_number(env, "SCHEDULE_RUNS_KEPT", d.schedule_runs_kept, int),
+        beat_lock_timeout_seconds=_env_number(
+            env, "BEAT_LOCK_TIMEOUT_SECONDS", d.beat_lock_timeout_seconds, int
+        ),
         worker_pool=_env_str(env, "WORKER_POOL", d.worker_pool),
         worker_concurrency=_env_number(env, "WORKER_CONCURRENCY", d.worker_concurrency, int),
         api_keys=_env_list(env, "API_KEYS", d.api_keys),

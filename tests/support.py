@@ -108,7 +108,7 @@ def worker_command(name: str, queues: Iterable[str], concurrency: int = 2) -> li
     ]
 
 
-def beat_command(max_interval: float = 1.0) -> list[str]:
+def beat_command(max_interval: int = 1) -> list[str]:
     return [
         str(BIN / "celery"),
         "-A",
