@@ -7,6 +7,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from config import Settings
+from config.redis_tls import redis_ssl_options
 
 __all__ = ["REDIS_ERRORS", "create_redis"]
 
@@ -25,4 +26,5 @@ def create_redis(settings: Settings) -> redis.Redis:
         socket_keepalive=True,
         health_check_interval=25,
         retry=Retry(NoBackoff(), 1),
+        **redis_ssl_options(settings),
     )
