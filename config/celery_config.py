@@ -29,6 +29,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     conf: dict[str, Any] = {
         # One Redis for everything: broker, results and the RedBeat store.
         "broker_url": settings.redis_url,
+        # kombu's Redis transport with a fix: the worker outlives a Redis restart mid-task.
+        "broker_transport": "workflows.broker:Transport",
         "result_backend": settings.redis_url,
         # JSON only: never unpickle data that came over the network.
         "task_serializer": "json",

@@ -13,7 +13,7 @@ from config import load_settings
 from config.celery_config import celery_config
 from config.redis_server import RedisServer
 from config.settings import ConfigError
-from workflows import create_celery
+from workflows import broker, create_celery
 from workflows.redis_client import create_redis
 
 TLS_URL = "rediss://:s3cret@redis.example.test:6380/0"
@@ -108,3 +108,9 @@ def test_the_local_redis_keeps_its_data_and_never_evicts(tmp_path: Path) -> None
     command = RedisServer(data_dir=tmp_path).command()
     assert command[command.index("--appendonly") + 1] == "yes"
     assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+
+
+def test_the_broker_uses_the_transport_that_survives_redis_restarts() -> None:
+    celery = create_celery(load_settings({"REDIS_URL": "redis://127.0.0.1:6379/0"}))
+    with celery.connection_for_write() as connection:
+        assert connection.transport.Channel is broker.Channel
