@@ -9,6 +9,7 @@ from flask import Flask
 
 from api import health, queues, retry_policies, tasks
 from api.auth import init_auth, security_spec
+from api.body_limit import init_body_limit
 from api.errors import SumflowApi, register_error_handlers
 from api.rate_limit import init_rate_limit
 from api.services import EXTENSION_KEY, Services
@@ -54,6 +55,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     # Before any view: who is calling (401 without a valid key), then how often (429).
     init_auth(app, settings.api_keys)
     init_rate_limit(app, settings.rate_limit, svc.redis)
+    init_body_limit(app)
     # One Api per app: it owns this app's OpenAPI document.
     api = SumflowApi(app)
     for blueprint in BLUEPRINTS:
