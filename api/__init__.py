@@ -12,6 +12,7 @@ from api.auth import init_auth, security_spec
 from api.body_limit import init_body_limit
 from api.errors import SumflowApi, register_error_handlers
 from api.rate_limit import init_rate_limit
+from api.schemas import RetryPolicySchema
 from api.services import EXTENSION_KEY, Services
 from config import Settings, load_settings
 
@@ -58,6 +59,8 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     init_body_limit(app)
     # One Api per app: it owns this app's OpenAPI document.
     api = SumflowApi(app)
+    # Referenced by every request's inline retry_policy (api.schemas.RetryPolicyField).
+    api.spec.components.schema("RetryPolicy", schema=RetryPolicySchema)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     register_error_handlers(app, api)
