@@ -20,3 +20,7 @@ keepalive = 5
 # gunicorn of the user, so two instances (make run beside the tests) would take it from each
 # other. sumflow does not use it.
 control_socket_disable = True
+# HTTPS when TLS_CERT_FILE and TLS_KEY_FILE are set (else plain HTTP, e.g. behind a proxy).
+if _settings.tls_cert_file:
+    certfile = _settings.tls_cert_file
+    keyfile = _settings.tls_key_file

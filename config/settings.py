@@ -70,6 +70,10 @@ class Settings:
     web_threads: int = 8
     max_request_bytes: int = 4 * 1024 * 1024
     max_wait_seconds: float = 30.0
+    # HTTPS straight from gunicorn: a PEM certificate (chain) and its key; unset: plain HTTP
+    # (e.g. behind a proxy that terminates TLS).
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
     # Submissions (POST) allowed per API key, or per client address without keys, in the
     # syntax of the `limits` library ("100/second", "10/second;1000/hour"); "" disables.
     rate_limit: str = "100/second"
@@ -138,6 +142,8 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError(f"REDIS_SSL_CERT_REQS must be one of: {', '.join(SSL_CERT_REQS)}")
     if any(not key or any(ch.isspace() for ch in key) for key in settings.api_keys):
         raise ConfigError("API_KEYS must be comma-separated keys without spaces")
+    if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
+        raise ConfigError("TLS_CERT_FILE and TLS_KEY_FILE must be set together")
     if settings.rate_limit:
         try:
             parse_many(settings.rate_limit)
@@ -180,6 +186,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         web_workers=_env_number(env, "WEB_WORKERS", d.web_workers, int),
         web_threads=_env_number(env, "WEB_THREADS", d.web_threads, int),
         max_request_bytes=_env_number(env, "MAX_REQUEST_BYTES", d.max_request_bytes, int),
+        tls_cert_file=_env_optional(env, "TLS_CERT_FILE"),
+        tls_key_file=_env_optional(env, "TLS_KEY_FILE"),
         rate_limit=_env_disableable(env, "RATE_LIMIT", d.rate_limit),
     )
     return _validated(replace(settings, **overrides))

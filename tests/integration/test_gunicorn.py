@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,6 +14,7 @@ import requests
 
 from config.redis_server import free_port
 from tests.support import BIN, Service, eventually, service_env
+from tests.tls import make_certificates
 
 pytestmark = pytest.mark.integration
 
@@ -20,25 +22,54 @@ SUBMISSIONS = 1000
 CLIENTS = 32
 
 
-@pytest.fixture(scope="module")
-def web(redis_url: str, logs_dir: Path) -> Iterator[str]:
+def serve(
+    redis_url: str, log: Path, scheme: str = "http", verify: Any = True, **env: object
+) -> tuple[Service, str]:
     """gunicorn serving the app on a free port, started as the Procfile starts it."""
     port = free_port()
-    env = service_env(redis_url, PORT=port, RATE_LIMIT="100000/minute")
     service = Service(
-        [str(BIN / "gunicorn"), "-c", "python:config.gunicorn_conf"], env, logs_dir / "web.log"
+        [str(BIN / "gunicorn"), "-c", "python:config.gunicorn_conf"],
+        service_env(redis_url, PORT=port, **env),
+        log,
     ).start()
-    base = f"http://127.0.0.1:{port}"
+    base = f"{scheme}://127.0.0.1:{port}"
 
     def healthy() -> bool:
         try:
-            return requests.get(f"{base}/health", timeout=2).status_code == 200
+            return requests.get(f"{base}/health", timeout=2, verify=verify).status_code == 200
         except requests.RequestException:
             return False
 
     eventually(healthy, timeout=30, interval=0.2, what="gunicorn to answer")
+    return service, base
+
+
+@pytest.fixture(scope="module")
+def web(redis_url: str, logs_dir: Path) -> Iterator[str]:
+    service, base = serve(redis_url, logs_dir / "web.log", RATE_LIMIT="100000/minute")
     yield base
     service.stop()
+
+
+def test_https_when_given_a_certificate(redis_url: str, tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make certificates")
+    tls = make_certificates(tmp_path / "tls")
+    service, base = serve(
+        redis_url,
+        tmp_path / "web.log",
+        scheme="https",
+        TLS_CERT_FILE=tls.cert_file,
+        TLS_KEY_FILE=tls.key_file,
+        verify=str(tls.ca_file),
+    )
+    try:
+        response = requests.post(f"{base}/add", json={"a": 1, "b": 2}, verify=tls.ca_file)
+        assert response.status_code == 202
+        with pytest.raises(requests.ConnectionError):  # plain HTTP is not spoken
+            requests.get(base.replace("https://", "http://") + "/health", timeout=5)
+    finally:
+        service.stop()
 
 
 def oversized() -> bytes:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,9 +10,10 @@ import pytest
 from flask import Flask
 
 from api import create_app
-from config.redis_server import RedisServer, TLSFiles
+from config.redis_server import RedisServer
 from tests.conftest import TEST_ADD_DELAY, Sums
 from tests.support import Service, wait_for_worker
+from tests.tls import make_certificates
 from workflows.redis_client import create_redis
 
 pytestmark = pytest.mark.integration
@@ -76,38 +76,6 @@ def test_a_password_protected_redis_works_end_to_end(
     # The worker logged its broker and backend, with the password masked.
     assert "redis://:**@127.0.0.1" in worker.log()
     assert PASSWORD not in worker.log()
-
-
-def make_certificates(directory: Path) -> TLSFiles:
-    """A throwaway CA and a certificate for 127.0.0.1 signed by it (openssl CLI)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    ca_key, ca, key, csr, cert = (
-        directory / name for name in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem")
-    )
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    extensions = directory / "server.ext"
-    extensions.write_text(
-        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
-        "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n"
-    )
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], check=True, capture_output=True)
-
-    days = ["-days", "2"]
-    openssl("req", "-x509", *ec, *days, "-keyout", str(ca_key), "-out", str(ca), "-subj", "/CN=CA")
-    openssl("req", *ec, "-keyout", str(key), "-out", str(csr), "-subj", "/CN=127.0.0.1")
-    signing = [
-        "-CA",
-        str(ca),
-        "-CAkey",
-        str(ca_key),
-        "-CAcreateserial",
-        "-extfile",
-        str(extensions),
-    ]
-    openssl("x509", "-req", *days, *signing, "-in", str(csr), "-out", str(cert))
-    return TLSFiles(cert_file=cert, key_file=key, ca_file=ca)
 
 
 @pytest.fixture

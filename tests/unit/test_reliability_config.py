@@ -88,6 +88,8 @@ def test_every_client_of_a_rediss_url_speaks_tls() -> None:
     [
         ({"REDIS_SSL_CERT_REQS": "maybe"}, "REDIS_SSL_CERT_REQS must be one of"),
         ({"RATE_LIMIT": "lots"}, "RATE_LIMIT must look like"),
+        ({"TLS_CERT_FILE": "/etc/cert.pem"}, "TLS_CERT_FILE and TLS_KEY_FILE must be set together"),
+        ({"API_KEYS": "good,bad key"}, "API_KEYS must be comma-separated keys without spaces"),
     ],
 )
 def test_bad_protection_settings_are_refused_by_name(env: dict[str, str], message: str) -> None:
