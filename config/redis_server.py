@@ -78,7 +78,9 @@ class RedisServer:
         password: str | None = None,
         log_file: Path | None = None,
         tls: TLSFiles | None = None,
+        executable: str | None = None,
     ) -> None:
+        self.executable = executable
         self.port = port or free_port()
         self.data_dir = data_dir
         self.password = password
@@ -98,7 +100,7 @@ class RedisServer:
         return {"ssl_ca_certs": str(self.tls.ca_file)} if self.tls else {}
 
     def command(self) -> list[str]:
-        args = [find_redis_server(), "--bind", "127.0.0.1"]
+        args = [self.executable or find_redis_server(), "--bind", "127.0.0.1"]
         if self.tls:
             args += ["--port", "0", "--tls-port", str(self.port)]
             args += ["--tls-cert-file", str(self.tls.cert_file)]
