@@ -8,7 +8,11 @@ from typing import Any
 from flask import Flask
 
 from api import health, queues, retry_policies, schedules, tasks
+from api.auth import init_auth, security_spec
+from api.body_limit import init_body_limit
 from api.errors import SumflowApi, register_error_handlers
+from api.rate_limit import init_rate_limit
+from api.schemas import RetryPolicySchema
 from api.services import EXTENSION_KEY, Services
 from config import Settings, load_settings
 
@@ -30,7 +34,8 @@ def _openapi_config(settings: Settings) -> dict[str, Any]:
             "info": {
                 "description": "Sums numbers in the background with Celery and Redis: single "
                 "adds, chains, groups, chords, retry policies, queues and schedules."
-            }
+            },
+            **security_spec(settings.api_keys),
         },
         "MAX_CONTENT_LENGTH": settings.max_request_bytes,
     }
@@ -48,8 +53,14 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.json.sort_keys = False
     app.extensions[EXTENSION_KEY] = svc = Services.create(settings)
     app.extensions["celery"] = svc.celery
+    # Before any view: who is calling (401 without a valid key), then how often (429).
+    init_auth(app, settings.api_keys)
+    init_rate_limit(app, settings.rate_limit, svc.redis)
+    init_body_limit(app)
     # One Api per app: it owns this app's OpenAPI document.
     api = SumflowApi(app)
+    # Referenced by every request's inline retry_policy (api.schemas.RetryPolicyField).
+    api.spec.components.schema("RetryPolicy", schema=RetryPolicySchema)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     register_error_handlers(app, api)

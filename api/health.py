@@ -27,6 +27,7 @@ class HealthSchema(Schema):
 
 @blp.route("/health")
 class Health(MethodView):
+    @blp.doc(security=[])  # open to load balancers even when API_KEYS is set
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, description="Redis does not answer.")
     def get(self) -> Any:

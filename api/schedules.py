@@ -227,6 +227,7 @@ class Schedules(MethodView):
         """Every schedule, by name."""
         return {"schedules": [_present(view) for view in _store().list()]}
 
+    @blp.idempotent
     @blp.arguments(ScheduleCreateSchema)
     @blp.response(201, ScheduleSchema)
     @blp.alt_response(409, description="A schedule with this name exists.")

@@ -11,9 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from limits import parse_many
+
 from config.retry_policies import BUILTIN_POLICIES, RetryPolicy
 
-__all__ = ["ConfigError", "Settings", "load_settings"]
+__all__ = ["ConfigError", "SSL_CERT_REQS", "Settings", "load_settings"]
+
+#: Accepted values of REDIS_SSL_CERT_REQS (redis-py's names for ssl.CERT_*).
+SSL_CERT_REQS = ("required", "optional", "none")
 
 
 class ConfigError(ValueError):
@@ -26,6 +31,13 @@ class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Seconds a client waits to connect to / hear from Redis before the API answers 503.
     redis_timeout_seconds: float = 1.0
+    # TLS, for rediss:// URLs only: how strictly the server's certificate is checked
+    # (required | optional | none), the CA bundle to check it with (default: the system's),
+    # and a client certificate and key for servers that ask for one.
+    redis_ssl_cert_reqs: str = "required"
+    redis_ssl_ca_certs: str | None = None
+    redis_ssl_certfile: str | None = None
+    redis_ssl_keyfile: str | None = None
 
     # --- The add task.
     add_delay_seconds: float = 3.0  # simulated work, as in the original study guide
@@ -64,6 +76,13 @@ class Settings:
     web_threads: int = 8
     max_request_bytes: int = 4 * 1024 * 1024
     max_wait_seconds: float = 30.0
+    # HTTPS straight from gunicorn: a PEM certificate (chain) and its key; unset: plain HTTP
+    # (e.g. behind a proxy that terminates TLS).
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    # Submissions (POST) allowed per API key, or per client address without keys, in the
+    # syntax of the `limits` library ("100/second", "10/second;1000/hour"); "" disables.
+    rate_limit: str = "100/second"
 
     @property
     def max_delay_seconds(self) -> float:
@@ -87,6 +106,20 @@ def _env_number(env: Mapping[str, str], name: str, default: float, kind: type) -
         return kind(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
+
+
+def _env_optional(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _env_disableable(env: Mapping[str, str], name: str, default: str) -> str:
+    """Like `_env_str`, but set and empty (or "off") means off, where unset means default."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    raw = raw.strip()
+    return "" if raw.lower() == "off" else raw
 
 
 def _env_list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -115,6 +148,20 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError("SCHEDULE_RUNS_KEPT must be between 1 and 10000")
     if settings.beat_lock_timeout_seconds < 3:
         raise ConfigError("BEAT_LOCK_TIMEOUT_SECONDS must be at least 3")
+    if settings.redis_ssl_cert_reqs not in SSL_CERT_REQS:
+        raise ConfigError(f"REDIS_SSL_CERT_REQS must be one of: {', '.join(SSL_CERT_REQS)}")
+    if any(not key or any(ch.isspace() for ch in key) for key in settings.api_keys):
+        raise ConfigError("API_KEYS must be comma-separated keys without spaces")
+    if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
+        raise ConfigError("TLS_CERT_FILE and TLS_KEY_FILE must be set together")
+    if settings.rate_limit:
+        try:
+            parse_many(settings.rate_limit)
+        except ValueError:
+            raise ConfigError(
+                f"RATE_LIMIT must look like '100/second' or '10/second;1000/hour', "
+                f"got {settings.rate_limit!r}"
+            ) from None
     return settings
 
 
@@ -127,6 +174,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         redis_timeout_seconds=_env_number(
             env, "REDIS_TIMEOUT_SECONDS", d.redis_timeout_seconds, float
         ),
+        redis_ssl_cert_reqs=_env_str(env, "REDIS_SSL_CERT_REQS", d.redis_ssl_cert_reqs).lower(),
+        redis_ssl_ca_certs=_env_optional(env, "REDIS_SSL_CA_CERTS"),
+        redis_ssl_certfile=_env_optional(env, "REDIS_SSL_CERTFILE"),
+        redis_ssl_keyfile=_env_optional(env, "REDIS_SSL_KEYFILE"),
         add_delay_seconds=_env_number(env, "ADD_DELAY_SECONDS", d.add_delay_seconds, float),
         result_expires_seconds=_env_number(
             env, "RESULT_EXPIRES_SECONDS", d.result_expires_seconds, int
@@ -149,5 +200,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         web_workers=_env_number(env, "WEB_WORKERS", d.web_workers, int),
         web_threads=_env_number(env, "WEB_THREADS", d.web_threads, int),
         max_request_bytes=_env_number(env, "MAX_REQUEST_BYTES", d.max_request_bytes, int),
+        tls_cert_file=_env_optional(env, "TLS_CERT_FILE"),
+        tls_key_file=_env_optional(env, "TLS_KEY_FILE"),
+        rate_limit=_env_disableable(env, "RATE_LIMIT", d.rate_limit),
     )
     return _validated(replace(settings, **overrides))

@@ -43,7 +43,11 @@ def redis_url(redis_server: RedisServer) -> str:
 
 @pytest.fixture(scope="session")
 def app(redis_url: str) -> Flask:
-    return create_app({"redis_url": redis_url, "add_delay_seconds": TEST_ADD_DELAY})
+    # No rate limit for the shared app: tests may submit faster than a client would;
+    # tests/integration/test_rate_limit.py covers the limiter with apps of its own.
+    return create_app(
+        {"redis_url": redis_url, "add_delay_seconds": TEST_ADD_DELAY, "rate_limit": ""}
+    )
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from config import Settings
+from config.redis_tls import redis_ssl_options
 
 __all__ = ["REDIS_ERRORS", "create_redis"]
 
@@ -28,4 +29,5 @@ def create_redis(settings: Settings, *, decode_responses: bool = False) -> redis
         health_check_interval=25,
         retry=Retry(NoBackoff(), 1),
         decode_responses=decode_responses,
+        **redis_ssl_options(settings),
     )
