@@ -13,7 +13,9 @@ from typing import Any
 
 from config.retry_policies import BUILTIN_POLICIES, RetryPolicy
 
-__all__ = ["ConfigError", "Settings", "load_settings"]
+__all__ = ["LOG_FORMATS", "ConfigError", "Settings", "load_settings"]
+
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -58,6 +60,12 @@ class Settings:
     web_threads: int = 8
     max_request_bytes: int = 4 * 1024 * 1024
     max_wait_seconds: float = 30.0
+
+    # --- Operations.
+    log_format: str = "text"  # "json": one JSON object per log line, for a log pipeline
+    # Where gunicorn's workers share Prometheus metrics; gunicorn's config makes a temp dir
+    # when unset. Empty in a single process (`flask run`, tests): metrics stay in memory.
+    prometheus_multiproc_dir: str = ""
 
     @property
     def max_delay_seconds(self) -> float:
@@ -105,6 +113,8 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError("VISIBILITY_TIMEOUT_SECONDS must be at least 2")
     if settings.worker_concurrency < 1:
         raise ConfigError("WORKER_CONCURRENCY must be at least 1")
+    if settings.log_format not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
     return settings
 
 
@@ -135,5 +145,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         web_workers=_env_number(env, "WEB_WORKERS", d.web_workers, int),
         web_threads=_env_number(env, "WEB_THREADS", d.web_threads, int),
         max_request_bytes=_env_number(env, "MAX_REQUEST_BYTES", d.max_request_bytes, int),
+        log_format=_env_str(env, "LOG_FORMAT", d.log_format).lower(),
+        prometheus_multiproc_dir=_env_str(
+            env, "PROMETHEUS_MULTIPROC_DIR", d.prometheus_multiproc_dir
+        ),
     )
     return _validated(replace(settings, **overrides))
