@@ -24,6 +24,10 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
+#: Methods kept as labels; any other (clients may send any token) is "other", so that a
+#: stray client cannot grow the number of series without bound.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 
 def endpoint_label(rule: str | None) -> str:
     """``/result/<string:task_id>`` → ``/result/<task_id>``; no rule (a 404) → ``unmatched``."""
@@ -89,5 +93,6 @@ def init_app(app: Flask) -> None:
         started = g.get("sumflow_started")
         elapsed = None if started is None else time.perf_counter() - started
         rule = request.url_rule.rule if request.url_rule is not None else None
-        metrics.observe(request.method, endpoint_label(rule), response.status_code, elapsed)
+        method = request.method if request.method in _METHODS else "other"
+        metrics.observe(method, endpoint_label(rule), response.status_code, elapsed)
         return response

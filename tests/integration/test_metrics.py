@@ -196,6 +196,7 @@ def test_metrics_answer_without_redis() -> None:
     app = create_app({"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
     client: FlaskClient = app.test_client()
     client.get("/queues")  # a 503, counted like any answer
+    client.open("/add", method="FROB")  # an odd method does not become a label of its own
     response = client.get("/metrics")
     assert response.status_code == 200
     samples = parse(response.get_data(as_text=True))
@@ -207,6 +208,16 @@ def test_metrics_answer_without_redis() -> None:
             method="GET",
             endpoint="/queues",
             status="503",
+        )
+        == 1
+    )
+    assert (
+        value(
+            samples,
+            "sumflow_http_requests_total",
+            method="other",
+            endpoint="unmatched",
+            status="405",
         )
         == 1
     )
