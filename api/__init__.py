@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from api import health, queues, retry_policies, schedules, tasks
+from api import health, instrumentation, metrics, queues, retry_policies, schedules, tasks
 from api.auth import init_auth, security_spec
 from api.body_limit import init_body_limit
 from api.errors import SumflowApi, register_error_handlers
@@ -15,10 +15,18 @@ from api.rate_limit import init_rate_limit
 from api.schemas import RetryPolicySchema
 from api.services import EXTENSION_KEY, Services
 from config import Settings, load_settings
+from config.logging_config import configure_root_logging
 
 __all__ = ["create_app"]
 
-BLUEPRINTS = (tasks.blp, retry_policies.blp, queues.blp, health.blp, schedules.blp)
+BLUEPRINTS = (
+    tasks.blp,
+    retry_policies.blp,
+    queues.blp,
+    health.blp,
+    schedules.blp,
+    metrics.blp,
+)
 
 
 def _openapi_config(settings: Settings) -> dict[str, Any]:
@@ -48,7 +56,9 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
         settings = config
     else:
         settings = load_settings(**dict(config or {}))
+    configure_root_logging(settings)
     app = Flask(__name__)
+    instrumentation.init_app(app)  # first, so that it times every request
     app.config.update(_openapi_config(settings))
     app.json.sort_keys = False
     app.extensions[EXTENSION_KEY] = svc = Services.create(settings)

@@ -2,11 +2,29 @@
 
 Threaded workers (gthread) because ``GET /result?wait=N`` holds a request open for up to 30 s:
 with sync workers a handful of waiting clients would block everyone else.
+
+Metrics: each gunicorn worker is its own process, so prometheus_client runs in multiprocess
+mode. Every worker writes its counters to files in PROMETHEUS_MULTIPROC_DIR and ``/metrics``
+adds them up, whichever worker answers. The directory is made here (a temporary one unless set)
+before any worker imports prometheus_client, which reads the variable once at import.
 """
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
 from config import load_settings
+from config.logging_config import gunicorn_logconfig
 
 _settings = load_settings()
+
+_metrics_dir = _settings.prometheus_multiproc_dir
+_own_metrics_dir = not _metrics_dir
+if _own_metrics_dir:
+    _metrics_dir = tempfile.mkdtemp(prefix="sumflow-metrics-")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 wsgi_app = "api:create_app()"
 bind = f"{_settings.host}:{_settings.port}"
@@ -24,3 +42,23 @@ control_socket_disable = True
 if _settings.tls_cert_file:
     certfile = _settings.tls_cert_file
     keyfile = _settings.tls_key_file
+logconfig_dict = gunicorn_logconfig(_settings)
+
+
+def on_starting(server: Any) -> None:
+    """Start from zero: files left by an earlier run would add old counts to the new ones."""
+    Path(_metrics_dir).mkdir(parents=True, exist_ok=True)
+    for stale in Path(_metrics_dir).glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker died: drop its live gauges (its counters stay, so totals never go back)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, _metrics_dir)
+
+
+def on_exit(server: Any) -> None:
+    if _own_metrics_dir:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)

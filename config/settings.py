@@ -15,10 +15,11 @@ from limits import parse_many
 
 from config.retry_policies import BUILTIN_POLICIES, RetryPolicy
 
-__all__ = ["ConfigError", "SSL_CERT_REQS", "Settings", "load_settings"]
+__all__ = ["LOG_FORMATS", "SSL_CERT_REQS", "ConfigError", "Settings", "load_settings"]
 
 #: Accepted values of REDIS_SSL_CERT_REQS (redis-py's names for ssl.CERT_*).
 SSL_CERT_REQS = ("required", "optional", "none")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -83,6 +84,12 @@ class Settings:
     # Submissions (POST) allowed per API key, or per client address without keys, in the
     # syntax of the `limits` library ("100/second", "10/second;1000/hour"); "" disables.
     rate_limit: str = "100/second"
+
+    # --- Operations.
+    log_format: str = "text"  # "json": one JSON object per log line, for a log pipeline
+    # Where gunicorn's workers share Prometheus metrics; gunicorn's config makes a temp dir
+    # when unset. Empty in a single process (`flask run`, tests): metrics stay in memory.
+    prometheus_multiproc_dir: str = ""
 
     @property
     def max_delay_seconds(self) -> float:
@@ -162,6 +169,8 @@ def _validated(settings: Settings) -> Settings:
                 f"RATE_LIMIT must look like '100/second' or '10/second;1000/hour', "
                 f"got {settings.rate_limit!r}"
             ) from None
+    if settings.log_format not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
     return settings
 
 
@@ -203,5 +212,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         tls_cert_file=_env_optional(env, "TLS_CERT_FILE"),
         tls_key_file=_env_optional(env, "TLS_KEY_FILE"),
         rate_limit=_env_disableable(env, "RATE_LIMIT", d.rate_limit),
+        log_format=_env_str(env, "LOG_FORMAT", d.log_format).lower(),
+        prometheus_multiproc_dir=_env_str(
+            env, "PROMETHEUS_MULTIPROC_DIR", d.prometheus_multiproc_dir
+        ),
     )
     return _validated(replace(settings, **overrides))

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 
 from api import create_app
 from config.redis_server import RedisServer
-from tests.support import Service, service_env, wait_for_worker, worker_command
+from tests.support import Service, service_env, start_api, wait_for_worker, worker_command
 from workflows import SumflowCelery
 
 #: Simulated work per add in tests: long enough to see PENDING/STARTED, short enough to be quick.
@@ -139,3 +139,14 @@ class Sums:
 @pytest.fixture
 def sums(client: FlaskClient) -> Sums:
     return Sums(client)
+
+
+@pytest.fixture(scope="session")
+def live_api(redis_url: str, logs_dir: Path) -> Iterator[str]:
+    """The API under gunicorn with two worker processes, as `make run` serves it, on a free
+    port and the suite's Redis: for tests that speak real HTTP (the CLI, /metrics)."""
+    service, url = start_api(
+        redis_url, logs_dir / "gunicorn.log", WEB_WORKERS=2, ADD_DELAY_SECONDS=TEST_ADD_DELAY
+    )
+    yield url
+    service.stop()

@@ -27,7 +27,10 @@ def create_celery(settings: Settings | None = None) -> SumflowCelery:
     conf = celery_config(settings)
     conf["result_backend"] = f"{RESULT_BACKEND_CLASS}+{settings.redis_url}"
     app.conf.update(conf)
-    # Register the shared tasks with every app we build.
+    # Register the shared tasks with every app we build, and the signal handlers that count
+    # task outcomes and log each task sent (workflows.outcomes, workflows.log_setup).
+    import workflows.log_setup  # noqa: F401
+    import workflows.outcomes  # noqa: F401
     import workflows.tasks  # noqa: F401
 
     return app
