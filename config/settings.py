@@ -56,8 +56,14 @@ class Settings:
     port: int = 5000
     web_workers: int = 2
     web_threads: int = 8
-    max_request_bytes: int = 4 * 1024 * 1024
+    # 8 MiB: 100,000 pairs of the largest operands (~46 bytes a pair) fit with room to spare.
+    max_request_bytes: int = 8 * 1024 * 1024
     max_wait_seconds: float = 30.0
+
+    # --- Workflows (chains, groups, chords): how much one request may ask for.
+    max_pairs: int = 100_000  # pairs in one group or chord
+    max_chain_numbers: int = 1_000  # numbers in one chain (each message carries the rest of it)
+    max_tasks_per_request: int = 10_000  # tasks one group or chord may publish (see chunk_size)
 
     @property
     def max_delay_seconds(self) -> float:
@@ -105,6 +111,12 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError("VISIBILITY_TIMEOUT_SECONDS must be at least 2")
     if settings.worker_concurrency < 1:
         raise ConfigError("WORKER_CONCURRENCY must be at least 1")
+    if settings.max_pairs < 1:
+        raise ConfigError("MAX_PAIRS must be at least 1")
+    if settings.max_chain_numbers < 2:
+        raise ConfigError("MAX_CHAIN_NUMBERS must be at least 2")
+    if settings.max_tasks_per_request < 1:
+        raise ConfigError("MAX_TASKS_PER_REQUEST must be at least 1")
     return settings
 
 
@@ -135,5 +147,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         web_workers=_env_number(env, "WEB_WORKERS", d.web_workers, int),
         web_threads=_env_number(env, "WEB_THREADS", d.web_threads, int),
         max_request_bytes=_env_number(env, "MAX_REQUEST_BYTES", d.max_request_bytes, int),
+        max_pairs=_env_number(env, "MAX_PAIRS", d.max_pairs, int),
+        max_chain_numbers=_env_number(env, "MAX_CHAIN_NUMBERS", d.max_chain_numbers, int),
+        max_tasks_per_request=_env_number(
+            env, "MAX_TASKS_PER_REQUEST", d.max_tasks_per_request, int
+        ),
     )
     return _validated(replace(settings, **overrides))
