@@ -28,6 +28,7 @@ def create_celery(settings: Settings | None = None) -> SumflowCelery:
     conf["result_backend"] = f"{RESULT_BACKEND_CLASS}+{settings.redis_url}"
     app.conf.update(conf)
     # Register the shared tasks with every app we build.
+    import workflows.canvas_tasks  # noqa: F401
     import workflows.tasks  # noqa: F401
 
     return app
