@@ -7,14 +7,22 @@ from typing import Any
 
 from flask import Flask
 
-from api import health, queues, retry_policies, tasks
+from api import chains, chords, groups, health, queues, retry_policies, tasks
 from api.errors import SumflowApi, register_error_handlers
 from api.services import EXTENSION_KEY, Services
 from config import Settings, load_settings
 
 __all__ = ["create_app"]
 
-BLUEPRINTS = (tasks.blp, retry_policies.blp, queues.blp, health.blp)
+BLUEPRINTS = (
+    tasks.blp,
+    chains.blp,
+    groups.blp,
+    chords.blp,
+    retry_policies.blp,
+    queues.blp,
+    health.blp,
+)
 
 
 def _openapi_config(settings: Settings) -> dict[str, Any]:
