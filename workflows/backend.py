@@ -109,6 +109,7 @@ class ResultBackend(RedisBackend):
             self._abort_steps(steps, ChainAborted(message), states.REVOKED)
 
     def _abort_steps(self, task_ids: list[str], exc: ChainAborted, state: str) -> None:
-        # request.chain lists the remaining steps last first: end the chain's own id first.
-        for step_id in task_ids:
+        # request.chain lists the remaining steps last first. Store them in chain order, so
+        # that once the chain's own id (the last step) reports the failure, every step does.
+        for step_id in reversed(task_ids):
             self.store_result(step_id, exc, state)
