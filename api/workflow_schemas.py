@@ -118,23 +118,38 @@ class ChainAcceptedSchema(Schema):
     task_ids = _id_list("Every step's task id, in order (the first adds n0 + n1).")
 
 
-class GroupAcceptedSchema(Schema):
-    group_id = fields.String(
+def _group_id() -> fields.String:
+    return fields.String(
         required=True, metadata={"description": "GET /groups/<group_id> for progress."}
     )
-    task_ids = _id_list(
+
+
+def _member_ids() -> fields.Raw:
+    return _id_list(
         "The group's task ids in request order: one per pair, or with chunk_size one per "
         "chunk (chunk i holds pairs i*chunk_size up to (i+1)*chunk_size - 1, and its "
         "GET /result is the list of their sums)."
     )
-    chunk_size = fields.Integer(allow_none=True, metadata={"description": "As requested."})
 
 
-class ChordAcceptedSchema(GroupAcceptedSchema):
+def _chunk_size() -> fields.Integer:
+    return fields.Integer(allow_none=True, metadata={"description": "As requested."})
+
+
+class GroupAcceptedSchema(Schema):
+    group_id = _group_id()
+    task_ids = _member_ids()
+    chunk_size = _chunk_size()
+
+
+class ChordAcceptedSchema(Schema):
     task_id = fields.String(
         required=True,
         metadata={"description": "The callback: GET /result/<task_id> gives the total."},
     )
+    group_id = _group_id()
+    task_ids = _member_ids()
+    chunk_size = _chunk_size()
 
 
 class GroupErrorSchema(Schema):
