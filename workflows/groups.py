@@ -139,8 +139,8 @@ def summarize(record: GroupRecord, metas: Sequence[dict[str, Any] | None]) -> Gr
                 results[start:stop] = values
                 completed += count
                 continue
-            view_message = f"unexpected result for {count} pairs: {view.result!r}"[:200]
-            errors.append(TaskError(task_id, start, count, view_message))
+            message = f"unexpected result for {count} pairs: {view.result!r}"[:200]
+            errors.append(TaskError(task_id, start, count, message))
             failed += count
         elif view.status in states.READY_STATES:  # FAILURE or REVOKED
             errors.append(TaskError(task_id, start, count, str(view.result)))
