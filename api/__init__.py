@@ -7,7 +7,18 @@ from typing import Any
 
 from flask import Flask
 
-from api import health, instrumentation, metrics, queues, retry_policies, schedules, tasks
+from api import (
+    chains,
+    chords,
+    groups,
+    health,
+    instrumentation,
+    metrics,
+    queues,
+    retry_policies,
+    schedules,
+    tasks,
+)
 from api.auth import init_auth, security_spec
 from api.body_limit import init_body_limit
 from api.errors import SumflowApi, register_error_handlers
@@ -21,6 +32,9 @@ __all__ = ["create_app"]
 
 BLUEPRINTS = (
     tasks.blp,
+    chains.blp,
+    groups.blp,
+    chords.blp,
     retry_policies.blp,
     queues.blp,
     health.blp,

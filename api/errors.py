@@ -89,6 +89,7 @@ def register_error_handlers(app: Flask, api: SumflowApi) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge) -> Any:
+        # Raised on Content-Length alone, before the body is read or parsed.
         limit = app.config["MAX_CONTENT_LENGTH"]
         message = f"The request body is larger than {limit} bytes (MAX_REQUEST_BYTES)."
         return error_body(413, message), 413

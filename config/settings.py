@@ -75,7 +75,8 @@ class Settings:
     port: int = 5000
     web_workers: int = 2
     web_threads: int = 8
-    max_request_bytes: int = 4 * 1024 * 1024
+    # 8 MiB: 100,000 pairs of the largest operands (~46 bytes a pair) fit with room to spare.
+    max_request_bytes: int = 8 * 1024 * 1024
     max_wait_seconds: float = 30.0
     # HTTPS straight from gunicorn: a PEM certificate (chain) and its key; unset: plain HTTP
     # (e.g. behind a proxy that terminates TLS).
@@ -90,6 +91,11 @@ class Settings:
     # Where gunicorn's workers share Prometheus metrics; gunicorn's config makes a temp dir
     # when unset. Empty in a single process (`flask run`, tests): metrics stay in memory.
     prometheus_multiproc_dir: str = ""
+
+    # --- Workflows (chains, groups, chords): how much one request may ask for.
+    max_pairs: int = 100_000  # pairs in one group or chord
+    max_chain_numbers: int = 1_000  # numbers in one chain (each message carries the rest of it)
+    max_tasks_per_request: int = 10_000  # tasks one group or chord may publish (see chunk_size)
 
     @property
     def max_delay_seconds(self) -> float:
@@ -171,6 +177,12 @@ def _validated(settings: Settings) -> Settings:
             ) from None
     if settings.log_format not in LOG_FORMATS:
         raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+    if settings.max_pairs < 1:
+        raise ConfigError("MAX_PAIRS must be at least 1")
+    if settings.max_chain_numbers < 2:
+        raise ConfigError("MAX_CHAIN_NUMBERS must be at least 2")
+    if settings.max_tasks_per_request < 1:
+        raise ConfigError("MAX_TASKS_PER_REQUEST must be at least 1")
     return settings
 
 
@@ -215,6 +227,11 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         log_format=_env_str(env, "LOG_FORMAT", d.log_format).lower(),
         prometheus_multiproc_dir=_env_str(
             env, "PROMETHEUS_MULTIPROC_DIR", d.prometheus_multiproc_dir
+        ),
+        max_pairs=_env_number(env, "MAX_PAIRS", d.max_pairs, int),
+        max_chain_numbers=_env_number(env, "MAX_CHAIN_NUMBERS", d.max_chain_numbers, int),
+        max_tasks_per_request=_env_number(
+            env, "MAX_TASKS_PER_REQUEST", d.max_tasks_per_request, int
         ),
     )
     return _validated(replace(settings, **overrides))

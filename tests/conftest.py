@@ -150,3 +150,13 @@ def live_api(redis_url: str, logs_dir: Path) -> Iterator[str]:
     )
     yield url
     service.stop()
+
+
+@pytest.fixture(scope="module")
+def fast_worker(redis_url: str, celery_app: SumflowCelery, logs_dir: Path) -> Iterator[Service]:
+    """A worker for one test module that adds without simulated work, consuming "priority":
+    for large workflows, sent there with ``"queue": "priority"``. Stopped after the module,
+    so other modules still find "priority" without a consumer."""
+    workers = Workers(redis_url, celery_app, logs_dir)
+    yield workers.start(("priority",), concurrency=2, ADD_DELAY_SECONDS=0)
+    workers.stop_all()

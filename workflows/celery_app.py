@@ -29,6 +29,7 @@ def create_celery(settings: Settings | None = None) -> SumflowCelery:
     app.conf.update(conf)
     # Register the shared tasks with every app we build, and the signal handlers that count
     # task outcomes and log each task sent (workflows.outcomes, workflows.log_setup).
+    import workflows.canvas_tasks  # noqa: F401
     import workflows.log_setup  # noqa: F401
     import workflows.outcomes  # noqa: F401
     import workflows.tasks  # noqa: F401

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from config import load_settings
 from config.redis_server import free_port
 from tests.support import BIN, Service, eventually, service_env
 from tests.tls import make_certificates
@@ -73,7 +74,9 @@ def test_https_when_given_a_certificate(redis_url: str, tmp_path: Path) -> None:
 
 
 def oversized() -> bytes:
-    return b'{"a": 1, "b": 2, "pad": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+    """A JSON body just over the default MAX_REQUEST_BYTES."""
+    limit = load_settings({}).max_request_bytes
+    return b'{"a": 1, "b": 2, "pad": "' + b"x" * (limit + 1024) + b'"}'
 
 
 def test_an_oversized_body_is_a_json_413(web: str) -> None:
