@@ -59,12 +59,23 @@ def write_sums(out: IO[str], pairs: Sequence[Pair], results: Sequence[Any]) -> i
     return failed
 
 
+#: Group statuses after which nothing more will change (GET /groups/<id>).
+FINISHED_GROUP_STATUSES = frozenset({"SUCCESS", "PARTIAL", "FAILURE"})
+
+
 def group_progress(body: Mapping[str, Any]) -> tuple[int, int]:
-    """(members done, total) from ``GET /groups/<id>``: results are null until done."""
+    """(pairs finished, total) from ``GET /groups/<id>``: added or failed, both count.
+
+    A failed pair's result stays null, so counting non-null results alone would wait forever
+    for a batch with a failure; ``completed`` and ``failed`` say how many are settled, and a
+    finished status settles them all."""
     results = body.get("results") or []
     total = int(body.get("total", len(results)))
-    done = sum(1 for result in results if result is not None)
-    return done, total
+    if body.get("status") in FINISHED_GROUP_STATUSES:
+        return total, total
+    if "completed" in body:
+        return int(body["completed"]) + int(body.get("failed") or 0), total
+    return sum(1 for result in results if result is not None), total
 
 
 def _row(table: Table, *cells: str | Text) -> None:

@@ -113,6 +113,26 @@ def test_group_progress_counts_results_that_are_not_null() -> None:
     assert group_progress({"total": 2, "results": [3, 7]}) == (2, 2)
 
 
+def test_group_progress_counts_failed_pairs_as_settled() -> None:
+    # A failed pair's result stays null: without this a batch with a failure never ends.
+    running = {
+        "status": "STARTED",
+        "total": 3,
+        "completed": 1,
+        "failed": 1,
+        "results": [3, None, None],
+    }
+    assert group_progress(running) == (2, 3)
+    finished = {
+        "status": "FAILURE",
+        "total": 2,
+        "completed": 0,
+        "failed": 2,
+        "results": [None, None],
+    }
+    assert group_progress(finished) == (2, 2)
+
+
 def test_task_options_send_only_what_was_given() -> None:
     assert task_options() == {}
     assert task_options("priority", "aggressive", 2) == {
