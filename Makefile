@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-## run: Redis (embedded if none answers at REDIS_URL), worker, beat and API on 127.0.0.1:$PORT.
+## run: Redis (embedded if none answers at REDIS_URL), worker, beat and API on 127.0.0.1:$PORT,
+## and Flower on 127.0.0.1:5555 when it is installed (pip install -e '.[monitor]').
 run: install
 	@mkdir -p var
 	@if $(BIN)/python -m config.redis_server ping; then \
@@ -27,6 +28,9 @@ run: install
 	else \
 		echo "sumflow: no Redis answers; starting an embedded one (data in var/redis)"; \
 		procs="web worker beat redis"; \
+	fi; \
+	if $(BIN)/python -c 'import flower' 2>/dev/null; then \
+		echo "sumflow: Flower on http://127.0.0.1:5555"; procs="$$procs flower"; \
 	fi; \
 	exec $(BIN)/honcho start $$procs
 

@@ -1,56 +1,22 @@
-"""The sumflow HTTP API: an app factory that `flask --app api run` and gunicorn both use."""
+"""The sumflow HTTP API: `flask --app api run` and gunicorn (`api:create_app()`) find it here.
+
+`create_app` is imported on first use: `api.cli`, the command-line client, lives in this
+package too and must start without loading Flask, Celery and every blueprint.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-
-from api import health, queues, retry_policies, tasks
-from api.errors import SumflowApi, register_error_handlers
-from api.services import EXTENSION_KEY, Services
-from config import Settings, load_settings
+if TYPE_CHECKING:
+    from api.app import create_app
 
 __all__ = ["create_app"]
 
-BLUEPRINTS = (tasks.blp, retry_policies.blp, queues.blp, health.blp)
 
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from api.app import create_app
 
-def _openapi_config(settings: Settings) -> dict[str, Any]:
-    return {
-        "API_TITLE": "sumflow",
-        "API_VERSION": "1.0",
-        "OPENAPI_VERSION": "3.0.3",
-        "OPENAPI_URL_PREFIX": "/",
-        "OPENAPI_JSON_PATH": "openapi.json",
-        "OPENAPI_SWAGGER_UI_PATH": "/docs",
-        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
-        "API_SPEC_OPTIONS": {
-            "info": {
-                "description": "Sums numbers in the background with Celery and Redis: single "
-                "adds, chains, groups, chords, retry policies, queues and schedules."
-            }
-        },
-        "MAX_CONTENT_LENGTH": settings.max_request_bytes,
-    }
-
-
-def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
-    """Build the app. ``config`` is a Settings, or overrides of Settings fields (tests pass
-    ``{"redis_url": ...}``); anything not given comes from the environment."""
-    if isinstance(config, Settings):
-        settings = config
-    else:
-        settings = load_settings(**dict(config or {}))
-    app = Flask(__name__)
-    app.config.update(_openapi_config(settings))
-    app.json.sort_keys = False
-    app.extensions[EXTENSION_KEY] = svc = Services.create(settings)
-    app.extensions["celery"] = svc.celery
-    # One Api per app: it owns this app's OpenAPI document.
-    api = SumflowApi(app)
-    for blueprint in BLUEPRINTS:
-        api.register_blueprint(blueprint)
-    register_error_handlers(app, api)
-    return app
+        return create_app
+    raise AttributeError(f"module 'api' has no attribute {name!r}")

@@ -1,13 +1,18 @@
-"""The Blueprint every resource uses: flask-smorest's, with a JSON parser that never 500s."""
+"""The Blueprint every resource uses: flask-smorest's, with a JSON parser that never 500s,
+error responses documented with the error schema, and ``@blp.idempotent`` for POSTs."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, NoReturn
 
 import flask_smorest
 import marshmallow as ma
+from flask_smorest.error_handler import ErrorSchema
 from webargs.flaskparser import FlaskParser, abort
+
+from api import idempotency
 
 __all__ = ["Blueprint"]
 
@@ -54,3 +59,15 @@ class JSONBodyParser(FlaskParser):
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = JSONBodyParser()
+
+    def alt_response(self, status_code: Any, response: Any = None, **kwargs: Any) -> Any:
+        """flask-smorest's, but an error documented without a body gets the error schema, so
+        that clients and schema checkers know what every 4xx/5xx body looks like."""
+        if response is None and kwargs.get("schema") is None and int(status_code) >= 400:
+            kwargs["schema"] = ErrorSchema
+        return super().alt_response(status_code, response, **kwargs)
+
+    def idempotent(self, view: Callable[..., Any]) -> Callable[..., Any]:
+        """Decorate a POST that submits work (outermost, above ``@blp.arguments``): the same
+        ``Idempotency-Key`` header replays the first response instead of submitting twice."""
+        return idempotency.idempotent(self, view)

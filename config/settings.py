@@ -11,9 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from limits import parse_many
+
 from config.retry_policies import BUILTIN_POLICIES, RetryPolicy
 
-__all__ = ["ConfigError", "Settings", "load_settings"]
+__all__ = ["LOG_FORMATS", "SSL_CERT_REQS", "ConfigError", "Settings", "load_settings"]
+
+#: Accepted values of REDIS_SSL_CERT_REQS (redis-py's names for ssl.CERT_*).
+SSL_CERT_REQS = ("required", "optional", "none")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -26,6 +32,13 @@ class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Seconds a client waits to connect to / hear from Redis before the API answers 503.
     redis_timeout_seconds: float = 1.0
+    # TLS, for rediss:// URLs only: how strictly the server's certificate is checked
+    # (required | optional | none), the CA bundle to check it with (default: the system's),
+    # and a client certificate and key for servers that ask for one.
+    redis_ssl_cert_reqs: str = "required"
+    redis_ssl_ca_certs: str | None = None
+    redis_ssl_certfile: str | None = None
+    redis_ssl_keyfile: str | None = None
 
     # --- The add task.
     add_delay_seconds: float = 3.0  # simulated work, as in the original study guide
@@ -46,6 +59,12 @@ class Settings:
     default_retry_policy: str = "default"
     max_retries_limit: int = 20
 
+    # --- Schedules (RedBeat). Runs kept per schedule in its history (newest first).
+    schedule_runs_kept: int = 100
+    # Seconds the beat's lock outlives a beat that died without releasing it: a second beat
+    # takes over after this long. The running beat renews it every tick (about once a second).
+    beat_lock_timeout_seconds: int = 10
+
     # --- Worker.
     worker_pool: str = "prefork"
     worker_concurrency: int = 8
@@ -56,8 +75,27 @@ class Settings:
     port: int = 5000
     web_workers: int = 2
     web_threads: int = 8
-    max_request_bytes: int = 4 * 1024 * 1024
+    # 8 MiB: 100,000 pairs of the largest operands (~46 bytes a pair) fit with room to spare.
+    max_request_bytes: int = 8 * 1024 * 1024
     max_wait_seconds: float = 30.0
+    # HTTPS straight from gunicorn: a PEM certificate (chain) and its key; unset: plain HTTP
+    # (e.g. behind a proxy that terminates TLS).
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    # Submissions (POST) allowed per API key, or per client address without keys, in the
+    # syntax of the `limits` library ("100/second", "10/second;1000/hour"); "" disables.
+    rate_limit: str = "100/second"
+
+    # --- Operations.
+    log_format: str = "text"  # "json": one JSON object per log line, for a log pipeline
+    # Where gunicorn's workers share Prometheus metrics; gunicorn's config makes a temp dir
+    # when unset. Empty in a single process (`flask run`, tests): metrics stay in memory.
+    prometheus_multiproc_dir: str = ""
+
+    # --- Workflows (chains, groups, chords): how much one request may ask for.
+    max_pairs: int = 100_000  # pairs in one group or chord
+    max_chain_numbers: int = 1_000  # numbers in one chain (each message carries the rest of it)
+    max_tasks_per_request: int = 10_000  # tasks one group or chord may publish (see chunk_size)
 
     @property
     def max_delay_seconds(self) -> float:
@@ -83,6 +121,20 @@ def _env_number(env: Mapping[str, str], name: str, default: float, kind: type) -
         raise ConfigError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
 
 
+def _env_optional(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def _env_disableable(env: Mapping[str, str], name: str, default: str) -> str:
+    """Like `_env_str`, but set and empty (or "off") means off, where unset means default."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    raw = raw.strip()
+    return "" if raw.lower() == "off" else raw
+
+
 def _env_list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     raw = env.get(name)
     if raw is None or not raw.strip():
@@ -105,6 +157,32 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError("VISIBILITY_TIMEOUT_SECONDS must be at least 2")
     if settings.worker_concurrency < 1:
         raise ConfigError("WORKER_CONCURRENCY must be at least 1")
+    if not 1 <= settings.schedule_runs_kept <= 10_000:
+        raise ConfigError("SCHEDULE_RUNS_KEPT must be between 1 and 10000")
+    if settings.beat_lock_timeout_seconds < 3:
+        raise ConfigError("BEAT_LOCK_TIMEOUT_SECONDS must be at least 3")
+    if settings.redis_ssl_cert_reqs not in SSL_CERT_REQS:
+        raise ConfigError(f"REDIS_SSL_CERT_REQS must be one of: {', '.join(SSL_CERT_REQS)}")
+    if any(not key or any(ch.isspace() for ch in key) for key in settings.api_keys):
+        raise ConfigError("API_KEYS must be comma-separated keys without spaces")
+    if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
+        raise ConfigError("TLS_CERT_FILE and TLS_KEY_FILE must be set together")
+    if settings.rate_limit:
+        try:
+            parse_many(settings.rate_limit)
+        except ValueError:
+            raise ConfigError(
+                f"RATE_LIMIT must look like '100/second' or '10/second;1000/hour', "
+                f"got {settings.rate_limit!r}"
+            ) from None
+    if settings.log_format not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+    if settings.max_pairs < 1:
+        raise ConfigError("MAX_PAIRS must be at least 1")
+    if settings.max_chain_numbers < 2:
+        raise ConfigError("MAX_CHAIN_NUMBERS must be at least 2")
+    if settings.max_tasks_per_request < 1:
+        raise ConfigError("MAX_TASKS_PER_REQUEST must be at least 1")
     return settings
 
 
@@ -117,6 +195,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         redis_timeout_seconds=_env_number(
             env, "REDIS_TIMEOUT_SECONDS", d.redis_timeout_seconds, float
         ),
+        redis_ssl_cert_reqs=_env_str(env, "REDIS_SSL_CERT_REQS", d.redis_ssl_cert_reqs).lower(),
+        redis_ssl_ca_certs=_env_optional(env, "REDIS_SSL_CA_CERTS"),
+        redis_ssl_certfile=_env_optional(env, "REDIS_SSL_CERTFILE"),
+        redis_ssl_keyfile=_env_optional(env, "REDIS_SSL_KEYFILE"),
         add_delay_seconds=_env_number(env, "ADD_DELAY_SECONDS", d.add_delay_seconds, float),
         result_expires_seconds=_env_number(
             env, "RESULT_EXPIRES_SECONDS", d.result_expires_seconds, int
@@ -127,6 +209,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         queues=_env_list(env, "TASK_QUEUES", d.queues),
         default_queue=_env_str(env, "DEFAULT_QUEUE", d.default_queue),
         default_retry_policy=_env_str(env, "DEFAULT_RETRY_POLICY", d.default_retry_policy),
+        schedule_runs_kept=_env_number(env, "SCHEDULE_RUNS_KEPT", d.schedule_runs_kept, int),
+        beat_lock_timeout_seconds=_env_number(
+            env, "BEAT_LOCK_TIMEOUT_SECONDS", d.beat_lock_timeout_seconds, int
+        ),
         worker_pool=_env_str(env, "WORKER_POOL", d.worker_pool),
         worker_concurrency=_env_number(env, "WORKER_CONCURRENCY", d.worker_concurrency, int),
         api_keys=_env_list(env, "API_KEYS", d.api_keys),
@@ -135,5 +221,17 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         web_workers=_env_number(env, "WEB_WORKERS", d.web_workers, int),
         web_threads=_env_number(env, "WEB_THREADS", d.web_threads, int),
         max_request_bytes=_env_number(env, "MAX_REQUEST_BYTES", d.max_request_bytes, int),
+        tls_cert_file=_env_optional(env, "TLS_CERT_FILE"),
+        tls_key_file=_env_optional(env, "TLS_KEY_FILE"),
+        rate_limit=_env_disableable(env, "RATE_LIMIT", d.rate_limit),
+        log_format=_env_str(env, "LOG_FORMAT", d.log_format).lower(),
+        prometheus_multiproc_dir=_env_str(
+            env, "PROMETHEUS_MULTIPROC_DIR", d.prometheus_multiproc_dir
+        ),
+        max_pairs=_env_number(env, "MAX_PAIRS", d.max_pairs, int),
+        max_chain_numbers=_env_number(env, "MAX_CHAIN_NUMBERS", d.max_chain_numbers, int),
+        max_tasks_per_request=_env_number(
+            env, "MAX_TASKS_PER_REQUEST", d.max_tasks_per_request, int
+        ),
     )
     return _validated(replace(settings, **overrides))

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 
 from api import create_app
 from config.redis_server import RedisServer
-from tests.support import Service, service_env, wait_for_worker, worker_command
+from tests.support import Service, service_env, start_api, wait_for_worker, worker_command
 from workflows import SumflowCelery
 
 #: Simulated work per add in tests: long enough to see PENDING/STARTED, short enough to be quick.
@@ -43,7 +43,11 @@ def redis_url(redis_server: RedisServer) -> str:
 
 @pytest.fixture(scope="session")
 def app(redis_url: str) -> Flask:
-    return create_app({"redis_url": redis_url, "add_delay_seconds": TEST_ADD_DELAY})
+    # No rate limit for the shared app: tests may submit faster than a client would;
+    # tests/integration/test_rate_limit.py covers the limiter with apps of its own.
+    return create_app(
+        {"redis_url": redis_url, "add_delay_seconds": TEST_ADD_DELAY, "rate_limit": ""}
+    )
 
 
 @pytest.fixture
@@ -135,3 +139,24 @@ class Sums:
 @pytest.fixture
 def sums(client: FlaskClient) -> Sums:
     return Sums(client)
+
+
+@pytest.fixture(scope="session")
+def live_api(redis_url: str, logs_dir: Path) -> Iterator[str]:
+    """The API under gunicorn with two worker processes, as `make run` serves it, on a free
+    port and the suite's Redis: for tests that speak real HTTP (the CLI, /metrics)."""
+    service, url = start_api(
+        redis_url, logs_dir / "gunicorn.log", WEB_WORKERS=2, ADD_DELAY_SECONDS=TEST_ADD_DELAY
+    )
+    yield url
+    service.stop()
+
+
+@pytest.fixture(scope="module")
+def fast_worker(redis_url: str, celery_app: SumflowCelery, logs_dir: Path) -> Iterator[Service]:
+    """A worker for one test module that adds without simulated work, consuming "priority":
+    for large workflows, sent there with ``"queue": "priority"``. Stopped after the module,
+    so other modules still find "priority" without a consumer."""
+    workers = Workers(redis_url, celery_app, logs_dir)
+    yield workers.start(("priority",), concurrency=2, ADD_DELAY_SECONDS=0)
+    workers.stop_all()

@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -108,7 +110,7 @@ def worker_command(name: str, queues: Iterable[str], concurrency: int = 2) -> li
     ]
 
 
-def beat_command(max_interval: float = 1.0) -> list[str]:
+def beat_command(max_interval: int = 1) -> list[str]:
     return [
         str(BIN / "celery"),
         "-A",
@@ -131,3 +133,34 @@ def wait_for_worker(celery: Celery, name: str, timeout: float = 30.0) -> None:
         return any(key.startswith(f"{name}@") for reply in replies for key in reply)
 
     eventually(answered, timeout=timeout, interval=0.1, what=f"worker {name} to answer")
+
+
+def api_command() -> list[str]:
+    """The API as `make run` serves it: gunicorn with config/gunicorn_conf.py."""
+    return [str(BIN / "gunicorn"), "-c", "python:config.gunicorn_conf"]
+
+
+def http_answers(url: str) -> bool:
+    """True once ``url`` answers HTTP at all (any status)."""
+    try:
+        with urllib.request.urlopen(url, timeout=1):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def start_api(redis_url: str, log: Path, **env: Any) -> tuple[Service, str]:
+    """Start the API under gunicorn on a free port; return it and its base URL."""
+    from config.redis_server import free_port
+
+    port = free_port()
+    service = Service(api_command(), service_env(redis_url, PORT=port, **env), log).start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        eventually(lambda: http_answers(f"{url}/openapi.json"), timeout=30, what="gunicorn")
+    except AssertionError:
+        service.stop()
+        raise AssertionError(f"gunicorn did not start:\n{service.log()}") from None
+    return service, url

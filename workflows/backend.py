@@ -1,4 +1,5 @@
-"""Celery's Redis result backend, without a SUBSCRIBE and UNSUBSCRIBE on every task sent.
+"""Celery's Redis result backend, without a SUBSCRIBE and UNSUBSCRIBE on every task sent, and
+with chains that end clearly when a step fails or is revoked.
 
 The stock backend subscribes to each new task's result channel at publish time so that a later
 ``AsyncResult.get()`` in the same process can be woken. sumflow never blocks on results that
@@ -6,15 +7,60 @@ way: clients poll ``/result`` or long-poll with ``?wait``, which subscribes only
 Skipping it saves two Redis commands per submission and keeps the publishing path free of a
 shared pub/sub connection (which is not safe to share between the web server's threads).
 ``AsyncResult.get()`` still works: it subscribes for itself when it waits.
+
+Chains: when a step fails, Celery 5.7 stores the same exception on every later step, which
+does not say which step broke; when a step is revoked it leaves the later steps PENDING for
+ever. Here both end every later step with `ChainAborted`, naming the step that broke.
 """
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterable, Mapping
 from typing import Any
 
+from celery import states
 from celery.backends.redis import RedisBackend
 
-__all__ = ["ResultBackend"]
+__all__ = ["ChainAborted", "ResultBackend", "chain_abort_message", "describe_exception"]
+
+
+class ChainAborted(Exception):
+    """An earlier step of the chain failed or was revoked, so this step never ran."""
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message``, as GET /result shows a stored error."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def chain_abort_message(failed_id: str, reason: str, revoked: bool = False) -> str:
+    """What every later step of a broken chain reports, naming the step that broke."""
+    verb = "was revoked" if revoked else "failed"
+    return f"not run because chain step {failed_id} {verb}: {reason}"
+
+
+def _plain_steps(chain: Any) -> list[str] | None:
+    """Task ids of the chain steps still to run, or None when any step is not a plain task
+    (a group or chord inside a chain: Celery's own propagation handles those)."""
+    if not isinstance(chain, Iterable) or isinstance(chain, str | bytes | Mapping):
+        return None
+    ids: list[str] = []
+    for step in chain:
+        options = (step.get("options") or {}) if isinstance(step, Mapping) else None
+        if options is None or step.get("subtask_type") or "chord" in options:
+            return None
+        task_id = options.get("task_id")
+        if not task_id:
+            return None
+        ids.append(task_id)
+    return ids
+
+
+def _without_chain(request: Any) -> Any:
+    stripped = copy.copy(request)
+    stripped.chain = None
+    return stripped
 
 
 class ResultBackend(RedisBackend):
@@ -35,3 +81,50 @@ class ResultBackend(RedisBackend):
 
     def on_task_call(self, producer: Any, task_id: str) -> None:
         """Do not subscribe at publish time (see module docstring)."""
+
+    def mark_as_failure(
+        self,
+        task_id: str,
+        exc: Any,
+        traceback: Any = None,
+        request: Any = None,
+        store_result: bool = True,
+        call_errbacks: bool = True,
+        state: str = states.FAILURE,
+    ) -> None:
+        """Celery's failure handling, with later chain steps ending in `ChainAborted`."""
+        steps = _plain_steps(getattr(request, "chain", None)) if request is not None else None
+        if not steps:
+            super().mark_as_failure(
+                task_id, exc, traceback, request, store_result, call_errbacks, state
+            )
+            return
+        super().mark_as_failure(
+            task_id, exc, traceback, _without_chain(request), store_result, False, state
+        )
+        if store_result and state in states.PROPAGATE_STATES:
+            message = chain_abort_message(task_id, describe_exception(exc))
+            self._abort_steps(steps, ChainAborted(message), state)
+        if call_errbacks and request.errbacks:
+            self._call_task_errbacks(request, exc, traceback)
+
+    def mark_as_revoked(
+        self,
+        task_id: str,
+        reason: str = "",
+        request: Any = None,
+        store_result: bool = True,
+        state: str = states.REVOKED,
+    ) -> None:
+        """Revoke the task; later chain steps end REVOKED too instead of PENDING for ever."""
+        super().mark_as_revoked(task_id, reason, request, store_result, state)
+        steps = _plain_steps(getattr(request, "chain", None)) if request is not None else None
+        if steps and store_result:
+            message = chain_abort_message(task_id, reason or "revoked", revoked=True)
+            self._abort_steps(steps, ChainAborted(message), states.REVOKED)
+
+    def _abort_steps(self, task_ids: list[str], exc: ChainAborted, state: str) -> None:
+        # request.chain lists the remaining steps last first. Store them in chain order, so
+        # that once the chain's own id (the last step) reports the failure, every step does.
+        for step_id in reversed(task_ids):
+            self.store_result(step_id, exc, state)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from celery import Task
+from celery import Task, states
 from celery.exceptions import Ignore
 from celery.utils.log import get_task_logger
 from redis.exceptions import RedisError
 
 from config import Settings
+from workflows.outcomes import record_outcome
 from workflows.registry import REVOKED_KEY
 from workflows.retry import RetriesExhausted, TransientError, resolve_policy, retry_delay
 
@@ -36,6 +37,8 @@ class SumflowTask(Task):
             return
         if expires_at is not None and expires_at > time.time():
             self.backend.mark_as_revoked(task_id, REVOKE_REASON, request=self.request)
+            # Celery sends no task_revoked for a task we skip here: count it ourselves.
+            record_outcome(self, self.request, states.REVOKED)
             raise Ignore()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -11,8 +11,6 @@ __all__ = ["SumflowCelery", "create_celery"]
 
 #: Our result backend class: Celery's Redis backend minus a per-publish SUBSCRIBE (see module).
 RESULT_BACKEND_CLASS = "workflows.backend:ResultBackend"
-#: Our broker transport: kombu's Redis transport minus a client object per publish (see module).
-BROKER_TRANSPORT_CLASS = "workflows.broker:Transport"
 
 
 class SumflowCelery(Celery):
@@ -28,9 +26,12 @@ def create_celery(settings: Settings | None = None) -> SumflowCelery:
     app.settings = settings
     conf = celery_config(settings)
     conf["result_backend"] = f"{RESULT_BACKEND_CLASS}+{settings.redis_url}"
-    conf["broker_transport"] = BROKER_TRANSPORT_CLASS
     app.conf.update(conf)
-    # Register the shared tasks with every app we build.
+    # Register the shared tasks with every app we build, and the signal handlers that count
+    # task outcomes and log each task sent (workflows.outcomes, workflows.log_setup).
+    import workflows.canvas_tasks  # noqa: F401
+    import workflows.log_setup  # noqa: F401
+    import workflows.outcomes  # noqa: F401
     import workflows.tasks  # noqa: F401
 
     return app

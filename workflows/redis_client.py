@@ -7,6 +7,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from config import Settings
+from config.redis_tls import redis_ssl_options
 
 __all__ = ["REDIS_ERRORS", "create_redis"]
 
@@ -14,9 +15,11 @@ __all__ = ["REDIS_ERRORS", "create_redis"]
 REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
 
 
-def create_redis(settings: Settings) -> redis.Redis:
+def create_redis(settings: Settings, *, decode_responses: bool = False) -> redis.Redis:
     """A pooled client. One immediate retry replaces a connection that went stale while Redis
-    restarted; a Redis that is really down answers an error within about two timeouts."""
+    restarted; a Redis that is really down answers an error within about two timeouts.
+
+    ``decode_responses`` gives str replies, as RedBeat's code expects of its client."""
     timeout = settings.redis_timeout_seconds
     return redis.Redis.from_url(
         settings.redis_url,
@@ -25,4 +28,6 @@ def create_redis(settings: Settings) -> redis.Redis:
         socket_keepalive=True,
         health_check_interval=25,
         retry=Retry(NoBackoff(), 1),
+        decode_responses=decode_responses,
+        **redis_ssl_options(settings),
     )

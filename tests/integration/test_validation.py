@@ -76,7 +76,7 @@ def test_a_form_body_is_415(client: FlaskClient) -> None:
 
 
 def test_an_oversized_body_is_413(client: FlaskClient) -> None:
-    body = '{"a": 1, "b": 2, "pad": "' + "x" * (5 * 1024 * 1024) + '"}'
+    body = '{"a": 1, "b": 2, "pad": "' + "x" * (9 * 1024 * 1024) + '"}'
     response = client.post("/add", data=body, content_type="application/json")
     assert response.status_code == 413
     assert response.json["code"] == 413

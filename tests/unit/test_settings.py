@@ -56,3 +56,19 @@ def test_celery_is_json_only_and_explicit_about_queues() -> None:
     assert conf["task_acks_late"] is True and conf["task_reject_on_worker_lost"] is True
     assert conf["result_expires"] == 86_400
     assert [q.name for q in conf["task_queues"]] == ["default", "priority"]
+
+
+def test_workflow_limits_have_defaults_and_come_from_the_environment() -> None:
+    defaults = load_settings({})
+    assert (defaults.max_pairs, defaults.max_chain_numbers) == (100_000, 1_000)
+    assert defaults.max_tasks_per_request == 10_000
+    assert defaults.max_request_bytes == 8 * 1024 * 1024
+    settings = load_settings(
+        {"MAX_PAIRS": "50", "MAX_CHAIN_NUMBERS": "10", "MAX_TASKS_PER_REQUEST": "5"}
+    )
+    assert (settings.max_pairs, settings.max_chain_numbers) == (50, 10)
+    assert settings.max_tasks_per_request == 5
+    with pytest.raises(ConfigError, match="MAX_CHAIN_NUMBERS must be at least 2"):
+        load_settings({"MAX_CHAIN_NUMBERS": "1"})
+    with pytest.raises(ConfigError, match="MAX_PAIRS must be a int"):
+        load_settings({"MAX_PAIRS": "lots"})

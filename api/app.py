@@ -1,0 +1,91 @@
+"""The app factory: settings, services, security, the OpenAPI document and every blueprint."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from api import (
+    chains,
+    chords,
+    groups,
+    health,
+    instrumentation,
+    metrics,
+    queues,
+    retry_policies,
+    schedules,
+    tasks,
+)
+from api.auth import init_auth, security_spec
+from api.body_limit import init_body_limit
+from api.errors import SumflowApi, register_error_handlers
+from api.rate_limit import init_rate_limit
+from api.schemas import RetryPolicySchema
+from api.services import EXTENSION_KEY, Services
+from config import Settings, load_settings
+from config.logging_config import configure_root_logging
+
+__all__ = ["create_app"]
+
+BLUEPRINTS = (
+    tasks.blp,
+    chains.blp,
+    groups.blp,
+    chords.blp,
+    retry_policies.blp,
+    queues.blp,
+    health.blp,
+    schedules.blp,
+    metrics.blp,
+)
+
+
+def _openapi_config(settings: Settings) -> dict[str, Any]:
+    return {
+        "API_TITLE": "sumflow",
+        "API_VERSION": "1.0",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "/docs",
+        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        "API_SPEC_OPTIONS": {
+            "info": {
+                "description": "Sums numbers in the background with Celery and Redis: single "
+                "adds, chains, groups, chords, retry policies, queues and schedules."
+            },
+            **security_spec(settings.api_keys),
+        },
+        "MAX_CONTENT_LENGTH": settings.max_request_bytes,
+    }
+
+
+def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
+    """Build the app. ``config`` is a Settings, or overrides of Settings fields (tests pass
+    ``{"redis_url": ...}``); anything not given comes from the environment."""
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = load_settings(**dict(config or {}))
+    configure_root_logging(settings)
+    app = Flask(__name__)
+    instrumentation.init_app(app)  # first, so that it times every request
+    app.config.update(_openapi_config(settings))
+    app.json.sort_keys = False
+    app.extensions[EXTENSION_KEY] = svc = Services.create(settings)
+    app.extensions["celery"] = svc.celery
+    # Before any view: who is calling (401 without a valid key), then how often (429).
+    init_auth(app, settings.api_keys)
+    init_rate_limit(app, settings.rate_limit, svc.redis)
+    init_body_limit(app)
+    # One Api per app: it owns this app's OpenAPI document.
+    api = SumflowApi(app)
+    # Referenced by every request's inline retry_policy (api.schemas.RetryPolicyField).
+    api.spec.components.schema("RetryPolicy", schema=RetryPolicySchema)
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    register_error_handlers(app, api)
+    return app

@@ -1,0 +1,111 @@
+"""API keys: with API_KEYS set, every endpoint but /health and the docs needs a Bearer key.
+
+The check runs before every request (`before_request`), so a blueprint added later is covered
+without doing anything. Keys are compared in constant time, as SHA-256 digests so that not
+even their length leaks; several keys may be configured at once, to rotate them without
+downtime. Each request is also given a client identity (`client_identity`): a short hash of
+the key it presented, or its address when the service runs without keys. Rate limits and
+idempotency keys are scoped by it, and no key ever reaches Redis or a log in clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+
+from flask import Flask, g, request
+from flask_smorest import abort
+
+__all__ = [
+    "PUBLIC_ENDPOINTS",
+    "SECURITY_SCHEME",
+    "client_identity",
+    "init_auth",
+    "security_spec",
+]
+
+#: Endpoints anyone may call: the health probe and the API documentation.
+PUBLIC_ENDPOINTS = frozenset(
+    {"health.Health", "api-docs.openapi_json", "api-docs.openapi_swagger_ui"}
+)
+
+#: The OpenAPI name of the security scheme.
+SECURITY_SCHEME = "bearerAuth"
+
+_REALM = 'Bearer realm="sumflow"'
+_IDENTITY = "sumflow_client"
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "surrogateescape")).digest()
+
+
+def _key_id(digest: bytes) -> str:
+    """A short, non-reversible name for a key: safe in Redis keys and logs."""
+    return "key:" + digest.hex()[:16]
+
+
+def _bearer_token() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def _match(presented: bytes, digests: tuple[bytes, ...]) -> bool:
+    """Compare against every configured key, without stopping at the first match."""
+    matched = False
+    for digest in digests:
+        matched |= hmac.compare_digest(presented, digest)
+    return matched
+
+
+def _unauthorized(message: str, error: str | None = None) -> None:
+    challenge = f'{_REALM}, error="{error}"' if error else _REALM
+    abort(401, message=message, headers={"WWW-Authenticate": challenge})
+
+
+def client_identity() -> str:
+    """Who is calling: ``key:<hash>`` for an API key, else ``ip:<address>``."""
+    identity = g.get(_IDENTITY)
+    if identity is None:
+        identity = g.setdefault(_IDENTITY, f"ip:{request.remote_addr or 'unknown'}")
+    return identity
+
+
+def init_auth(app: Flask, api_keys: tuple[str, ...]) -> None:
+    """Require one of ``api_keys`` on every request but `PUBLIC_ENDPOINTS` (none: no auth)."""
+    if not api_keys:
+        return
+    digests = tuple(_digest(key) for key in api_keys)
+
+    @app.before_request
+    def _require_api_key() -> None:
+        if request.endpoint in PUBLIC_ENDPOINTS:
+            return
+        token = _bearer_token()
+        if token is None:
+            _unauthorized("Authorization: send an API key as 'Authorization: Bearer <key>'.")
+        presented = _digest(token)
+        if not _match(presented, digests):
+            _unauthorized("Authorization: the API key is not valid.", "invalid_token")
+        g.setdefault(_IDENTITY, _key_id(presented))
+
+
+def security_spec(api_keys: tuple[str, ...]) -> dict[str, Any]:
+    """OpenAPI: the Bearer scheme always; required globally only when keys are configured, so
+    that the document describes the running service."""
+    spec: dict[str, Any] = {
+        "components": {
+            "securitySchemes": {
+                SECURITY_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "One of the keys in API_KEYS (only when API_KEYS is set).",
+                }
+            }
+        }
+    }
+    if api_keys:
+        spec["security"] = [{SECURITY_SCHEME: []}]
+    return spec

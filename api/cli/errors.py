@@ -1,0 +1,70 @@
+"""Exit codes scripts can rely on, and the errors that carry them to one line on stderr."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import IO, Any
+
+import click
+
+__all__ = [
+    "ApiRefused",
+    "ApiUnavailable",
+    "CliError",
+    "ExitCode",
+    "Interrupted",
+    "TaskFailed",
+    "UsageProblem",
+]
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    #: The task, a member of the batch, or (with ``health --strict``) the system is not well.
+    TASK_FAILED = 1
+    #: Bad arguments or a bad input file (click's own usage errors exit 2 as well).
+    USAGE = 2
+    #: The API refused the request (4xx): invalid input, unknown id, name in use, no access.
+    REFUSED = 3
+    #: The API is unavailable: it answered 5xx, or could not be reached at all.
+    UNAVAILABLE = 4
+    #: Ctrl-C while waiting; the work goes on in the service.
+    INTERRUPTED = 130
+
+
+class CliError(click.ClickException):
+    """An error shown as one line, ``sumflow: <message>``, exiting with ``exit_code``."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, message: str, exit_code: int | None = None) -> None:
+        super().__init__(" ".join(message.split()))  # one line, whatever the server sent
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"sumflow: {self.format_message()}", err=file is None, file=file)
+
+
+class UsageProblem(CliError):
+    exit_code = ExitCode.USAGE
+
+
+class TaskFailed(CliError):
+    exit_code = ExitCode.TASK_FAILED
+
+
+class ApiRefused(CliError):
+    exit_code = ExitCode.REFUSED
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ApiUnavailable(CliError):
+    exit_code = ExitCode.UNAVAILABLE
+
+
+class Interrupted(CliError):
+    exit_code = ExitCode.INTERRUPTED

@@ -1,0 +1,48 @@
+"""Following work to its end: long-polling a task, polling a group with a progress callback."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from api.cli.client import ApiClient
+from api.cli.outputs import group_progress
+
+__all__ = ["LONG_POLL_SECONDS", "READY_STATES", "follow_group", "wait_for_task"]
+
+READY_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
+
+#: The longest ``?wait`` the API allows: one request per 30 s while a task runs.
+LONG_POLL_SECONDS = 30
+
+#: (members done, total, members failed)
+ProgressCallback = Callable[[int, int, int], None]
+
+
+def wait_for_task(client: ApiClient, task_id: str) -> dict[str, Any]:
+    """``GET /result/<id>?wait=30`` until the task is done; the server answers the moment it
+    is, so this costs no polling delay."""
+    while True:
+        body = client.get(
+            f"/result/{task_id}", params={"wait": LONG_POLL_SECONDS}, hold=LONG_POLL_SECONDS
+        )
+        if body.get("status") in READY_STATES:
+            return body
+
+
+def follow_group(
+    client: ApiClient,
+    group_id: str,
+    on_progress: ProgressCallback,
+    interval: float = 0.5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Poll ``GET /groups/<id>`` every ``interval`` s until every member is done."""
+    while True:
+        body = client.get(f"/groups/{group_id}")
+        done, total = group_progress(body)
+        on_progress(done, total, int(body.get("failed") or 0))
+        if done >= total:
+            return body
+        sleep(interval)

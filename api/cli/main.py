@@ -1,0 +1,95 @@
+"""The `sumflow` command: global options, the command tree, exit codes.
+
+Exit codes: 0 ok; 1 the task (or a member of a batch) failed, or ``health --strict`` found the
+system degraded; 2 usage error (bad arguments or input file); 3 the API refused the request
+(4xx); 4 the API is unavailable (5xx, or not reachable); 130 interrupted while waiting.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import httpx
+
+from api.cli import batches, schedules, system, tasks
+from api.cli.client import DEFAULT_URL, ApiClient
+from api.cli.errors import UsageProblem
+from api.cli.inputs import InputError
+from api.cli.session import Session
+
+__all__ = ["cli", "main"]
+
+
+class SumflowGroup(click.Group):
+    """Bad input found while running a command (a CSV line, a JSON policy) is a usage error."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InputError as exc:
+            raise UsageProblem(str(exc)) from None
+
+
+@click.group(cls=SumflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--url",
+    envvar="SUMFLOW_URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    show_envvar=True,
+    help="Base URL of the sumflow API.",
+)
+@click.option(
+    "--api-key",
+    envvar="SUMFLOW_API_KEY",
+    show_envvar=True,
+    help="Sent as 'Authorization: Bearer KEY'.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for the API to answer (long polls get 30 s more).",
+)
+@click.option("--json", "json_output", is_flag=True, help="Print the API's JSON answers.")
+@click.version_option(package_name="sumflow", prog_name="sumflow")
+@click.pass_context
+def cli(
+    ctx: click.Context, url: str, api_key: str | None, timeout: float, json_output: bool
+) -> None:
+    """Sum numbers in the background with a sumflow service, from the terminal.
+
+    \b
+    Exit codes: 0 ok, 1 task failed (or health --strict: degraded), 2 usage error,
+    3 the API refused the input (4xx), 4 the API is unavailable (5xx or unreachable),
+    130 interrupted while waiting.
+    """
+    if not url.startswith(("http://", "https://")):
+        raise UsageProblem(f"--url must start with http:// or https://, got {url!r}")
+    # Tests hand in an httpx transport as ``obj`` to stand in for a server.
+    transport = ctx.obj if isinstance(ctx.obj, httpx.BaseTransport) else None
+    client = ApiClient(url, api_key, timeout, transport=transport)
+    ctx.call_on_close(client.close)
+    ctx.obj = Session(client=client, json=json_output)
+
+
+for command in (
+    tasks.add,
+    tasks.result,
+    tasks.revoke,
+    tasks.chain,
+    batches.batch,
+    batches.chord,
+    schedules.schedules,
+    system.health,
+    system.queues,
+    system.retry_policies,
+):
+    cli.add_command(command)
+
+
+def main() -> None:
+    """Console-script entry point (``[project.scripts]`` in pyproject.toml)."""
+    cli(prog_name="sumflow")

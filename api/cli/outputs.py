@@ -1,0 +1,182 @@
+"""What the command line prints: numbers, CSV of sums, and tables built from API answers.
+
+Pure functions of the API's JSON, so they can be tested without a server.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from typing import IO, Any
+
+from rich.table import Table
+from rich.text import Text
+
+from api.cli.inputs import Pair
+
+__all__ = [
+    "CSV_HEADER",
+    "describe_when",
+    "format_number",
+    "group_progress",
+    "health_lines",
+    "is_sum",
+    "policies_table",
+    "queues_table",
+    "runs_table",
+    "schedule_lines",
+    "schedules_table",
+    "write_sums",
+]
+
+CSV_HEADER = ("a", "b", "sum")
+
+
+def is_sum(value: Any) -> bool:
+    """A result that is a number (a failed member's result is an error message)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def format_number(value: Any) -> str:
+    """Integers exactly, floats at their shortest round-trip form (``0.30000000000000004``)."""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def write_sums(out: IO[str], pairs: Sequence[Pair], results: Sequence[Any]) -> int:
+    """Write ``a,b,sum`` rows in request order, the sum empty where an add failed.
+    Returns how many failed."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    failed = 0
+    for (a, b), result in zip(pairs, results, strict=True):
+        if is_sum(result):
+            writer.writerow((format_number(a), format_number(b), format_number(result)))
+        else:
+            failed += 1
+            writer.writerow((format_number(a), format_number(b), ""))
+    return failed
+
+
+#: Group statuses after which nothing more will change (GET /groups/<id>).
+FINISHED_GROUP_STATUSES = frozenset({"SUCCESS", "PARTIAL", "FAILURE"})
+
+
+def group_progress(body: Mapping[str, Any]) -> tuple[int, int]:
+    """(pairs finished, total) from ``GET /groups/<id>``: added or failed, both count.
+
+    A failed pair's result stays null, so counting non-null results alone would wait forever
+    for a batch with a failure; ``completed`` and ``failed`` say how many are settled, and a
+    finished status settles them all."""
+    results = body.get("results") or []
+    total = int(body.get("total", len(results)))
+    if body.get("status") in FINISHED_GROUP_STATUSES:
+        return total, total
+    if "completed" in body:
+        return int(body["completed"]) + int(body.get("failed") or 0), total
+    return sum(1 for result in results if result is not None), total
+
+
+def _row(table: Table, *cells: str | Text) -> None:
+    """Add a row of plain text: data is never read as rich markup."""
+    table.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in cells))
+
+
+def queues_table(body: Mapping[str, Any]) -> Table:
+    table = Table("queue", "messages", "workers", title="Queues")
+    for queue in body.get("queues", []):
+        workers = ", ".join(queue.get("workers", []))
+        _row(table, queue["name"], str(queue.get("messages", 0)), workers or Text("none", "red"))
+    return table
+
+
+def policies_table(body: Mapping[str, Any]) -> Table:
+    default = body.get("default")
+    table = Table(
+        "policy", "max_retries", "backoff", "backoff_max", "jitter", title="Retry policies"
+    )
+    for policy in body.get("policies", []):
+        name = policy["name"] + (" (default)" if policy["name"] == default else "")
+        _row(
+            table,
+            name,
+            str(policy["max_retries"]),
+            f"{policy['backoff']:g} s",
+            f"{policy['backoff_max']:g} s",
+            "yes" if policy["jitter"] else "no",
+        )
+    return table
+
+
+def health_lines(body: Mapping[str, Any]) -> list[str]:
+    """A few lines a person reads at a glance: the verdict, Redis, workers, beat, problems."""
+    checks = body.get("checks", {})
+    verdict = "degraded" if body.get("degraded") else body.get("status", "?")
+    lines = [f"status: {verdict}", f"redis: {checks.get('redis', body.get('redis', '?'))}"]
+    workers = body.get("workers") or {}
+    lines.append(f"workers: {checks.get('workers', 'ok' if workers else 'down')}")
+    for name, queues in sorted(workers.items()):
+        lines.append(f"  {name}: {', '.join(queues)}")
+    beat = body.get("beat") or {}
+    if beat:
+        ttl = beat.get("lock_ttl_seconds")
+        lock = f" (lock expires in {ttl:.1f} s unless renewed)" if ttl is not None else ""
+        lines.append(f"beat: {beat.get('status', '?')}{lock}")
+    lines += [f"problem: {problem}" for problem in body.get("problems", [])]
+    return lines
+
+
+def describe_when(entry: Mapping[str, Any]) -> str:
+    if entry.get("every") is not None:
+        return f"every {entry['every']:g} s"
+    if entry.get("crontab"):
+        return f"cron {entry['crontab']}"
+    return "?"
+
+
+def _text(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def schedules_table(body: Mapping[str, Any]) -> Table:
+    table = Table("name", "sum", "when", "queue", "enabled", "next run", "runs", title="Schedules")
+    for entry in body.get("schedules", []):
+        _row(
+            table,
+            entry["name"],
+            f"{format_number(entry.get('a'))} + {format_number(entry.get('b'))}",
+            describe_when(entry),
+            _text(entry.get("queue")),
+            "yes" if entry.get("enabled", True) else "no",
+            _text(entry.get("next_run_at")),
+            _text(entry.get("total_run_count")),
+        )
+    return table
+
+
+def schedule_lines(entry: Mapping[str, Any]) -> list[str]:
+    lines = [
+        f"name: {entry.get('name')}",
+        f"sum: {format_number(entry.get('a'))} + {format_number(entry.get('b'))}",
+        f"when: {describe_when(entry)}",
+        f"enabled: {'yes' if entry.get('enabled', True) else 'no'}",
+    ]
+    for key in ("queue", "retry_policy", "last_run_at", "next_run_at", "total_run_count"):
+        if entry.get(key) is not None:
+            lines.append(f"{key}: {entry[key]}")
+    return lines
+
+
+def runs_table(body: Mapping[str, Any], name: str = "") -> Table:
+    table = Table("run at", "task id", "status", "result", title=f"Runs of {name}".strip())
+    for run in body.get("runs", []):
+        result = run.get("result")
+        _row(
+            table,
+            _text(run.get("run_at")),
+            _text(run.get("task_id")),
+            _text(run.get("status")),
+            "-" if result is None else format_number(result),
+        )
+    return table

@@ -1,0 +1,58 @@
+"""click parameter types and option sets shared by the commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from api.cli.inputs import InputError, parse_number
+
+__all__ = ["NUMBER", "NUMBERS_SETTINGS", "NumberType", "task_option_flags"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Lets negative numbers through as arguments: ``sumflow add -7 2``.
+NUMBERS_SETTINGS = {"ignore_unknown_options": True}
+
+
+class NumberType(click.ParamType):
+    """An exact integer or a finite float; anything else is a usage error (exit 2)."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return value
+        try:
+            return parse_number(str(value))
+        except InputError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+NUMBER = NumberType()
+
+
+def task_option_flags(command: F) -> F:
+    """``--queue``, ``--retry-policy`` and ``--fail-times``, as every submission takes them."""
+    for decorator in reversed(
+        (
+            click.option("--queue", "-q", help="A configured queue (see `sumflow queues`)."),
+            click.option(
+                "--retry-policy",
+                "-r",
+                metavar="NAME|JSON",
+                help="A policy name (see `sumflow retry-policies`) or an inline JSON object.",
+            ),
+            click.option(
+                "--fail-times",
+                type=click.IntRange(min=0),
+                default=0,
+                show_default=True,
+                help="Make the first K attempts of each add fail, to watch retries.",
+            ),
+        )
+    ):
+        command = decorator(command)
+    return command

@@ -1,0 +1,145 @@
+"""``sumflow schedules ...``: periodic adds stored with RedBeat, through /schedules."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import click
+
+from api.cli.bodies import schedule_body, schedule_changes
+from api.cli.outputs import runs_table, schedule_lines, schedules_table
+from api.cli.params import NUMBER, NUMBERS_SETTINGS
+from api.cli.session import Session, json_option, pass_session
+
+__all__ = ["schedules"]
+
+
+def _path(name: str, *rest: str) -> str:
+    return "/".join(("/schedules", quote(name, safe=""), *rest))
+
+
+@click.group()
+def schedules() -> None:
+    """Periodic adds: list, show, create, update, pause, resume, delete, runs."""
+
+
+@schedules.command("list")
+@json_option
+@pass_session
+def list_(session: Session) -> None:
+    """Every schedule, with its next run and run count."""
+    body = session.client.get("/schedules")
+    session.emit(body, schedules_table(body))
+
+
+@schedules.command()
+@click.argument("name")
+@json_option
+@pass_session
+def show(session: Session, name: str) -> None:
+    """One schedule, with its last run, next run and run count."""
+    entry = session.client.get(_path(name))
+    session.emit(entry, schedule_lines(entry))
+
+
+@schedules.command(context_settings=NUMBERS_SETTINGS)
+@click.argument("name")
+@click.argument("a", type=NUMBER)
+@click.argument("b", type=NUMBER)
+@click.option("--every", type=click.FloatRange(min=0, min_open=True), help="Interval, seconds.")
+@click.option("--crontab", metavar="'M H DoM Mon DoW'", help="A cron expression, in UTC.")
+@click.option("--queue", "-q", help="A configured queue.")
+@click.option("--retry-policy", "-r", metavar="NAME|JSON", help="A policy name or JSON object.")
+@click.option("--disabled", is_flag=True, help="Create it paused.")
+@json_option
+@pass_session
+def create(
+    session: Session,
+    name: str,
+    a: Any,
+    b: Any,
+    every: float | None,
+    crontab: str | None,
+    queue: str | None,
+    retry_policy: str | None,
+    disabled: bool,
+) -> None:
+    """Create schedule NAME that adds A + B --every SECONDS or on a --crontab."""
+    body = schedule_body(
+        name,
+        a,
+        b,
+        every=every,
+        crontab=crontab,
+        queue=queue,
+        retry_policy=retry_policy,
+        enabled=not disabled,
+    )
+    entry = session.client.post("/schedules", body)
+    session.emit(entry, [f"created {name}", *schedule_lines(entry)])
+
+
+@schedules.command()
+@click.argument("name")
+@click.option("--every", type=click.FloatRange(min=0, min_open=True), help="New interval, s.")
+@click.option("--crontab", help="New cron expression.")
+@click.option("--a", "a", type=NUMBER, help="New first operand.")
+@click.option("--b", "b", type=NUMBER, help="New second operand.")
+@json_option
+@pass_session
+def update(
+    session: Session,
+    name: str,
+    every: float | None,
+    crontab: str | None,
+    a: Any,
+    b: Any,
+) -> None:
+    """Change a schedule's interval, crontab or operands."""
+    changes = schedule_changes(every=every, crontab=crontab, a=a, b=b)
+    entry = session.client.call("PATCH", _path(name), json=changes)
+    session.emit(entry, [f"updated {name}", *schedule_lines(entry)])
+
+
+def _set_enabled(session: Session, name: str, enabled: bool) -> None:
+    entry = session.client.call("PATCH", _path(name), json=schedule_changes(enabled=enabled))
+    session.emit(entry, f"{'resumed' if enabled else 'paused'} {name}")
+
+
+@schedules.command()
+@click.argument("name")
+@json_option
+@pass_session
+def pause(session: Session, name: str) -> None:
+    """Stop running NAME until it is resumed (it is kept)."""
+    _set_enabled(session, name, False)
+
+
+@schedules.command()
+@click.argument("name")
+@json_option
+@pass_session
+def resume(session: Session, name: str) -> None:
+    """Run a paused schedule again."""
+    _set_enabled(session, name, True)
+
+
+@schedules.command()
+@click.argument("name")
+@json_option
+@pass_session
+def delete(session: Session, name: str) -> None:
+    """Delete NAME: it never runs again."""
+    session.client.call("DELETE", _path(name))
+    session.emit({"name": name, "deleted": True}, f"deleted {name}")
+
+
+@schedules.command()
+@click.argument("name")
+@json_option
+@pass_session
+def runs(session: Session, name: str) -> None:
+    """The runs of NAME, newest first, with their status and result."""
+    body = session.client.get(_path(name, "runs"))
+    session.emit(body, runs_table(body, name))

@@ -1,0 +1,302 @@
+"""Recurring adds: create, list, read, change and delete schedules, and read their runs.
+
+The schedules live in Redis as RedBeat entries (`schedules.store`); the beat
+(``celery -A workflows beat -S redbeat.RedBeatScheduler``) runs them, and records each run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, url_for
+from flask.blueprints import BlueprintSetupState
+from flask.views import MethodView
+from flask_smorest import abort
+from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
+from marshmallow.validate import Range, Regexp
+
+from api.blueprint import Blueprint
+from api.fields import JSONBoolean, JSONInteger, JSONNumber
+from api.schemas import MAX_FAIL_TIMES, RetryPolicySchema, TaskOptionsSchema, operand
+from api.services import EXTENSION_KEY, services
+from schedules import (
+    NAME_PATTERN,
+    Cron,
+    Every,
+    InvalidTiming,
+    ScheduleBusy,
+    ScheduleExists,
+    ScheduleNotFound,
+    ScheduleSpec,
+    ScheduleStore,
+    ScheduleView,
+    Timing,
+)
+from schedules.timing import MAX_EVERY_SECONDS, MIN_EVERY_SECONDS, normalized_cron, parse_cron
+from workflows.redis_client import create_redis
+from workflows.retry import resolve_policy
+
+blp = Blueprint(
+    "schedules", __name__, description="Recurring adds, run by the RedBeat beat, and their runs."
+)
+
+STORE_KEY = "sumflow.schedules"
+
+
+@blp.record_once
+def _create_store(state: BlueprintSetupState) -> None:
+    """One ScheduleStore per app, on its own str-decoding Redis pool (RedBeat's format)."""
+    svc = state.app.extensions[EXTENSION_KEY]
+    client = create_redis(svc.settings, decode_responses=True)
+    state.app.extensions[STORE_KEY] = ScheduleStore.for_app(svc.celery, client)
+
+
+def _store() -> ScheduleStore:
+    return current_app.extensions[STORE_KEY]
+
+
+# --- schemas ---------------------------------------------------------------------------------
+
+
+def _check_cron(value: str) -> None:
+    try:
+        parse_cron(value)
+    except InvalidTiming as exc:
+        raise ValidationError(str(exc)) from None
+
+
+class ScheduleFieldsSchema(TaskOptionsSchema):
+    """The fields a schedule is made of; every one optional (see the two subclasses)."""
+
+    a = operand("First operand.")
+    b = operand("Second operand.")
+    every = JSONNumber(
+        validate=Range(MIN_EVERY_SECONDS, MAX_EVERY_SECONDS),
+        metadata={
+            "description": "Run every N seconds, counted from the previous run "
+            "(give this or crontab).",
+            "example": 60,
+        },
+    )
+    crontab = fields.String(
+        validate=_check_cron,
+        metadata={
+            "description": "Five-field cron string in UTC: minute hour day-of-month month "
+            "day-of-week (0-6 from Sunday, or names). Give this or every.",
+            "example": "*/5 * * * *",
+        },
+    )
+    enabled = JSONBoolean(metadata={"description": "A disabled schedule does not run."})
+
+    @validates_schema
+    def _one_timing(self, data: dict[str, Any], **_: Any) -> None:
+        if "every" in data and "crontab" in data:
+            raise ValidationError("Give every or crontab, not both.", "every")
+
+
+class ScheduleCreateSchema(ScheduleFieldsSchema):
+    """A new schedule: a name, two operands, and every or crontab."""
+
+    name = fields.String(
+        required=True,
+        validate=Regexp(
+            NAME_PATTERN,
+            error="Must be 1-100 characters: letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit.",
+        ),
+        metadata={"description": "Unique name; also the schedule's URL.", "example": "nightly"},
+    )
+    a = operand("First operand.", required=True)
+    b = operand("Second operand.", required=True)
+    enabled = JSONBoolean(load_default=True, metadata={"description": "Default true."})
+
+    @validates_schema
+    def _some_timing(self, data: dict[str, Any], **_: Any) -> None:
+        if "every" not in data and "crontab" not in data:
+            raise ValidationError(
+                "Missing data: give every (seconds) or crontab (a five-field cron string).",
+                "every",
+            )
+
+
+class ScheduleUpdateSchema(ScheduleFieldsSchema):
+    """Fields to change; the others keep their values."""
+
+    fail_times = JSONInteger(
+        validate=Range(0, MAX_FAIL_TIMES),
+        metadata={"description": "The first k attempts of each run fail, to watch retries."},
+    )
+
+    @post_load
+    def _resolve(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """Replaces TaskOptionsSchema's hook: only the fields given, policy names resolved."""
+        if "retry_policy" in data:
+            data["retry_policy"] = resolve_policy(services().settings, data["retry_policy"])
+        return data
+
+
+class ScheduleSchema(Schema):
+    name = fields.String(required=True)
+    a = JSONNumber(required=True)
+    b = JSONNumber(required=True)
+    every = JSONNumber(allow_none=True, metadata={"description": "Seconds, or null."})
+    crontab = fields.String(allow_none=True, metadata={"description": "Cron string, or null."})
+    enabled = fields.Boolean(required=True)
+    queue = fields.String(required=True)
+    retry_policy = fields.Nested(
+        RetryPolicySchema,
+        allow_none=True,
+        metadata={"description": "Resolved when set; null means the default policy."},
+    )
+    fail_times = fields.Integer(required=True)
+    next_run_at = fields.DateTime(
+        allow_none=True, metadata={"description": "UTC; null while disabled."}
+    )
+    last_run_at = fields.DateTime(
+        allow_none=True, metadata={"description": "When the beat last sent it; null if never."}
+    )
+    total_run_count = fields.Integer(required=True)
+
+
+class ScheduleListSchema(Schema):
+    schedules = fields.List(fields.Nested(ScheduleSchema), required=True)
+
+
+class RunSchema(Schema):
+    task_id = fields.String(required=True, metadata={"description": "Also GET /result/<id>."})
+    status = fields.String(required=True)
+    result = fields.Raw(allow_none=True)
+    run_at = fields.DateTime(required=True, metadata={"description": "When the beat sent it."})
+
+
+class RunListSchema(Schema):
+    runs = fields.List(fields.Nested(RunSchema), required=True)
+
+
+class RunsQuerySchema(Schema):
+    limit = fields.Integer(
+        load_default=100,
+        validate=Range(1, 10_000),
+        metadata={"description": "At most this many runs (the history keeps the newest 100)."},
+    )
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+def _present(view: ScheduleView) -> dict[str, Any]:
+    spec = view.spec
+    policy = spec.options.retry_policy
+    return {
+        "name": spec.name,
+        "a": spec.a,
+        "b": spec.b,
+        "every": spec.timing.as_json() if isinstance(spec.timing, Every) else None,
+        "crontab": spec.timing.as_json() if isinstance(spec.timing, Cron) else None,
+        "enabled": spec.enabled,
+        "queue": spec.options.queue,
+        "retry_policy": policy.as_dict() if policy else None,
+        "fail_times": spec.options.fail_times,
+        "next_run_at": view.next_run_at,
+        "last_run_at": view.last_run_at,
+        "total_run_count": view.total_run_count,
+    }
+
+
+def _timing(body: dict[str, Any]) -> dict[str, Timing]:
+    """``{"timing": ...}`` from the body's every or crontab; empty if it has neither."""
+    if "every" in body:
+        return {"timing": Every(body["every"])}
+    if "crontab" in body:
+        return {"timing": Cron(normalized_cron(body["crontab"]))}
+    return {}
+
+
+def _not_found(name: str) -> Any:
+    abort(404, message=f"No schedule named {name!r}.")
+
+
+def _location(name: str) -> dict[str, str]:
+    return {"Location": url_for("schedules.Schedule", name=name)}
+
+
+@blp.route("/schedules")
+class Schedules(MethodView):
+    @blp.response(200, ScheduleListSchema)
+    def get(self) -> Any:
+        """Every schedule, by name."""
+        return {"schedules": [_present(view) for view in _store().list()]}
+
+    @blp.idempotent
+    @blp.arguments(ScheduleCreateSchema)
+    @blp.response(201, ScheduleSchema)
+    @blp.alt_response(409, description="A schedule with this name exists.")
+    def post(self, body: dict[str, Any]) -> Any:
+        """Create a schedule: ``a + b`` every N seconds or on a cron string (UTC)."""
+        spec = ScheduleSpec(
+            name=body["name"],
+            a=body["a"],
+            b=body["b"],
+            enabled=body["enabled"],
+            options=body["options"],
+            **_timing(body),
+        )
+        try:
+            view = _store().create(spec)
+        except ScheduleExists:
+            abort(409, message=f"A schedule named {spec.name!r} exists; PATCH it or delete it.")
+        return _present(view), 201, _location(spec.name)
+
+
+@blp.route("/schedules/<string:name>")
+class Schedule(MethodView):
+    @blp.response(200, ScheduleSchema)
+    @blp.alt_response(404, description="No schedule with this name.")
+    def get(self, name: str) -> Any:
+        """One schedule, with next_run_at, last_run_at and total_run_count."""
+        try:
+            return _present(_store().get(name))
+        except ScheduleNotFound:
+            return _not_found(name)
+
+    @blp.arguments(ScheduleUpdateSchema)
+    @blp.response(200, ScheduleSchema)
+    @blp.alt_response(404, description="No schedule with this name.")
+    def patch(self, body: dict[str, Any], name: str) -> Any:
+        """Change fields; the next run moves only if the timing changes or it is re-enabled."""
+        changes = {key: body[key] for key in body if key not in ("every", "crontab")}
+        try:
+            return _present(_store().update(name, **changes, **_timing(body)))
+        except ScheduleNotFound:
+            return _not_found(name)
+        except ScheduleBusy:
+            abort(409, message=f"Schedule {name!r} kept changing while updating; try again.")
+
+    @blp.response(204)
+    @blp.alt_response(404, description="No schedule with this name.")
+    def delete(self, name: str) -> Any:
+        """Delete a schedule and its run history; it never runs again."""
+        try:
+            _store().delete(name)
+        except ScheduleNotFound:
+            return _not_found(name)
+        return None
+
+
+@blp.route("/schedules/<string:name>/runs")
+class ScheduleRuns(MethodView):
+    @blp.arguments(RunsQuerySchema, location="query")
+    @blp.response(200, RunListSchema)
+    @blp.alt_response(404, description="No schedule with this name.")
+    def get(self, query: dict[str, Any], name: str) -> Any:
+        """The schedule's runs, newest first, each with its task's status and result."""
+        try:
+            runs = _store().run_history(name, query["limit"])
+        except ScheduleNotFound:
+            return _not_found(name)
+        return {
+            "runs": [
+                {"task_id": r.task_id, "status": r.status, "result": r.result, "run_at": r.run_at}
+                for r in runs
+            ]
+        }

@@ -1,0 +1,65 @@
+"""Inside the beat process: record every scheduled run as the beat publishes it.
+
+The stock ``celery -A workflows beat -S redbeat.RedBeatScheduler`` cannot be given a
+scheduler subclass, so this hooks Celery's signals instead. Celery imports this module in the
+beat (the ``imports`` setting); when the beat starts, ``beat_init`` connects a
+``before_task_publish`` receiver bound to that beat's settings. The receiver acts only on
+messages carrying the schedule header that `schedules.store` puts in every entry's options,
+and records the run (issued id, last run, history) in one round trip before it is published,
+so a run is never visible to a worker before it is visible in its history.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from celery.signals import beat_init, before_task_publish
+
+from config import Settings
+from schedules.runs import RUN_HEADER, RunLog
+from workflows.redis_client import REDIS_ERRORS, create_redis
+
+__all__ = ["RunRecorder"]
+
+logger = logging.getLogger(__name__)
+
+
+class RunRecorder:
+    """A ``before_task_publish`` receiver writing each scheduled run to its history."""
+
+    def __init__(self, client: redis.Redis, runs: RunLog, key_prefix: str) -> None:
+        self.client = client
+        self.runs = runs
+        self.key_prefix = key_prefix
+
+    def __call__(self, headers: dict[str, Any] | None = None, **_: Any) -> None:
+        headers = headers or {}
+        name = headers.get(RUN_HEADER)
+        if not name:
+            return  # not a scheduled run
+        task_id = headers["id"]
+        try:
+            with self.client.pipeline(transaction=False) as pipe:
+                self.runs.record(pipe, name, self.key_prefix + name, task_id, datetime.now(UTC))
+                pipe.execute()
+        except REDIS_ERRORS as exc:
+            # Publishing will meet the same outage; the beat retries the run, not the record.
+            logger.warning("could not record run %s of schedule %s: %s", task_id, name, exc)
+
+
+@beat_init.connect
+def _record_runs(sender: Any = None, **_: Any) -> None:
+    app = getattr(sender, "app", None)
+    settings: Settings | None = getattr(app, "settings", None)
+    if settings is None:
+        return  # some other Celery app: nothing of ours to record
+    recorder = RunRecorder(
+        create_redis(settings),
+        RunLog(settings.schedule_runs_kept, settings.result_expires_seconds),
+        app.conf.redbeat_key_prefix,
+    )
+    before_task_publish.connect(recorder, weak=False, dispatch_uid="sumflow.schedule-runs")
+    logger.info("sumflow: recording scheduled runs")

@@ -1,0 +1,89 @@
+"""Run history of each schedule: which task the beat sent when, read back with its status.
+
+The beat records every run as it publishes it (see `schedules.beat`): the task id goes into a
+capped list per schedule (LPUSH + LTRIM + EXPIRE, so Redis never grows without bound) and is
+marked as issued, so ``GET /result/<id>`` answers for it like for any other task. Reading the
+history costs two round trips whatever its length: the list, then every status at once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+
+from workflows.registry import mark_issued
+from workflows.results import meta_key, present
+
+__all__ = ["LAST_RUN_FIELD", "RUN_HEADER", "Run", "RunLog", "runs_key"]
+
+#: Message header naming the schedule a task was sent for; the beat's recorder looks for it.
+RUN_HEADER = "sumflow_schedule"
+#: Field of the RedBeat entry's hash holding the last run's time. RedBeat reads only its own
+#: ``definition`` and ``meta`` fields, and deletes the whole hash with the entry.
+LAST_RUN_FIELD = "sumflow_last_run_at"
+RUNS_PREFIX = "sumflow:schedule-runs:"
+
+
+def runs_key(name: str) -> str:
+    return RUNS_PREFIX + name
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One run as a client sees it: the task sent, and its status and result now."""
+
+    task_id: str
+    run_at: datetime
+    status: str
+    result: Any
+
+
+class RunLog:
+    """Writes and reads the capped, expiring run lists.
+
+    ``keep`` runs are kept per schedule; a list expires ``ttl`` seconds after its last run
+    (the results it points to expire then too), and older runs are not shown.
+    """
+
+    def __init__(self, keep: int, ttl: int) -> None:
+        self.keep = keep
+        self.ttl = ttl
+
+    def record(
+        self,
+        pipe: redis.client.Pipeline,
+        name: str,
+        entry_key: str,
+        task_id: str,
+        run_at: datetime,
+    ) -> None:
+        """Queue on ``pipe`` everything one run writes (the caller executes it once)."""
+        mark_issued(pipe, [task_id], "schedule", self.ttl)
+        pipe.hset(entry_key, LAST_RUN_FIELD, run_at.isoformat())
+        key = runs_key(name)
+        pipe.lpush(key, json.dumps({"task_id": task_id, "run_at": run_at.timestamp()}))
+        pipe.ltrim(key, 0, self.keep - 1)
+        pipe.expire(key, self.ttl)
+
+    def read(self, client: redis.Redis, name: str, limit: int, now: datetime) -> list[Run]:
+        """The newest ``limit`` runs, newest first, each with its current status."""
+        raw = client.lrange(runs_key(name), 0, max(0, min(limit, self.keep) - 1))
+        oldest = now - timedelta(seconds=self.ttl)
+        records = [json.loads(item) for item in raw]
+        records = [r for r in records if _time(r["run_at"]) >= oldest]
+        if not records:
+            return []
+        metas = client.mget([meta_key(r["task_id"]) for r in records])
+        runs = []
+        for record, payload in zip(records, metas, strict=True):
+            view = present(None if payload is None else json.loads(payload))
+            runs.append(Run(record["task_id"], _time(record["run_at"]), view.status, view.result))
+        return runs
+
+
+def _time(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)

@@ -1,0 +1,285 @@
+"""Schedules stored as RedBeat entries: create, read, list, update, delete, and their runs.
+
+Each schedule is one `RedBeatSchedulerEntry` in RedBeat's own format (a hash with
+``definition`` and ``meta``, plus a member of its schedule sorted set), so a stock
+``celery beat -S redbeat.RedBeatScheduler`` runs it. Around RedBeat's entry class this module
+adds what an API needs and RedBeat leaves to its callers:
+
+- Writes are WATCH/MULTI transactions: a name in use is refused even when two clients create
+  it at once, and an update cannot resurrect an entry deleted meanwhile.
+- An update keeps the entry's ``meta`` (last run, run count) unless the timing changes, so
+  saving never postpones the next run by accident (sibson/redbeat#313); the sorted-set score
+  is set to the exact next run, so a running beat picks the change up at its next tick
+  (redbeat#221, #290). A new timing, or re-enabling, counts from now: no burst of catch-up.
+- A disabled entry gets score -1, which RedBeat's tick never loads; RedBeat's own check of
+  ``enabled`` stays as a second guard.
+- Every entry names its queue in ``options`` (RedBeat sends without routing otherwise,
+  redbeat#159) and carries a header naming the schedule, for the run history.
+
+The client passed in must decode responses (RedBeat expects str). RedBeat's `get_redis(app)`
+is pointed at it: RedBeat's own client retries a dead Redis for 30 s, longer than an API
+request should wait.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+import redis
+from redbeat.decoder import RedBeatJSONEncoder, to_timestamp
+from redbeat.schedulers import REDBEAT_REDIS_KEY, RedBeatSchedulerEntry, ensure_conf
+
+from config import RetryPolicy
+from schedules.model import (
+    ScheduleBusy,
+    ScheduleExists,
+    ScheduleNotFound,
+    ScheduleSpec,
+    ScheduleView,
+    check_name,
+)
+from schedules.runs import LAST_RUN_FIELD, RUN_HEADER, Run, RunLog, runs_key
+from schedules.timing import InvalidTiming, next_run_at, timing_of
+from workflows.celery_app import SumflowCelery
+from workflows.submit import TaskOptions
+from workflows.tasks import ADD_TASK
+
+__all__ = ["ScheduleStore", "changed"]
+
+#: How often an update is tried again when the entry changes under it (the beat writes each
+#: entry's meta once per run, so a second attempt practically always succeeds).
+_ATTEMPTS = 5
+
+
+class ScheduleStore:
+    """CRUD over RedBeat entries for one Celery app; see the module docstring."""
+
+    def __init__(self, celery: SumflowCelery, client: redis.Redis, runs: RunLog) -> None:
+        self.celery = celery
+        self.client = client
+        self.runs = runs
+        setattr(celery, REDBEAT_REDIS_KEY, client)  # what redbeat's get_redis(celery) returns
+        self.conf = ensure_conf(celery)
+
+    @classmethod
+    def for_app(cls, celery: SumflowCelery, client: redis.Redis) -> ScheduleStore:
+        settings = celery.settings
+        runs = RunLog(settings.schedule_runs_kept, settings.result_expires_seconds)
+        return cls(celery, client, runs)
+
+    # --- keys and conversions ---------------------------------------------------------------
+
+    def key(self, name: str) -> str:
+        return RedBeatSchedulerEntry.generate_key(self.celery, name)
+
+    def entry(
+        self,
+        spec: ScheduleSpec,
+        last_run_at: datetime | None = None,
+        total_run_count: int = 0,
+    ) -> RedBeatSchedulerEntry:
+        """The RedBeat entry for ``spec``: queue explicit, run header set."""
+        queue = spec.options.queue or self.celery.settings.default_queue
+        return RedBeatSchedulerEntry(
+            name=spec.name,
+            task=ADD_TASK,
+            schedule=spec.timing.schedule(self.celery),
+            args=[spec.a, spec.b],
+            kwargs=spec.options.task_kwargs(),
+            enabled=spec.enabled,
+            options={"queue": queue, "headers": {RUN_HEADER: spec.name}},
+            last_run_at=last_run_at,
+            total_run_count=total_run_count,
+            app=self.celery,
+        )
+
+    @staticmethod
+    def spec_of(entry: RedBeatSchedulerEntry) -> ScheduleSpec:
+        """The spec of a stored entry; ScheduleNotFound if it is not one of sumflow's adds."""
+        args = list(entry.args or ())
+        if entry.task != ADD_TASK or len(args) != 2:
+            raise ScheduleNotFound(entry.name)
+        try:
+            timing = timing_of(entry.schedule)
+        except InvalidTiming:  # an rrule or solar entry someone else stored
+            raise ScheduleNotFound(entry.name) from None
+        kwargs = dict(entry.kwargs or {})
+        policy = kwargs.get("retry_policy")
+        options = TaskOptions(
+            queue=(entry.options or {}).get("queue"),
+            retry_policy=RetryPolicy(**policy) if policy else None,
+            fail_times=int(kwargs.get("fail_times", 0)),
+        )
+        return ScheduleSpec(
+            name=entry.name,
+            a=args[0],
+            b=args[1],
+            timing=timing,
+            enabled=bool(entry.enabled),
+            options=options,
+        )
+
+    @staticmethod
+    def _definition(entry: RedBeatSchedulerEntry) -> str:
+        """The ``definition`` field exactly as `RedBeatSchedulerEntry.save` writes it."""
+        definition = {
+            "name": entry.name,
+            "task": entry.task,
+            "args": entry.args,
+            "kwargs": entry.kwargs,
+            "options": entry.options,
+            "schedule": entry.schedule,
+            "enabled": entry.enabled,
+        }
+        return json.dumps(definition, cls=RedBeatJSONEncoder)
+
+    @staticmethod
+    def _meta(last_run_at: datetime, total_run_count: int) -> str:
+        meta = {"last_run_at": last_run_at, "total_run_count": total_run_count}
+        return json.dumps(meta, cls=RedBeatJSONEncoder)
+
+    def _score(self, entry: RedBeatSchedulerEntry, now: datetime) -> float:
+        """Where the entry goes in RedBeat's sorted set: its next run, or -1 (never loaded)."""
+        if not entry.enabled:
+            return -1
+        return to_timestamp(next_run_at(entry.schedule, entry.last_run_at or now, now))
+
+    def _decode(self, fields: list[str | None]) -> tuple[RedBeatSchedulerEntry, datetime | None]:
+        """An entry from its hash fields, as `RedBeatSchedulerEntry.from_key` builds it."""
+        definition, meta, last_run = fields
+        if not definition:
+            raise KeyError("definition")
+        decoded = RedBeatSchedulerEntry.decode_definition(definition)
+        meta_fields = RedBeatSchedulerEntry.decode_meta(meta)
+        entry = RedBeatSchedulerEntry(app=self.celery, **{**decoded, **meta_fields})
+        entry.last_run_at = meta_fields["last_run_at"]
+        return entry, datetime.fromisoformat(last_run) if last_run else None
+
+    def _view(
+        self, entry: RedBeatSchedulerEntry, last_run: datetime | None, now: datetime
+    ) -> ScheduleView:
+        spec = self.spec_of(entry)
+        upcoming = None
+        if spec.enabled:
+            upcoming = next_run_at(entry.schedule, entry.last_run_at or now, now)
+        return ScheduleView(spec, upcoming, last_run, int(entry.total_run_count or 0))
+
+    def _read(self, client: redis.Redis, name: str) -> tuple[RedBeatSchedulerEntry, Any]:
+        fields = client.hmget(self.key(name), ["definition", "meta", LAST_RUN_FIELD])
+        try:
+            return self._decode(fields)
+        except KeyError:
+            raise ScheduleNotFound(name) from None
+
+    # --- operations -------------------------------------------------------------------------
+
+    def create(self, spec: ScheduleSpec) -> ScheduleView:
+        """Store a new schedule; ScheduleExists if the name is taken. The first run is one
+        interval (or the next cron time) from now."""
+        check_name(spec.name)
+        now = self.celery.now()
+        entry = self.entry(spec, last_run_at=now)
+        key = entry.key
+        with self.client.pipeline() as pipe:
+            try:
+                pipe.watch(key)
+                if pipe.hexists(key, "definition"):
+                    raise ScheduleExists(spec.name)
+                pipe.multi()
+                # Drop what a beat sending a run just as the name was deleted may have left.
+                pipe.delete(key, runs_key(spec.name))
+                pipe.hset(
+                    key, mapping={"definition": self._definition(entry), "meta": self._meta(now, 0)}
+                )
+                pipe.zadd(self.conf.schedule_key, {key: self._score(entry, now)})
+                pipe.execute()
+            except redis.WatchError:
+                raise ScheduleExists(spec.name) from None
+        return self._view(entry, None, now)
+
+    def get(self, name: str) -> ScheduleView:
+        entry, last_run = self._read(self.client, name)
+        return self._view(entry, last_run, self.celery.now())
+
+    def list(self) -> list[ScheduleView]:
+        """Every schedule, by name (one round trip for the index, one for the entries)."""
+        keys = sorted(self.client.zrange(self.conf.schedule_key, 0, -1))
+        with self.client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hmget(key, ["definition", "meta", LAST_RUN_FIELD])
+            rows = pipe.execute()
+        now = self.celery.now()
+        views = []
+        for fields in rows:
+            try:
+                views.append(self._view(*self._decode(fields), now))
+            except (KeyError, ScheduleNotFound):
+                continue  # a key RedBeat's beat will drop, or an entry that is not ours
+        return sorted(views, key=lambda view: view.spec.name)
+
+    def update(self, name: str, **changes: Any) -> ScheduleView:
+        """Change the given fields (see `changed`) and keep the rest. The next run stays where
+        it was unless the timing changes or the entry is re-enabled; then it counts from now."""
+        for _ in range(_ATTEMPTS):
+            with self.client.pipeline() as pipe:
+                try:
+                    return self._update(pipe, name, changes)
+                except redis.WatchError:
+                    continue  # the beat (or another client) wrote the entry meanwhile
+        raise ScheduleBusy(name)
+
+    def _update(
+        self, pipe: redis.client.Pipeline, name: str, changes: dict[str, Any]
+    ) -> ScheduleView:
+        key = self.key(name)
+        pipe.watch(key)
+        entry, last_run = self._read(pipe, name)
+        old = self.spec_of(entry)
+        new = changed(old, changes)
+        now = self.celery.now()
+        restart = new.timing != old.timing or (new.enabled and not old.enabled)
+        anchor = now if restart else entry.last_run_at
+        count = int(entry.total_run_count or 0)
+        updated = self.entry(new, last_run_at=anchor, total_run_count=count)
+        pipe.multi()
+        pipe.hset(key, "definition", self._definition(updated))
+        if restart:
+            pipe.hset(key, "meta", self._meta(now, count))
+        pipe.zadd(self.conf.schedule_key, {key: self._score(updated, now)})
+        pipe.execute()
+        updated.last_run_at = anchor
+        return self._view(updated, last_run, now)
+
+    def delete(self, name: str) -> None:
+        """Remove the entry and its run history; ScheduleNotFound if there was none."""
+        key = self.key(name)
+        with self.client.pipeline() as pipe:
+            pipe.hexists(key, "definition")
+            pipe.zrem(self.conf.schedule_key, key)
+            pipe.delete(key, runs_key(name))
+            existed = pipe.execute()[0]
+        if not existed:
+            raise ScheduleNotFound(name)
+
+    def run_history(self, name: str, limit: int) -> list[Run]:
+        """The schedule's newest runs, newest first; ScheduleNotFound for an unknown name."""
+        if not self.client.hexists(self.key(name), "definition"):
+            raise ScheduleNotFound(name)
+        return self.runs.read(self.client, name, limit, self.celery.now())
+
+
+_SPEC_FIELDS = frozenset({"a", "b", "timing", "enabled"})
+_OPTION_FIELDS = frozenset({"queue", "retry_policy", "fail_times"})
+
+
+def changed(spec: ScheduleSpec, changes: dict[str, Any]) -> ScheduleSpec:
+    """``spec`` with ``changes`` applied: any of a, b, timing, enabled, queue, retry_policy
+    and fail_times. The name cannot change (it is the entry's key)."""
+    unknown = changes.keys() - _SPEC_FIELDS - _OPTION_FIELDS
+    if unknown:
+        raise TypeError(f"cannot change {', '.join(sorted(unknown))} of a schedule")
+    options = replace(spec.options, **{k: v for k, v in changes.items() if k in _OPTION_FIELDS})
+    return replace(spec, options=options, **{k: v for k, v in changes.items() if k in _SPEC_FIELDS})

@@ -1,0 +1,121 @@
+"""When a schedule runs: a fixed interval or a five-field cron string, always in UTC.
+
+Converts between the API's two forms (`Every`, `Cron`) and Celery's schedule objects, and
+computes the next run exactly. RedBeat's own `due_at` adds "time remaining from now" to the
+last run, which is right only at the instant of a run; sumflow computes it from the anchor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from celery import Celery
+from celery.schedules import BaseSchedule, crontab, schedule
+
+__all__ = [
+    "CRON_FIELDS",
+    "Cron",
+    "Every",
+    "InvalidTiming",
+    "MAX_EVERY_SECONDS",
+    "MIN_EVERY_SECONDS",
+    "Timing",
+    "next_run_at",
+    "normalized_cron",
+    "parse_cron",
+    "timing_of",
+]
+
+#: The shortest interval: the beat wakes about once a second, so shorter would not be kept.
+MIN_EVERY_SECONDS = 1
+#: The longest interval (one year); anything rarer reads better as a crontab.
+MAX_EVERY_SECONDS = 366 * 86_400
+#: The five fields of a cron string, in order (Celery's crontab keyword names).
+CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
+_MAX_CRON_LENGTH = 200
+
+
+class InvalidTiming(ValueError):
+    """An interval or cron string sumflow cannot schedule; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Every:
+    """Run every ``seconds`` seconds, counted from the previous run."""
+
+    seconds: float
+
+    def schedule(self, app: Celery | None = None) -> BaseSchedule:
+        if not MIN_EVERY_SECONDS <= self.seconds <= MAX_EVERY_SECONDS:
+            raise InvalidTiming(
+                f"Must be between {MIN_EVERY_SECONDS} and {MAX_EVERY_SECONDS} seconds."
+            )
+        return schedule(run_every=timedelta(seconds=self.seconds), app=app)
+
+    def as_json(self) -> int | float:
+        """Whole seconds as an integer (RedBeat stores a float)."""
+        return int(self.seconds) if float(self.seconds).is_integer() else self.seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Cron:
+    """Run at the times a five-field cron string names (UTC)."""
+
+    expression: str
+
+    def schedule(self, app: Celery | None = None) -> BaseSchedule:
+        return parse_cron(self.expression, app)
+
+    def as_json(self) -> str:
+        return self.expression
+
+
+Timing = Every | Cron
+
+
+def parse_cron(expression: str, app: Celery | None = None) -> crontab:
+    """Celery's crontab for ``minute hour day-of-month month day-of-week``; InvalidTiming if not.
+
+    Celery (unlike classic cron) requires both day fields to match when both are restricted,
+    and numbers days of the week 0-6 from Sunday (names like ``mon`` work too).
+    """
+    if len(expression) > _MAX_CRON_LENGTH:
+        raise InvalidTiming(f"Must be at most {_MAX_CRON_LENGTH} characters.")
+    parts = expression.split()
+    if len(parts) != len(CRON_FIELDS):
+        raise InvalidTiming(
+            f"Must have five fields (minute hour day-of-month month day-of-week), got {len(parts)}."
+        )
+    try:
+        return crontab(**dict(zip(CRON_FIELDS, parts, strict=True)), app=app)
+    except (ValueError, TypeError, IndexError) as exc:
+        raise InvalidTiming(f"Not a valid cron string: {exc}") from None
+
+
+def normalized_cron(expression: str) -> str:
+    """``" */5  *  * * *"`` → ``"*/5 * * * *"``: the form sumflow stores and shows."""
+    return " ".join(expression.split())
+
+
+def timing_of(sched: BaseSchedule) -> Timing:
+    """The API form of a stored Celery schedule (the inverse of ``Every/Cron.schedule``)."""
+    if isinstance(sched, crontab):
+        return Cron(" ".join(str(getattr(sched, f"_orig_{name}")) for name in CRON_FIELDS))
+    if isinstance(sched, schedule):
+        return Every(sched.run_every.total_seconds())
+    raise InvalidTiming(f"Unsupported schedule type {type(sched).__name__}.")
+
+
+def next_run_at(sched: BaseSchedule, anchor: datetime, now: datetime) -> datetime:
+    """When the beat runs ``sched`` next, counting from ``anchor`` (its last run, or the moment
+    the timing was set). An overdue run is due now: the beat sends missed runs once, not
+    once per missed slot."""
+    if isinstance(sched, crontab):
+        start, delta, _ = sched.remaining_delta(anchor)
+        due = start + delta
+    elif isinstance(sched, schedule):
+        due = anchor + sched.run_every
+    else:  # pragma: no cover - sumflow stores only the two kinds above
+        due = now + sched.remaining_estimate(anchor)
+    return max(due, now)

@@ -1,0 +1,131 @@
+"""Faults on purpose: killed pool processes, killed workers, Redis restarts with work queued.
+
+Each test runs its own Redis (with AOF, as `make run` does) and its own workers, so that
+killing things cannot disturb the rest of the suite. Workers and apps share a short
+visibility timeout, so abandoned messages come back within seconds, not the default minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from api import create_app
+from config.redis_server import RedisServer
+from tests.conftest import Sums
+from tests.support import Service, eventually, wait_for_worker
+
+pytestmark = pytest.mark.integration
+
+#: Seconds before an unacknowledged message is handed to another worker, in these tests.
+VISIBILITY_TIMEOUT = 5
+
+
+@pytest.fixture
+def aof_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(data_dir=tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fault_app(aof_redis: RedisServer) -> Flask:
+    return create_app(
+        {"redis_url": aof_redis.url, "visibility_timeout_seconds": VISIBILITY_TIMEOUT}
+    )
+
+
+@pytest.fixture
+def sums(fault_app: Flask) -> Sums:
+    return Sums(fault_app.test_client())
+
+
+@pytest.fixture
+def spawn(
+    fault_app: Flask, aof_redis: RedisServer, start_worker: Callable[..., Service]
+) -> Callable[..., Service]:
+    """Start a worker on this test's Redis, with the test's visibility timeout."""
+
+    def spawn(delay: float, concurrency: int = 2, wait: bool = True) -> Service:
+        worker = start_worker(
+            ("default",),
+            url=aof_redis.url,
+            concurrency=concurrency,
+            ADD_DELAY_SECONDS=delay,
+            VISIBILITY_TIMEOUT_SECONDS=VISIBILITY_TIMEOUT,
+        )
+        if wait:
+            wait_for_worker(fault_app.extensions["celery"], worker.name)  # type: ignore[attr-defined]
+        return worker
+
+    return spawn
+
+
+def unacked(app: Flask) -> int:
+    """Messages delivered to a worker and not yet acknowledged (kombu's Redis bookkeeping)."""
+    return int(app.extensions["sumflow"].redis.hlen("unacked"))
+
+
+def test_a_pool_process_killed_mid_task_is_redelivered_and_succeeds(
+    sums: Sums, spawn: Callable[..., Service]
+) -> None:
+    worker = spawn(delay=2, concurrency=1)
+    task_id = sums.submit(20, 22)
+    eventually(lambda: sums.result(task_id)["status"] == "STARTED", what="the add to start")
+
+    # The pool process running the add dies without a word (OOM killer, segfault...).
+    children = worker.children()
+    assert children, "the worker has no pool process"
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+
+    # The worker requeues the message (task_reject_on_worker_lost) and runs it again.
+    assert sums.finished(task_id, wait=20) == {"status": "SUCCESS", "result": 42}
+    assert "SIGKILL" in worker.log()
+
+
+def test_a_worker_killed_mid_task_loses_nothing(
+    fault_app: Flask, sums: Sums, spawn: Callable[..., Service]
+) -> None:
+    first = spawn(delay=1.5, concurrency=2)
+    expected = {sums.submit(i, 1000): i + 1000 for i in range(8)}
+    eventually(
+        lambda: any(sums.result(t)["status"] == "STARTED" for t in expected),
+        what="some adds to start",
+    )
+
+    # The whole worker dies at once, pool and all: nothing is acknowledged on the way out.
+    first.kill()
+    assert unacked(fault_app) > 0, "the killed worker held no messages: the test proves nothing"
+
+    # A new worker takes the queue and, after the visibility timeout, the abandoned messages.
+    spawn(delay=0.1, concurrency=2)
+    for task_id, total in expected.items():
+        assert sums.finished(task_id, wait=VISIBILITY_TIMEOUT + 15) == {
+            "status": "SUCCESS",
+            "result": total,
+        }
+    eventually(lambda: unacked(fault_app) == 0, what="every message to be acknowledged")
+
+
+def test_queued_work_survives_a_redis_restart(
+    aof_redis: RedisServer, fault_app: Flask, sums: Sums, spawn: Callable[..., Service]
+) -> None:
+    # No worker runs: the adds wait in the queue.
+    expected = {sums.submit(i, i): 2 * i for i in range(5)}
+    assert all(sums.result(t)["status"] == "PENDING" for t in expected)
+
+    # Redis restarts; with AOF the queue and the issued ids come back from disk.
+    aof_redis.stop()
+    aof_redis.start()
+    eventually(lambda: fault_app.test_client().get("/health").status_code == 200, what="health")
+
+    # A worker started afterwards finds the work and completes all of it.
+    spawn(delay=0)
+    for task_id, total in expected.items():
+        assert sums.finished(task_id, wait=20) == {"status": "SUCCESS", "result": total}

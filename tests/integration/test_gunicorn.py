@@ -1,0 +1,143 @@
+"""The API as deployed: gunicorn with config.gunicorn_conf, real HTTP, many clients at once."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from config import load_settings
+from config.redis_server import free_port
+from tests.support import BIN, Service, eventually, service_env
+from tests.tls import make_certificates
+
+pytestmark = pytest.mark.integration
+
+SUBMISSIONS = 1000
+CLIENTS = 32
+
+
+def serve(
+    redis_url: str, log: Path, scheme: str = "http", verify: Any = True, **env: object
+) -> tuple[Service, str]:
+    """gunicorn serving the app on a free port, started as the Procfile starts it."""
+    port = free_port()
+    service = Service(
+        [str(BIN / "gunicorn"), "-c", "python:config.gunicorn_conf"],
+        service_env(redis_url, PORT=port, **env),
+        log,
+    ).start()
+    base = f"{scheme}://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            return requests.get(f"{base}/health", timeout=2, verify=verify).status_code == 200
+        except requests.RequestException:
+            return False
+
+    eventually(healthy, timeout=30, interval=0.2, what="gunicorn to answer")
+    return service, base
+
+
+@pytest.fixture(scope="module")
+def web(redis_url: str, logs_dir: Path) -> Iterator[str]:
+    service, base = serve(redis_url, logs_dir / "web.log", RATE_LIMIT="100000/minute")
+    yield base
+    service.stop()
+
+
+def test_https_when_given_a_certificate(redis_url: str, tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make certificates")
+    tls = make_certificates(tmp_path / "tls")
+    service, base = serve(
+        redis_url,
+        tmp_path / "web.log",
+        scheme="https",
+        TLS_CERT_FILE=tls.cert_file,
+        TLS_KEY_FILE=tls.key_file,
+        verify=str(tls.ca_file),
+    )
+    try:
+        response = requests.post(f"{base}/add", json={"a": 1, "b": 2}, verify=tls.ca_file)
+        assert response.status_code == 202
+        with pytest.raises(requests.ConnectionError):  # plain HTTP is not spoken
+            requests.get(base.replace("https://", "http://") + "/health", timeout=5)
+    finally:
+        service.stop()
+
+
+def oversized() -> bytes:
+    """A JSON body just over the default MAX_REQUEST_BYTES."""
+    limit = load_settings({}).max_request_bytes
+    return b'{"a": 1, "b": 2, "pad": "' + b"x" * (limit + 1024) + b'"}'
+
+
+def test_an_oversized_body_is_a_json_413(web: str) -> None:
+    response = requests.post(
+        f"{web}/add", data=oversized(), headers={"Content-Type": "application/json"}, timeout=10
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == 413
+    assert "MAX_REQUEST_BYTES" in response.json()["message"]
+
+
+def test_an_oversized_chunked_body_is_a_json_413(web: str) -> None:
+    body = oversized()
+    chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
+    response = requests.post(
+        f"{web}/add", data=chunks, headers={"Content-Type": "application/json"}, timeout=10
+    )
+    assert response.request.headers["Transfer-Encoding"] == "chunked"
+    assert response.status_code == 413
+    assert response.json()["code"] == 413
+
+
+def test_a_chunked_body_within_the_limit_is_read_whole(web: str) -> None:
+    body = b'{"a": 2, "b": 3, "queue": "default"' + b" " * 100_000 + b"}"
+    chunks = (body[i : i + 4096] for i in range(0, len(body), 4096))
+    response = requests.post(
+        f"{web}/add", data=chunks, headers={"Content-Type": "application/json"}, timeout=10
+    )
+    assert response.status_code == 202, response.text
+
+
+def test_a_thousand_concurrent_submissions_are_all_accepted_and_correct(
+    web: str, start_worker: Callable[..., Service]
+) -> None:
+    # A worker of its own on "priority" (the shared one consumes "default"), with no delay.
+    start_worker(("priority",), concurrency=2, ADD_DELAY_SECONDS=0)
+    local = threading.local()
+
+    def session() -> requests.Session:
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+        return local.session
+
+    def submit(i: int) -> tuple[int, int, Any]:
+        body = {"a": i, "b": i * i, "queue": "priority"}
+        response = session().post(f"{web}/add", json=body, timeout=30)
+        return i, response.status_code, response.json()
+
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        submitted = list(pool.map(submit, range(SUBMISSIONS)))
+
+    # Every one accepted, each with its own id.
+    assert [code for _, code, _ in submitted] == [202] * SUBMISSIONS
+    expected = {body["task_id"]: i + i * i for i, _, body in submitted}
+    assert len(expected) == SUBMISSIONS
+
+    def outcome(item: tuple[str, int]) -> bool:
+        task_id, total = item
+        response = session().get(f"{web}/result/{task_id}", params={"wait": 30}, timeout=40)
+        return response.json() == {"status": "SUCCESS", "result": total}
+
+    # Every one computed, and correct: none lost, none left PENDING.
+    with ThreadPoolExecutor(12) as pool:
+        assert all(pool.map(outcome, expected.items()))

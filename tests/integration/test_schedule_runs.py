@@ -1,0 +1,139 @@
+"""Schedules run by a real beat and a real worker: runs, sums, changes, disabling, deleting.
+
+One beat serves the whole module; each test uses its own schedule and deletes it afterwards.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.schedule_support import Schedules, sent_count, start_beat, when
+from tests.support import Service, eventually
+
+pytestmark = pytest.mark.integration
+
+#: Seconds a run already being sent may still take to show up after a change.
+IN_FLIGHT = 1.5
+
+
+@pytest.fixture(scope="module")
+def beat(redis_url: str, logs_dir: Path) -> Iterator[Service]:
+    service = start_beat(redis_url, logs_dir)
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def schedules(client: FlaskClient, beat: Service, worker: Service) -> Iterator[Schedules]:
+    helper = Schedules(client)
+    yield helper
+    helper.cleanup()
+
+
+def test_every_second_runs_about_once_a_second_with_the_right_sum(
+    client: FlaskClient, schedules: Schedules, beat: Service
+) -> None:
+    # A new entry takes effect at the beat's next tick: no restart, no waiting a minute.
+    schedules.create("each-second", a=2, b=3, every=1)
+    schedules.wait_for_runs("each-second", 2, timeout=10)
+
+    # Over a 5 s window, about five runs (counted generously: the assertion is the rate).
+    first = sent_count(beat, "each-second")
+    time.sleep(5)
+    sent = sent_count(beat, "each-second") - first
+    assert 3 <= sent <= 7, sent
+
+    # Every run is in the history, newest first, and computed 2 + 3.
+    runs = schedules.wait_for_runs("each-second", first + sent)
+    times = [when(run["run_at"]) for run in runs]
+    assert times == sorted(times, reverse=True)
+    finished = [run for run in runs if run["status"] not in ("PENDING", "STARTED")]
+    assert {(run["status"], run["result"]) for run in finished} == {("SUCCESS", 5)}
+
+    # Each run is an ordinary task: GET /result/<id> answers for it.
+    assert client.get(f"/result/{runs[-1]['task_id']}").json == {"status": "SUCCESS", "result": 5}
+
+    # The entry counts its runs and knows the last one.
+    entry = schedules.get("each-second")
+    assert entry["total_run_count"] >= len(runs)
+    newest = when(schedules.runs("each-second")[0]["run_at"])
+    assert abs((when(entry["last_run_at"]) - newest).total_seconds()) < 1.5
+
+
+def test_changes_reach_the_running_beat(schedules: Schedules) -> None:
+    # redbeat#221/#290: an hourly entry changed to every second runs within a few seconds,
+    # with no beat restart.
+    schedules.create("sped-up", a=1, b=1, every=3600)
+    time.sleep(2)
+    assert schedules.runs("sped-up") == []
+    schedules.patch("sped-up", every=1)
+    schedules.wait_for_runs("sped-up", 2, timeout=10)
+
+    # New operands are used from the next run on.
+    schedules.patch("sped-up", a=10, b=3)
+    eventually(
+        lambda: any(run["result"] == 13 for run in schedules.finished_runs("sped-up")),
+        timeout=10,
+        what="a run with the new operands",
+    )
+
+
+def test_a_disabled_entry_does_not_run(schedules: Schedules, beat: Service) -> None:
+    # Created disabled: never runs.
+    schedules.create("dormant", every=1, enabled=False)
+    time.sleep(2.5)
+    assert sent_count(beat, "dormant") == 0
+
+    # Enabled: runs. Disabled again: stops.
+    schedules.patch("dormant", enabled=True)
+    schedules.wait_for_runs("dormant", 2, timeout=10)
+    schedules.patch("dormant", enabled=False)
+    time.sleep(IN_FLIGHT)
+    stopped_at = sent_count(beat, "dormant")
+    time.sleep(2.5)
+    assert sent_count(beat, "dormant") == stopped_at
+    assert schedules.get("dormant")["next_run_at"] is None
+
+
+def test_a_deleted_entry_never_runs_again(
+    client: FlaskClient, schedules: Schedules, beat: Service
+) -> None:
+    schedules.create("doomed", every=1)
+    schedules.wait_for_runs("doomed", 2, timeout=10)
+    schedules.delete("doomed")
+    assert client.get("/schedules/doomed").status_code == 404
+    assert client.get("/schedules/doomed/runs").status_code == 404
+    time.sleep(IN_FLIGHT)
+    deleted_at = sent_count(beat, "doomed")
+    time.sleep(2.5)
+    assert sent_count(beat, "doomed") == deleted_at
+
+
+def test_runs_go_to_the_entry_queue(
+    client: FlaskClient, schedules: Schedules, start_worker: Callable[..., Service]
+) -> None:
+    # The shared worker consumes only "default": runs on "priority" wait for a worker there.
+    schedules.create("prioritised", a=4, b=4, every=1, queue="priority")
+    eventually(lambda: len(schedules.runs("prioritised")) >= 2, timeout=10, what="two runs")
+    time.sleep(0.5)
+    assert {run["status"] for run in schedules.runs("prioritised")} == {"PENDING"}
+    depths = {q["name"]: q["messages"] for q in client.get("/queues").json["queues"]}
+    assert depths["priority"] >= 2
+
+    # A worker for "priority" runs them.
+    start_worker(("priority",))
+    schedules.wait_for_runs("prioritised", 2, timeout=15)
+    schedules.patch("prioritised", enabled=False)
+    assert {run["result"] for run in schedules.finished_runs("prioritised")} == {8}
+
+
+def test_failed_runs_show_their_error(schedules: Schedules) -> None:
+    schedules.create("flaky", every=1, fail_times=1, retry_policy="none")
+    runs = schedules.wait_for_runs("flaky", 1, timeout=10)
+    failed = next(run for run in runs if run["status"] == "FAILURE")
+    assert failed["result"].startswith("RetriesExhausted: gave up after 1 attempt")

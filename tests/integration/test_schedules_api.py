@@ -1,0 +1,299 @@
+"""Schedules over the API, against the real Redis but without a beat: storage, timing, errors.
+
+What the beat does with the entries is in test_schedule_runs.py and test_schedule_beats.py.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import redis
+from flask.testing import FlaskClient
+from redbeat.schedulers import RedBeatSchedulerEntry
+
+from api import create_app
+from config.redis_server import RedisServer
+from schedules.runs import RunLog, runs_key
+from tests.schedule_support import Schedules, when
+from workflows import SumflowCelery
+
+pytestmark = pytest.mark.integration
+
+SCHEDULE_SET = "sumflow:redbeat::schedule"
+
+
+@pytest.fixture
+def schedules(client: FlaskClient) -> Iterator[Schedules]:
+    helper = Schedules(client)
+    yield helper
+    helper.cleanup()
+
+
+@pytest.fixture
+def raw_redis(redis_url: str) -> redis.Redis:
+    return redis.Redis.from_url(redis_url, decode_responses=True)
+
+
+def test_create_read_list_delete(client: FlaskClient, schedules: Schedules) -> None:
+    # Create: 201, the entry as stored, and where to find it.
+    before = datetime.now(UTC)
+    response = client.post("/schedules", json={"name": "nightly", "a": 1, "b": 2, "every": 60})
+    schedules.names.append("nightly")
+    assert response.status_code == 201
+    assert response.headers["Location"] == "/schedules/nightly"
+    body = response.json
+    assert body["name"] == "nightly" and (body["a"], body["b"]) == (1, 2)
+    assert body["every"] == 60 and body["crontab"] is None
+    assert body["enabled"] is True and body["queue"] == "default"
+    assert body["last_run_at"] is None and body["total_run_count"] == 0
+    # The first run is one interval from now.
+    next_run = when(body["next_run_at"])
+    assert before + timedelta(seconds=60) <= next_run <= datetime.now(UTC) + timedelta(seconds=60)
+
+    # Read it back, and find it in the list.
+    assert schedules.get("nightly") == body
+    listed = client.get("/schedules").json["schedules"]
+    assert [s["name"] for s in listed] == ["nightly"]
+
+    # Delete: 204, then it is gone everywhere.
+    assert client.delete("/schedules/nightly").status_code == 204
+    assert client.get("/schedules/nightly").status_code == 404
+    assert client.get("/schedules/nightly/runs").status_code == 404
+    assert client.get("/schedules").json["schedules"] == []
+
+
+def test_a_name_in_use_is_409(client: FlaskClient, schedules: Schedules) -> None:
+    schedules.create("taken", every=60)
+    response = client.post("/schedules", json={"name": "taken", "a": 5, "b": 5, "every": 5})
+    assert response.status_code == 409
+    assert "'taken' exists" in response.json["message"]
+    assert schedules.get("taken")["a"] == 2  # the first one is untouched
+
+
+@pytest.mark.parametrize("method", ["get", "patch", "delete"])
+def test_unknown_schedules_are_404(client: FlaskClient, method: str) -> None:
+    kwargs: dict[str, Any] = {"json": {"a": 1}} if method == "patch" else {}
+    response = getattr(client, method)("/schedules/no-such-schedule", **kwargs)
+    assert response.status_code == 404
+    assert response.json["message"] == "No schedule named 'no-such-schedule'."
+
+
+def test_crontab_reports_the_next_cron_time(schedules: Schedules) -> None:
+    def next_five_minutes(now: datetime) -> datetime:
+        floor = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0)
+        return floor + timedelta(minutes=5)
+
+    before = datetime.now(UTC)
+    body = schedules.create("every-five", crontab="*/5  * * * *")
+    after = datetime.now(UTC)
+    assert body["crontab"] == "*/5 * * * *"  # stored normalised
+    assert body["every"] is None
+    assert when(body["next_run_at"]) in {next_five_minutes(before), next_five_minutes(after)}
+
+    # Daily at 03:00 UTC: today's if still ahead, else tomorrow's.
+    body = schedules.create("at-three", crontab="0 3 * * *")
+    now = datetime.now(UTC)
+    three = now.replace(hour=3, minute=0, second=0, microsecond=0)
+    expected = three if three > now else three + timedelta(days=1)
+    assert when(body["next_run_at"]) == expected
+
+
+def test_disabled_entries_have_no_next_run(schedules: Schedules) -> None:
+    body = schedules.create("paused", every=5, enabled=False)
+    assert body["enabled"] is False and body["next_run_at"] is None
+
+
+def test_options_are_stored_resolved(schedules: Schedules) -> None:
+    body = schedules.create(
+        "careful", every=30, queue="priority", retry_policy="patient", fail_times=1
+    )
+    assert body["queue"] == "priority"
+    assert body["retry_policy"] == {
+        "max_retries": 5,
+        "backoff": 10,
+        "backoff_max": 240,
+        "jitter": True,
+    }
+    assert body["fail_times"] == 1
+    inline = {"max_retries": 2, "backoff": 0.5, "backoff_max": 1, "jitter": False}
+    assert schedules.patch("careful", retry_policy=inline)["retry_policy"] == inline
+
+
+def test_entries_name_their_queue_explicitly(
+    schedules: Schedules, celery_app: SumflowCelery
+) -> None:
+    # redbeat#159: without a queue in the entry's options the beat does not route it.
+    schedules.create("routed", every=60)
+    entry = RedBeatSchedulerEntry.from_key("sumflow:redbeat:routed", app=celery_app)
+    assert entry.options["queue"] == "default"
+    assert entry.options["headers"] == {"sumflow_schedule": "routed"}
+    assert entry.task == "sumflow.add" and entry.args == [2, 3]
+
+
+def test_changing_operands_keeps_the_next_run(
+    schedules: Schedules, celery_app: SumflowCelery, raw_redis: redis.Redis
+) -> None:
+    # An hourly entry that last ran 45 minutes ago is due in 15 minutes...
+    schedules.create("hourly", every=3600)
+    entry = RedBeatSchedulerEntry.from_key("sumflow:redbeat:hourly", app=celery_app)
+    ran_at = datetime.now(UTC) - timedelta(minutes=45)
+    entry.reschedule(last_run_at=ran_at)
+    due = ran_at + timedelta(hours=1)
+    assert when(schedules.get("hourly")["next_run_at"]) == due
+
+    # ...and still is after its operands change (redbeat PR #313: a save used to push it to
+    # an hour from now). The beat's sorted set agrees.
+    body = schedules.patch("hourly", a=10, b=20, queue="priority")
+    assert (body["a"], body["b"], body["queue"]) == (10, 20, "priority")
+    assert when(body["next_run_at"]) == due
+    assert raw_redis.zscore(SCHEDULE_SET, "sumflow:redbeat:hourly") == int(due.timestamp())
+
+
+def test_changing_the_timing_counts_from_now(schedules: Schedules) -> None:
+    schedules.create("retimed", every=3600)
+    before = datetime.now(UTC)
+    body = schedules.patch("retimed", every=10)
+    assert body["every"] == 10
+    assert when(body["next_run_at"]) - before < timedelta(seconds=11)
+
+    # Switching to a crontab drops the interval, and the other way round.
+    body = schedules.patch("retimed", crontab="0 3 * * *")
+    assert body["every"] is None and body["crontab"] == "0 3 * * *"
+    assert when(body["next_run_at"]).hour == 3
+    body = schedules.patch("retimed", every=20)
+    assert body["every"] == 20 and body["crontab"] is None
+
+
+def test_disable_and_enable(schedules: Schedules, raw_redis: redis.Redis) -> None:
+    schedules.create("toggled", every=600)
+    body = schedules.patch("toggled", enabled=False)
+    assert body["enabled"] is False and body["next_run_at"] is None
+    # A disabled entry is out of the beat's way entirely: RedBeat never loads score -1.
+    assert raw_redis.zscore(SCHEDULE_SET, "sumflow:redbeat:toggled") == -1
+
+    # Enabling counts a fresh interval from now, rather than catching up at once.
+    before = datetime.now(UTC)
+    body = schedules.patch("toggled", enabled=True)
+    assert body["enabled"] is True
+    assert when(body["next_run_at"]) >= before + timedelta(seconds=600)
+
+
+def test_an_empty_patch_changes_nothing(schedules: Schedules) -> None:
+    created = schedules.create("steady", every=60)
+    assert schedules.patch("steady") == created
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "fragment"),
+    [
+        ({"crontab": "61 * * * *"}, "crontab", "Invalid end range: 61 > 59"),
+        ({"crontab": "* * *"}, "crontab", "five fields"),
+        ({"crontab": "* * * * * *"}, "crontab", "five fields"),
+        ({"crontab": "0 0 30 2 *"}, "crontab", "never occurs"),
+        ({"crontab": 5}, "crontab", "Not a valid string"),
+        ({"every": 0}, "every", "greater than or equal to 1"),
+        ({"every": -5}, "every", "greater than or equal to 1"),
+        ({"every": 10**9}, "every", "less than or equal to"),
+        ({"every": "60"}, "every", "JSON number"),
+        ({"every": 60, "crontab": "* * * * *"}, "every", "not both"),
+        ({}, "every", "give every (seconds) or crontab"),
+        ({"every": 60, "name": ""}, "name", "Must be 1-100 characters"),
+        ({"every": 60, "name": "../etc"}, "name", "Must be 1-100 characters"),
+        ({"every": 60, "name": "a b"}, "name", "Must be 1-100 characters"),
+        ({"every": 60, "name": "-x"}, "name", "Must be 1-100 characters"),
+        ({"every": 60, "name": "x" * 101}, "name", "Must be 1-100 characters"),
+        ({"every": 60, "name": None}, "name", "Field may not be null"),
+        ({"every": 60, "a": "1"}, "a", "JSON number"),
+        ({"every": 60, "b": 2**63}, "b", "less than or equal to"),
+        ({"every": 60, "enabled": "yes"}, "enabled", "JSON boolean"),
+        ({"every": 60, "queue": "nowhere"}, "queue", "configured queues"),
+        ({"every": 60, "retry_policy": "sometimes"}, "retry_policy", "named policies"),
+        ({"every": 60, "countdown": 5}, "countdown", "Unknown field"),
+    ],
+)
+def test_bad_bodies_are_422_naming_the_field(
+    client: FlaskClient, body: dict[str, Any], field: str, fragment: str
+) -> None:
+    full = {"name": "bad", "a": 1, "b": 2, **body}
+    response = client.post("/schedules", json=full)
+    assert response.status_code == 422, response.json
+    assert f"{field}:" in response.json["message"]
+    assert fragment in response.json["message"]
+    assert client.get("/schedules/bad").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "fragment"),
+    [
+        ({"every": 1, "crontab": "* * * * *"}, "every", "not both"),
+        ({"crontab": "every day"}, "crontab", "five fields"),
+        ({"every": 0.5}, "every", "greater than or equal to 1"),
+        ({"name": "renamed"}, "name", "Unknown field"),
+        ({"enabled": None}, "enabled", "Field may not be null"),
+        ({"fail_times": -1}, "fail_times", "greater than or equal to 0"),
+    ],
+)
+def test_bad_patches_are_422_and_change_nothing(
+    client: FlaskClient, schedules: Schedules, body: dict[str, Any], field: str, fragment: str
+) -> None:
+    created = schedules.create("kept", every=60)
+    response = client.patch("/schedules/kept", json=body)
+    assert response.status_code == 422, response.json
+    assert f"{field}:" in response.json["message"]
+    assert fragment in response.json["message"]
+    assert schedules.get("kept") == created
+
+
+def test_run_history_is_capped_and_forgets_expired_runs(raw_redis: redis.Redis) -> None:
+    # The beat writes through RunLog; here it is driven directly to check its bookkeeping.
+    log = RunLog(keep=3, ttl=3600)
+    now = datetime.now(UTC)
+    with raw_redis.pipeline() as pipe:
+        log.record(pipe, "capped", "sumflow:redbeat:capped", "old", now - timedelta(hours=2))
+        for i in range(5):
+            log.record(pipe, "capped", "sumflow:redbeat:capped", f"t{i}", now)
+        pipe.execute()
+    try:
+        assert raw_redis.llen(runs_key("capped")) == 3
+        assert 0 < raw_redis.ttl(runs_key("capped")) <= 3600
+        assert [r.task_id for r in log.read(raw_redis, "capped", 10, now)] == ["t4", "t3", "t2"]
+        # Runs older than the results' lifetime are not shown (their results are gone too).
+        later = now + timedelta(seconds=3601)
+        assert log.read(raw_redis, "capped", 10, later) == []
+        stored = json.loads(raw_redis.lindex(runs_key("capped"), 0))
+        assert stored["task_id"] == "t4"
+        assert raw_redis.exists("sumflow:issued:t4")  # GET /result/<id> answers for runs
+    finally:
+        raw_redis.delete(runs_key("capped"), "sumflow:redbeat:capped")
+
+
+def test_redis_outage_gives_prompt_503s() -> None:
+    own = RedisServer().start()
+    client = create_app({"redis_url": own.url}).test_client()
+    try:
+        assert (
+            client.post("/schedules", json={"name": "x", "a": 1, "b": 2, "every": 5}).status_code
+            == 201
+        )
+        own.stop()
+        calls = [
+            lambda: client.get("/schedules"),
+            lambda: client.get("/schedules/x"),
+            lambda: client.post("/schedules", json={"name": "y", "a": 1, "b": 2, "every": 5}),
+            lambda: client.patch("/schedules/x", json={"a": 3}),
+            lambda: client.delete("/schedules/x"),
+            lambda: client.get("/schedules/x/runs"),
+        ]
+        for call in calls:
+            started = time.monotonic()
+            response = call()
+            assert response.status_code == 503, response.json
+            assert response.json["message"].startswith("Redis is unavailable")
+            assert time.monotonic() - started < 3
+    finally:
+        own.stop()

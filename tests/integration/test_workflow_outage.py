@@ -1,0 +1,53 @@
+"""Redis stopped: every workflow endpoint answers 503 promptly; Redis back: they work again."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from flask.testing import FlaskClient
+
+from api import create_app
+from config.redis_server import RedisServer
+from tests.support import eventually
+
+pytestmark = pytest.mark.integration
+
+PROMPT = 3.0  # the contract: a Redis outage is reported within 3 seconds
+
+REQUESTS = [
+    ("POST", "/chains", {"numbers": [1, 2, 3]}),
+    ("POST", "/groups", {"pairs": [[1, 2]] * 50}),
+    ("POST", "/groups", {"pairs": [[1, 2]] * 50, "chunk_size": 10}),
+    ("POST", "/chords", {"pairs": [[1, 2]] * 50}),
+    ("GET", "/groups/some-group", None),
+]
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+def test_workflows_answer_503_during_an_outage_and_recover(own_redis: RedisServer) -> None:
+    client: FlaskClient = create_app({"redis_url": own_redis.url}).test_client()
+    group_id = client.post("/groups", json={"pairs": [[1, 2]]}).json["group_id"]
+
+    own_redis.stop()
+    for method, path, body in REQUESTS:
+        started = time.monotonic()
+        response = client.open(path, method=method, json=body)
+        assert response.status_code == 503, (path, response.json)
+        assert time.monotonic() - started < PROMPT, path
+        assert response.json["message"].startswith("Redis is unavailable")
+
+    own_redis.start()
+    eventually(
+        lambda: client.post("/groups", json={"pairs": [[1, 2]]}).status_code == 202,
+        what="groups to be accepted again",
+    )
+    # The group recorded before the outage is gone with the data (no persistence here): 404.
+    assert client.get(f"/groups/{group_id}").status_code == 404

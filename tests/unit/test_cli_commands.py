@@ -1,0 +1,355 @@
+"""CLI commands for endpoints built in other branches (/chains, /groups, /chords, /schedules),
+checked against the contract in shared/API.md: the requests they send, and what they print and
+exit with for the answers API.md promises. An httpx transport stands in for the server until
+those endpoints are merged; then the live tests in tests/integration/test_cli.py take over.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from api.cli.errors import ExitCode
+from api.cli.main import cli
+
+Reply = tuple[int, Any]
+
+
+class FakeApi:
+    """Scripted answers per "METHOD /path" (in order; the last one repeats), requests kept."""
+
+    def __init__(self, script: dict[str, list[Reply]]) -> None:
+        self.script = {key: deque(replies) for key, replies in script.items()}
+        self.requests: list[httpx.Request] = []
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        replies = self.script.get(f"{request.method} {request.url.path}")
+        if not replies:
+            return httpx.Response(404, json={"code": 404, "message": "Not Found"})
+        status, body = replies.popleft() if len(replies) > 1 else replies[0]
+        if body is None:
+            return httpx.Response(status)
+        return httpx.Response(status, json=body)
+
+    def bodies(self, method: str, path: str) -> list[Any]:
+        return [
+            json.loads(r.content)
+            for r in self.requests
+            if r.method == method and r.url.path == path
+        ]
+
+    def run(self, *args: str, input: str | None = None) -> Result:
+        transport = httpx.MockTransport(self.handle)
+        return CliRunner().invoke(cli, list(args), obj=transport, input=input)
+
+
+@pytest.fixture
+def api() -> Callable[[dict[str, list[Reply]]], FakeApi]:
+    return FakeApi
+
+
+def error(status: int, message: str) -> Reply:
+    return status, {"code": status, "status": "x", "message": message}
+
+
+def test_chain_sends_the_numbers_and_waits_for_the_last_step(api: Any) -> None:
+    fake = api(
+        {
+            "POST /chains": [(202, {"task_id": "t3", "task_ids": ["t1", "t2", "t3"]})],
+            "GET /result/t3": [(200, {"status": "SUCCESS", "result": 10})],
+        }
+    )
+    result = fake.run("chain", "1", "2", "3", "4", "--queue", "priority", "--wait")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "10\n"
+    assert fake.bodies("POST", "/chains") == [{"numbers": [1, 2, 3, 4], "queue": "priority"}]
+    waited = [r for r in fake.requests if r.url.path == "/result/t3"]
+    assert waited[0].url.params["wait"] == "30"
+
+
+def test_chain_without_wait_prints_the_last_task_id_or_the_json(api: Any) -> None:
+    accepted = {"task_id": "t2", "task_ids": ["t1", "t2"]}
+    fake = api({"POST /chains": [(202, accepted)]})
+    assert fake.run("chain", "-1", "2.5").stdout == "t2\n"
+    assert fake.bodies("POST", "/chains") == [{"numbers": [-1, 2.5]}]
+    assert json.loads(fake.run("--json", "chain", "1", "2").stdout) == accepted
+
+
+def test_chain_of_one_number_is_a_usage_error(api: Any) -> None:
+    result = api({}).run("chain", "5")
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr == "sumflow: a chain needs at least two numbers\n"
+
+
+def test_a_failed_chain_exits_1_with_the_message(api: Any) -> None:
+    fake = api(
+        {
+            "POST /chains": [(202, {"task_id": "t2", "task_ids": ["t1", "t2"]})],
+            "GET /result/t2": [(200, {"status": "FAILURE", "result": "RetriesExhausted: x"})],
+        }
+    )
+    result = fake.run("chain", "1", "2", "--wait")
+    assert result.exit_code == ExitCode.TASK_FAILED
+    assert result.stdout == ""
+    assert result.stderr == "sumflow: task t2 ended FAILURE: RetriesExhausted: x\n"
+
+
+def pairs_file(tmp_path: Path, text: str = "a,b\n1,2\n3,4\n5,6\n") -> str:
+    path = tmp_path / "pairs.csv"
+    path.write_text(text)
+    return str(path)
+
+
+def group_answers(*results: list[Any]) -> list[Reply]:
+    return [
+        (
+            200,
+            {
+                "status": "STARTED",
+                "total": len(r),
+                "completed": sum(x is not None and not isinstance(x, str) for x in r),
+                "failed": sum(isinstance(x, str) for x in r),
+                "results": r,
+            },
+        )
+        for r in results
+    ]
+
+
+def test_batch_follows_the_group_and_writes_csv(api: Any, tmp_path: Path) -> None:
+    fake = api(
+        {
+            "POST /groups": [(202, {"group_id": "g1", "task_ids": ["t1"]})],
+            "GET /groups/g1": group_answers([3, None, None], [3, 7, None], [3, 7, 11]),
+        }
+    )
+    result = fake.run(
+        "batch", pairs_file(tmp_path), "--chunk-size", "500", "--poll-interval", "0.05"
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "a,b,sum\n1,2,3\n3,4,7\n5,6,11\n"
+    assert fake.bodies("POST", "/groups") == [
+        {"pairs": [[1, 2], [3, 4], [5, 6]], "chunk_size": 500}
+    ]
+    assert len([r for r in fake.requests if r.url.path == "/groups/g1"]) == 3
+    assert "group g1: 3 added, 0 failed" in result.stderr
+
+
+def test_batch_reads_stdin_and_writes_the_output_file(api: Any, tmp_path: Path) -> None:
+    fake = api(
+        {
+            "POST /groups": [(202, {"group_id": "g1", "task_ids": ["t1", "t2"]})],
+            "GET /groups/g1": group_answers([3, 0.30000000000000004]),
+        }
+    )
+    out = tmp_path / "sums.csv"
+    result = fake.run("batch", "-", "--output", str(out), input="1,2\n0.1,0.2\n")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert out.read_text() == "a,b,sum\n1,2,3\n0.1,0.2,0.30000000000000004\n"
+
+
+def test_batch_with_a_failed_add_leaves_its_sum_empty_and_exits_1(api: Any, tmp_path: Path) -> None:
+    fake = api(
+        {
+            "POST /groups": [(202, {"group_id": "g1", "task_ids": ["t1"]})],
+            "GET /groups/g1": group_answers([3, "RetriesExhausted: gave up", 11]),
+        }
+    )
+    result = fake.run("batch", pairs_file(tmp_path), "--fail-times", "1", "-r", "none")
+    assert result.exit_code == ExitCode.TASK_FAILED
+    assert result.stdout == "a,b,sum\n1,2,3\n3,4,\n5,6,11\n"
+    assert result.stderr.endswith("sumflow: 1 of 3 adds failed; first: RetriesExhausted: gave up\n")
+    assert fake.bodies("POST", "/groups")[0]["retry_policy"] == "none"
+
+
+def test_batch_json_prints_the_final_group(api: Any, tmp_path: Path) -> None:
+    fake = api(
+        {
+            "POST /groups": [(202, {"group_id": "g1", "task_ids": ["t1"]})],
+            "GET /groups/g1": group_answers([3, 7, 11]),
+        }
+    )
+    result = fake.run("--json", "batch", pairs_file(tmp_path))
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["group_id"] == "g1" and body["results"] == [3, 7, 11]
+
+
+def test_batch_with_a_bad_csv_line_is_a_usage_error_and_sends_nothing(
+    api: Any, tmp_path: Path
+) -> None:
+    fake = api({})
+    result = fake.run("batch", pairs_file(tmp_path, "1,2\n3,four\n"))
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr.strip().endswith("pairs.csv, line 2: 'four' is not a number")
+    assert fake.requests == []
+
+
+def test_batch_refused_by_the_api_exits_3_with_its_message(api: Any, tmp_path: Path) -> None:
+    fake = api({"POST /groups": [error(422, "Invalid request: chunk_size: Must be >= 1.")]})
+    result = fake.run("batch", pairs_file(tmp_path))
+    assert result.exit_code == ExitCode.REFUSED
+    assert result.stderr == "sumflow: HTTP 422: Invalid request: chunk_size: Must be >= 1.\n"
+
+
+def test_chord_follows_its_group_then_prints_the_total(api: Any, tmp_path: Path) -> None:
+    fake = api(
+        {
+            "POST /chords": [(202, {"task_id": "cb", "group_id": "g1"})],
+            "GET /groups/g1": group_answers([3, None, 11], [3, 7, 11]),
+            "GET /result/cb": [(200, {"status": "SUCCESS", "result": 21})],
+        }
+    )
+    result = fake.run("chord", pairs_file(tmp_path), "--poll-interval", "0.05")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "21\n"
+    assert fake.bodies("POST", "/chords") == [{"pairs": [[1, 2], [3, 4], [5, 6]]}]
+
+
+def test_chord_waits_for_its_total_even_without_group_progress(api: Any, tmp_path: Path) -> None:
+    fake = api(
+        {
+            "POST /chords": [(202, {"task_id": "cb", "group_id": "g1"})],
+            "GET /result/cb": [(200, {"status": "SUCCESS", "result": 21})],
+        }
+    )  # GET /groups/g1 answers 404
+    result = fake.run("--json", "chord", pairs_file(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"task_id": "cb", "status": "SUCCESS", "result": 21}
+
+
+def test_chord_with_a_failed_member_exits_1_naming_it(api: Any, tmp_path: Path) -> None:
+    message = "ChordError: add 3 + 4 failed: RetriesExhausted: gave up"
+    fake = api(
+        {
+            "POST /chords": [(202, {"task_id": "cb", "group_id": "g1"})],
+            "GET /groups/g1": group_answers([3, "RetriesExhausted: gave up", 11]),
+            "GET /result/cb": [(200, {"status": "FAILURE", "result": message})],
+        }
+    )
+    result = fake.run("chord", pairs_file(tmp_path))
+    assert result.exit_code == ExitCode.TASK_FAILED
+    assert result.stderr.endswith(f"sumflow: task cb ended FAILURE: {message}\n")
+
+
+ENTRY = {
+    "name": "nightly",
+    "a": 1,
+    "b": 2,
+    "every": 60,
+    "crontab": None,
+    "queue": None,
+    "enabled": True,
+    "last_run_at": None,
+    "total_run_count": 0,
+    "next_run_at": "2026-11-24T08:00:00+00:00",
+}
+
+
+def test_schedules_create_sends_the_contract_body(api: Any) -> None:
+    fake = api({"POST /schedules": [(201, ENTRY)]})
+    result = fake.run("schedules", "create", "nightly", "1", "2", "--every", "60")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(
+        "created nightly\nname: nightly\nsum: 1 + 2\nwhen: every 60 s\n"
+    )
+    assert fake.bodies("POST", "/schedules") == [{"name": "nightly", "a": 1, "b": 2, "every": 60}]
+
+    cron = api({"POST /schedules": [(201, {**ENTRY, "every": None, "crontab": "*/5 * * * *"})]})
+    result = cron.run(
+        "schedules", "create", "five", "-1", "2", "--crontab", "*/5 * * * *", "--disabled"
+    )
+    assert result.exit_code == 0, result.output
+    assert cron.bodies("POST", "/schedules") == [
+        {"name": "five", "a": -1, "b": 2, "crontab": "*/5 * * * *", "enabled": False}
+    ]
+
+
+def test_schedules_create_needs_exactly_one_timing(api: Any) -> None:
+    result = api({}).run("schedules", "create", "x", "1", "2")
+    assert result.exit_code == ExitCode.USAGE
+    assert "exactly one of --every SECONDS and --crontab EXPRESSION" in result.stderr
+
+
+def test_schedules_name_in_use_exits_3(api: Any) -> None:
+    fake = api({"POST /schedules": [error(409, "A schedule named 'nightly' already exists.")]})
+    result = fake.run("schedules", "create", "nightly", "1", "2", "--every", "60")
+    assert result.exit_code == ExitCode.REFUSED
+    assert result.stderr == "sumflow: HTTP 409: A schedule named 'nightly' already exists.\n"
+
+
+def test_schedules_list_pause_resume_delete_runs(api: Any) -> None:
+    run = {"task_id": "t9", "status": "SUCCESS", "result": 3, "run_at": "2026-11-24T07:00:00Z"}
+    fake = api(
+        {
+            "GET /schedules": [(200, {"schedules": [ENTRY]})],
+            "PATCH /schedules/nightly": [(200, {**ENTRY, "enabled": False})],
+            "DELETE /schedules/nightly": [(204, None)],
+            "GET /schedules/nightly/runs": [(200, {"runs": [run]})],
+        }
+    )
+    listing = fake.run("schedules", "list")
+    assert listing.exit_code == 0 and "nightly" in listing.stdout and "every 60 s" in listing.stdout
+    assert fake.run("schedules", "pause", "nightly").stdout == "paused nightly\n"
+    assert fake.run("schedules", "resume", "nightly").stdout == "resumed nightly\n"
+    assert fake.bodies("PATCH", "/schedules/nightly") == [{"enabled": False}, {"enabled": True}]
+    assert fake.run("schedules", "delete", "nightly").stdout == "deleted nightly\n"
+    assert json.loads(fake.run("schedules", "delete", "nightly", "--json").stdout) == {
+        "name": "nightly",
+        "deleted": True,
+    }
+    runs = fake.run("schedules", "runs", "nightly")
+    assert runs.exit_code == 0 and "t9" in runs.stdout and "SUCCESS" in runs.stdout
+    assert json.loads(fake.run("--json", "schedules", "runs", "nightly").stdout) == {"runs": [run]}
+
+
+def test_schedules_update_sends_only_the_changes(api: Any) -> None:
+    fake = api({"PATCH /schedules/nightly": [(200, {**ENTRY, "every": 30, "a": -5})]})
+    result = fake.run("schedules", "update", "nightly", "--every", "30", "--a", "-5")
+    assert result.exit_code == 0, result.output
+    assert fake.bodies("PATCH", "/schedules/nightly") == [{"every": 30, "a": -5}]
+
+
+def test_unknown_schedule_exits_3(api: Any) -> None:
+    fake = api({"GET /schedules/nope": [error(404, "No schedule named 'nope'.")]})
+    result = fake.run("schedules", "show", "nope")
+    assert result.exit_code == ExitCode.REFUSED
+    assert result.stderr == "sumflow: HTTP 404: No schedule named 'nope'.\n"
+
+
+def test_names_are_escaped_in_paths(api: Any) -> None:
+    fake = api({})
+    fake.run("schedules", "show", "a/b c")
+    assert fake.requests[0].url.raw_path == b"/schedules/a%2Fb%20c"
+
+
+def test_server_errors_exit_4(api: Any) -> None:
+    fake = api({"GET /queues": [error(500, "Internal error; it has been logged.")]})
+    result = fake.run("queues")
+    assert result.exit_code == ExitCode.UNAVAILABLE
+    assert result.stderr == "sumflow: HTTP 500: Internal error; it has been logged.\n"
+
+
+def test_api_key_is_sent_as_a_bearer_token(api: Any) -> None:
+    fake = api({"GET /queues": [(200, {"queues": []})]})
+    fake.run("--api-key", "k1", "queues")
+    assert fake.requests[0].headers["Authorization"] == "Bearer k1"
+    fake.run("queues")
+    assert "Authorization" not in fake.requests[1].headers
+
+
+def test_url_must_be_http(api: Any) -> None:
+    result = api({}).run("--url", "localhost:5000", "queues")
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stderr == (
+        "sumflow: --url must start with http:// or https://, got 'localhost:5000'\n"
+    )

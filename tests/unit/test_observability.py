@@ -1,0 +1,130 @@
+"""Metrics labels, the health verdict and the log formats, as pure functions."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import pytest
+
+from api.health import assess
+from api.instrumentation import endpoint_label
+from config import load_settings
+from config.logging_config import JsonFormatter, gunicorn_logconfig, make_formatter
+from config.settings import ConfigError
+from schedules.beat_status import LOCK_KEY, SCHEDULE_KEY, BeatStatus
+
+QUEUES = ("default", "priority")
+BEAT_UP = BeatStatus(alive=True, lock_ttl_seconds=8.5, schedules=2)
+BEAT_DOWN = BeatStatus(alive=False, lock_ttl_seconds=None, schedules=2)
+
+
+@pytest.mark.parametrize(
+    ("rule", "label"),
+    [
+        ("/add", "/add"),
+        ("/result/<string:task_id>", "/result/<task_id>"),
+        ("/schedules/<name>/runs", "/schedules/<name>/runs"),
+        ("/groups/<path:group_id>", "/groups/<group_id>"),
+        (None, "unmatched"),
+    ],
+)
+def test_endpoint_label_is_the_route_without_converters(rule: str | None, label: str) -> None:
+    assert endpoint_label(rule) == label
+
+
+def test_redbeat_keys_follow_our_prefix() -> None:
+    assert LOCK_KEY == "sumflow:redbeat::lock"
+    assert SCHEDULE_KEY == "sumflow:redbeat::schedule"
+
+
+def test_all_well_is_not_degraded() -> None:
+    verdict = assess(QUEUES, {"w1@h": ["default"], "w2@h": ["priority"]}, BEAT_UP)
+    assert verdict["checks"] == {"redis": "ok", "workers": "ok", "beat": "ok"}
+    assert verdict["degraded"] is False
+    assert verdict["problems"] == []
+    assert verdict["beat"] == {"status": "ok", "lock_ttl_seconds": 8.5}
+
+
+def test_no_worker_at_all_is_down() -> None:
+    verdict = assess(QUEUES, {}, BEAT_UP)
+    assert verdict["checks"]["workers"] == "down"
+    assert verdict["degraded"] is True
+    assert verdict["problems"] == ["No worker answered: submitted work waits in its queue."]
+
+
+def test_a_queue_without_worker_is_partial_and_named() -> None:
+    verdict = assess(QUEUES, {"w1@h": ["default"]}, BEAT_UP)
+    assert verdict["checks"]["workers"] == "partial"
+    assert verdict["degraded"] is True
+    assert verdict["problems"] == ["No worker consumes queue 'priority'."]
+
+
+def test_no_beat_is_down_and_named() -> None:
+    verdict = assess(QUEUES, {"w1@h": ["default", "priority"]}, BEAT_DOWN)
+    assert verdict["checks"]["beat"] == "down"
+    assert verdict["beat"] == {"status": "down", "lock_ttl_seconds": None}
+    assert verdict["degraded"] is True
+    assert "No beat holds RedBeat's lock" in verdict["problems"][0]
+
+
+def _record(msg: str, args: object = None, **extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("sumflow.tasks", logging.INFO, __file__, 1, msg, args, None)
+    record.__dict__.update(extra)
+    return record
+
+
+def test_json_lines_carry_task_fields_given_as_extra() -> None:
+    record = _record(
+        "task %s[%s] %s queue=%s",
+        ("sumflow.add", "id-1", "SUCCESS", "default"),
+        task_id="id-1",
+        task_name="sumflow.add",
+        queue="default",
+        outcome="SUCCESS",
+    )
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    payload = json.loads(line)
+    assert payload["message"] == "task sumflow.add[id-1] SUCCESS queue=default"
+    assert payload["level"] == "INFO"
+    assert payload["logger"] == "sumflow.tasks"
+    assert (payload["task_id"], payload["queue"], payload["outcome"]) == (
+        "id-1",
+        "default",
+        "SUCCESS",
+    )
+
+
+def test_json_lines_take_the_task_id_from_celerys_own_log_arguments() -> None:
+    # Celery logs "Task %(name)s[%(id)s] succeeded in %(runtime)ss: %(return_value)s".
+    args = {"id": "id-2", "name": "sumflow.add", "runtime": 0.2, "return_value": "8"}
+    record = _record("Task %(name)s[%(id)s] succeeded in %(runtime)ss: %(return_value)s", args)
+    payload = json.loads(JsonFormatter().format(record))
+    assert payload["task_id"] == "id-2"
+    assert payload["task_name"] == "sumflow.add"
+    assert payload["message"] == "Task sumflow.add[id-2] succeeded in 0.2s: 8"
+
+
+def test_json_lines_keep_the_traceback_in_one_field() -> None:
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        record = _record("failed")
+        record.exc_info = sys.exc_info()
+    payload = json.loads(JsonFormatter().format(record))
+    assert "RuntimeError: boom" in payload["exc_info"]
+
+
+def test_log_format_is_chosen_by_settings() -> None:
+    assert isinstance(make_formatter(load_settings({"LOG_FORMAT": "json"})), JsonFormatter)
+    assert not isinstance(make_formatter(load_settings({})), JsonFormatter)
+    config = gunicorn_logconfig(load_settings({"LOG_FORMAT": "JSON"}))
+    assert config["formatters"]["sumflow"] == {"()": "config.logging_config.JsonFormatter"}
+    assert config["root"]["level"] == "INFO"
+
+
+def test_unknown_log_format_is_refused() -> None:
+    with pytest.raises(ConfigError, match="LOG_FORMAT must be one of text, json"):
+        load_settings({"LOG_FORMAT": "xml"})

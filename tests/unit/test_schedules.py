@@ -1,0 +1,132 @@
+"""The schedules layer alone: cron parsing, the next run, the API's two forms, names, changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from celery.schedules import crontab, schedule
+
+from config import load_settings
+from config.celery_config import celery_config
+from config.settings import ConfigError
+from schedules.model import InvalidName, ScheduleSpec, check_name
+from schedules.store import changed
+from schedules.timing import (
+    Cron,
+    Every,
+    InvalidTiming,
+    next_run_at,
+    normalized_cron,
+    parse_cron,
+    timing_of,
+)
+from workflows.submit import TaskOptions
+
+T = datetime(2026, 3, 10, 7, 7, 17, tzinfo=UTC)  # a Tuesday
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("* * * *", "five fields"),
+        ("* * * * * *", "five fields"),
+        ("", "five fields"),
+        ("61 * * * *", "Invalid end range: 61 > 59"),
+        ("* 24 * * *", "Invalid end range: 24 > 23"),
+        ("*/0 * * * *", "step cannot be zero"),
+        ("0 0 31 4 *", "never occurs"),
+        ("0 0 * * funday", "Invalid weekday literal"),
+        ("* " * 150, "at most 200 characters"),
+    ],
+)
+def test_bad_cron_strings_say_why(expression: str, message: str) -> None:
+    with pytest.raises(InvalidTiming, match=message):
+        parse_cron(expression)
+
+
+def test_cron_fields_are_minute_hour_day_month_weekday() -> None:
+    cron = parse_cron("5 4 3 2 1")
+    assert (cron.minute, cron.hour, cron.day_of_month) == ({5}, {4}, {3})
+    assert (cron.month_of_year, cron.day_of_week) == ({2}, {1})
+    assert normalized_cron("  */5   *  * * * ") == "*/5 * * * *"
+
+
+def test_next_cron_time_counts_from_the_anchor() -> None:
+    every_five = parse_cron("*/5 * * * *")
+    assert next_run_at(every_five, T, T) == T.replace(minute=10, second=0)
+    daily = parse_cron("0 3 * * *")
+    assert next_run_at(daily, T, T) == datetime(2026, 3, 11, 3, 0, tzinfo=UTC)
+    mondays = parse_cron("30 9 * * mon")
+    assert next_run_at(mondays, T, T) == datetime(2026, 3, 16, 9, 30, tzinfo=UTC)
+
+
+def test_next_interval_run_counts_from_the_anchor() -> None:
+    every_minute = Every(60).schedule()
+    assert next_run_at(every_minute, T, T + timedelta(seconds=20)) == T + timedelta(seconds=60)
+
+
+def test_an_overdue_run_is_due_now_once() -> None:
+    now = T + timedelta(hours=5)
+    assert next_run_at(Every(60).schedule(), T, now) == now
+    assert next_run_at(parse_cron("*/5 * * * *"), T, now) == now
+
+
+def test_timing_round_trips_through_celery_schedules() -> None:
+    assert timing_of(Every(90).schedule()) == Every(90)
+    assert timing_of(Cron("0 */2 1 * sun").schedule()) == Cron("0 */2 1 * sun")
+    assert isinstance(Cron("* * * * *").schedule(), crontab)
+    assert isinstance(Every(1).schedule(), schedule)
+    assert Every(60.0).as_json() == 60 and isinstance(Every(60.0).as_json(), int)
+    assert Every(1.5).as_json() == 1.5
+
+
+@pytest.mark.parametrize("seconds", [0, 0.5, 366 * 86_400 + 1])
+def test_intervals_out_of_range_are_refused(seconds: float) -> None:
+    with pytest.raises(InvalidTiming, match="between 1 and"):
+        Every(seconds).schedule()
+
+
+@pytest.mark.parametrize("name", ["nightly", "a", "A-1_b.c", "9" * 100])
+def test_safe_names_pass(name: str) -> None:
+    assert check_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "-a", ".a", "a b", "a/b", "a:b", "ä", "x" * 101])
+def test_unsafe_names_are_refused(name: str) -> None:
+    with pytest.raises(InvalidName):
+        check_name(name)
+
+
+def test_beat_settings_let_changes_take_effect_within_a_second() -> None:
+    conf = celery_config(load_settings({}))
+    assert conf["beat_max_loop_interval"] <= 1
+    assert conf["redbeat_key_prefix"] == "sumflow:redbeat:"
+    assert conf["redbeat_lock_timeout"] == 10
+    assert "schedules.beat" in conf["imports"]  # the beat records runs
+    assert (
+        celery_config(load_settings({"BEAT_LOCK_TIMEOUT_SECONDS": "4"}))["redbeat_lock_timeout"]
+        == 4
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SCHEDULE_RUNS_KEPT": "0"}, "SCHEDULE_RUNS_KEPT must be between 1 and 10000"),
+        ({"SCHEDULE_RUNS_KEPT": "many"}, "SCHEDULE_RUNS_KEPT must be a int"),
+        ({"BEAT_LOCK_TIMEOUT_SECONDS": "1"}, "BEAT_LOCK_TIMEOUT_SECONDS must be at least 3"),
+    ],
+)
+def test_bad_schedule_settings_are_refused_by_name(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env)
+
+
+def test_changes_apply_to_the_spec_and_its_options() -> None:
+    spec = ScheduleSpec("s", 1, 2, Every(60), options=TaskOptions(queue="default"))
+    new = changed(spec, {"a": 5, "timing": Cron("0 3 * * *"), "queue": "priority"})
+    assert (new.a, new.b, new.timing, new.options.queue) == (5, 2, Cron("0 3 * * *"), "priority")
+    assert changed(spec, {}) == spec
+    with pytest.raises(TypeError, match="cannot change name"):
+        changed(spec, {"name": "t"})

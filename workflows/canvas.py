@@ -1,0 +1,204 @@
+"""Chains, groups and chords of adds, sent the way Celery's canvas sends them, in one go.
+
+Every id is chosen here before anything is sent, recorded as issued (one pipelined round
+trip), and group membership is stored, all before the first message is published: a client
+never holds an id that answers 404. If publishing fails part way the client gets an error
+and no ids; members already sent just add their pair and expire with their results.
+
+Chains are Celery chains. Group and chord members are published here, in pipelined batches
+over one producer, with exactly the message options ``group.apply_async`` and
+``chord.apply_async`` give them (``group_id``, ``group_index``, and for a chord its callback
+in ``chord`` plus the chord size in the backend). What is left out is the in-process
+``GroupResult`` those calls build: its barrier SUBSCRIBEs to every member's result channel,
+and for a chord keeps the subscriptions and the result objects for ever, which in a web
+process is a leak and a pub/sub connection whose unread messages pile up in Redis. sumflow
+reads results from Redis instead (`workflows.groups`).
+
+Nothing here knows about HTTP; limits on sizes are the API's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+from celery import Signature, chain, uuid
+from kombu import Producer
+from kombu.exceptions import BatchPublishError, OperationalError
+
+from workflows.canvas_tasks import ADD_MANY_TASK, SUM_ALL_TASK
+from workflows.celery_app import SumflowCelery
+from workflows.chunking import split, tasks_needed
+from workflows.groups import GroupRecord, save_group
+from workflows.registry import mark_issued
+from workflows.submit import TaskOptions
+from workflows.tasks import ADD_TASK
+
+__all__ = [
+    "ChainHandle",
+    "ChordHandle",
+    "GroupHandle",
+    "build_chain",
+    "member_arguments",
+    "submit_chain",
+    "submit_chord",
+    "submit_group",
+]
+
+Number = int | float
+Pair = Sequence[Number]
+
+#: Messages per pipelined round trip when publishing a group's members.
+PUBLISH_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHandle:
+    task_id: str
+    task_ids: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupHandle:
+    group_id: str
+    task_ids: list[str]
+    chunk_size: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChordHandle:
+    task_id: str
+    group_id: str
+    task_ids: list[str]
+    chunk_size: int | None
+
+
+def build_chain(
+    celery: SumflowCelery, numbers: Sequence[Number], options: TaskOptions, task_ids: list[str]
+) -> chain:
+    """``((n0 + n1) + n2) + ...``: the first step adds two numbers, each later step adds the
+    previous sum (its first argument, passed by Celery) and one more number."""
+    add = celery.tasks[ADD_TASK]
+    kwargs = options.task_kwargs()
+    publish = options.publish_options()
+    steps = [add.signature((numbers[0], numbers[1]), kwargs, task_id=task_ids[0], **publish)]
+    steps += [
+        add.signature((number,), kwargs, task_id=task_id, **publish)
+        for number, task_id in zip(numbers[2:], task_ids[1:], strict=True)
+    ]
+    return chain(*steps, app=celery)
+
+
+def member_arguments(pairs: Sequence[Pair], chunk_size: int | None) -> tuple[str, list[tuple]]:
+    """The task and the positional arguments of each member: ``sumflow.add(a, b)`` per pair,
+    or ``sumflow.add_many([[a, b], ...])`` per chunk of ``chunk_size`` pairs."""
+    if chunk_size is None:
+        return ADD_TASK, [tuple(pair) for pair in pairs]
+    return ADD_MANY_TASK, [([list(pair) for pair in chunk],) for chunk in split(pairs, chunk_size)]
+
+
+@contextmanager
+def _batch_producer(celery: SumflowCelery) -> Iterator[Producer]:
+    """A producer whose messages go out ``PUBLISH_BATCH`` per pipelined round trip.
+
+    kombu's ``Producer.batch`` only pipelines on a connection that does not retry a timed-out
+    command (a replayed pipeline could publish twice); the app's pooled connections do retry
+    (config.celery_config), so a group gets a connection of its own without it. Against
+    one LPUSH round trip per message this makes a 10,000-member group ~3x faster to send.
+    A batch that fails part way leaves delivery of its messages uncertain: that is reported
+    as kombu's OperationalError, like any failure to publish (the API answers 503).
+    """
+    options = {"retry_on_timeout": False}
+    with celery.connection_for_write(transport_options=options) as connection:
+        producer = celery.amqp.Producer(connection)
+        try:
+            with producer.batch(PUBLISH_BATCH):
+                yield producer
+        except BatchPublishError as exc:
+            raise OperationalError(f"publishing a group failed part way: {exc}") from exc
+
+
+def _publish_members(
+    celery: SumflowCelery,
+    pairs: Sequence[Pair],
+    options: TaskOptions,
+    chunk_size: int | None,
+    group_id: str,
+    task_ids: list[str],
+    chord: Signature | None = None,
+) -> None:
+    """Send every member over one producer, as ``group.apply_async`` would (see module)."""
+    name, arguments = member_arguments(pairs, chunk_size)
+    kwargs = options.task_kwargs()
+    publish = options.publish_options()
+    with _batch_producer(celery) as producer:
+        for index, (args, task_id) in enumerate(zip(arguments, task_ids, strict=True)):
+            celery.send_task(
+                name,
+                args,
+                kwargs,
+                task_id=task_id,
+                group_id=group_id,
+                group_index=index,
+                chord=chord,
+                producer=producer,
+                add_to_parent=False,
+                **publish,
+            )
+
+
+def submit_chain(
+    celery: SumflowCelery, client: redis.Redis, numbers: Sequence[Number], options: TaskOptions
+) -> ChainHandle:
+    """Queue the chain; its last step's id reports the total (or why the chain broke)."""
+    task_ids = [uuid() for _ in range(len(numbers) - 1)]
+    mark_issued(client, task_ids, "chain", celery.conf.result_expires)
+    build_chain(celery, numbers, options, task_ids).apply_async()
+    return ChainHandle(task_ids[-1], task_ids)
+
+
+def submit_group(
+    celery: SumflowCelery,
+    client: redis.Redis,
+    pairs: Sequence[Pair],
+    options: TaskOptions,
+    chunk_size: int | None = None,
+) -> GroupHandle:
+    """Queue every pair (or chunk) as one group."""
+    group_id = uuid()
+    task_ids = [uuid() for _ in range(tasks_needed(len(pairs), chunk_size))]
+    ttl = celery.conf.result_expires
+    mark_issued(client, task_ids, "add" if chunk_size is None else "add_many", ttl)
+    save_group(client, group_id, GroupRecord(task_ids, len(pairs), chunk_size), ttl)
+    _publish_members(celery, pairs, options, chunk_size, group_id, task_ids)
+    return GroupHandle(group_id, task_ids, chunk_size)
+
+
+def submit_chord(
+    celery: SumflowCelery,
+    client: redis.Redis,
+    pairs: Sequence[Pair],
+    options: TaskOptions,
+    chunk_size: int | None = None,
+) -> ChordHandle:
+    """Queue a group of adds whose callback (``sumflow.sum_all``) totals every sum.
+
+    The callback goes to the request's queue when one is given, else where ``task_routes``
+    sends ``sumflow.*``. Celery's Redis backend counts members as they finish (whatever
+    their outcome) and, with the last one, sends the callback, or marks it FAILURE with a
+    ``ChordError`` naming a failed member.
+    """
+    group_id, callback_id = uuid(), uuid()
+    task_ids = [uuid() for _ in range(tasks_needed(len(pairs), chunk_size))]
+    ttl = celery.conf.result_expires
+    mark_issued(client, [*task_ids, callback_id], "chord", ttl)
+    save_group(client, group_id, GroupRecord(task_ids, len(pairs), chunk_size, "chord"), ttl)
+    routing: dict[str, Any] = {"queue": options.queue} if options.queue else {}
+    body = celery.tasks[SUM_ALL_TASK].signature((), {}, task_id=callback_id, **routing)
+    body.freeze(callback_id, group_id=group_id)  # as chord.run does
+    celery.backend.set_chord_size(group_id, len(task_ids))
+    _publish_members(celery, pairs, options, chunk_size, group_id, task_ids, chord=body)
+    return ChordHandle(callback_id, group_id, task_ids, chunk_size)

@@ -1,0 +1,49 @@
+"""Celery's logs in sumflow's format, and one line per message sent with its id and queue.
+
+Celery configures the worker's and the beat's logging itself; its ``after_setup_logger`` and
+``after_setup_task_logger`` signals let us swap in the JSON formatter when LOG_FORMAT=json.
+``after_task_publish`` fires wherever a task is sent (the API, the beat, a retrying worker),
+so each of them logs the task id and the queue it went to.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery.signals import after_setup_logger, after_setup_task_logger, after_task_publish
+
+from config import load_settings
+from config.logging_config import JsonFormatter
+
+__all__ = ["SENT"]
+
+#: The outcome logged for a message handed to the broker.
+SENT = "SENT"
+
+logger = logging.getLogger("sumflow.tasks")
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _use_json_format(**kwargs: Any) -> None:
+    if load_settings().log_format != "json":
+        return
+    configured: logging.Logger = kwargs["logger"]
+    for handler in configured.handlers:
+        handler.setFormatter(JsonFormatter())
+
+
+@after_task_publish.connect
+def _log_sent(
+    sender: str | None = None, headers: Any = None, routing_key: Any = None, **_: Any
+) -> None:
+    task_id = (headers or {}).get("id")
+    logger.info(
+        "task %s[%s] %s queue=%s",
+        sender,
+        task_id,
+        SENT,
+        routing_key,
+        extra={"task_id": task_id, "task_name": sender, "queue": routing_key, "outcome": SENT},
+    )
