@@ -18,6 +18,7 @@ from flask_limiter import Limiter, RateLimitExceeded
 
 from api.auth import client_identity
 from api.errors import error_body
+from api.rate_limit_storage import SCHEME
 
 __all__ = ["LIMITED_METHODS", "init_rate_limit"]
 
@@ -54,7 +55,7 @@ def init_rate_limit(app: Flask, rate_limit: str, client: redis.Redis) -> Limiter
         client_identity,
         application_limits=[rate_limit],
         application_limits_exempt_when=_exempt,
-        storage_uri="redis://",  # the real connection comes from the pool below
+        storage_uri=f"{SCHEME}://",  # the real connection comes from the pool below
         storage_options={"connection_pool": client.connection_pool},
         strategy="fixed-window",
         key_prefix=KEY_PREFIX,
