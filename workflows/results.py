@@ -68,11 +68,9 @@ def _decode(payload: bytes | None) -> dict[str, Any] | None:
 
 def read_task(client: redis.Redis, task_id: str) -> TaskView | None:
     """The task's view, or None if this service never issued ``task_id``."""
-    with client.pipeline(transaction=False) as pipe:
-        pipe.exists(issued_key(task_id))
-        pipe.get(meta_key(task_id))
-        issued, payload = pipe.execute()
-    if not issued and payload is None:
+    # One MGET answers both questions (one command, where EXISTS + GET were two).
+    payload, issued = client.mget([meta_key(task_id), issued_key(task_id)])
+    if issued is None and payload is None:
         return None
     return present(_decode(payload))
 
