@@ -1,11 +1,13 @@
 """The rate limiter's Redis storage: a POST's X-RateLimit headers come from its own hit.
 
 Flask-Limiter counts a hit before the request (an EVALSHA that runs INCRBY) and then, to write
-the X-RateLimit-* headers, reads the window back with a GET and a TTL: three round trips per
-POST, about a fifth of a POST /add's CPU in make bench's profile. Here the counting script
-also returns the window's remaining time, and the headers are answered from that hit (the
-same thread, within a second), so a POST costs one round trip. The numbers are the ones this
-request's hit produced, which is what its headers should say.
+the X-RateLimit-* headers, reads the window back with a GET and a TTL: three round trips and
+four commands per POST, about a fifth of a POST /add's CPU in make bench's profile. Here the
+headers are answered from the request's own hit (same thread, within a second), which is
+what they should describe. The window's end comes from the hit too: a window that starts
+with this hit ends ``expiry`` seconds from now; for one started elsewhere the counting script
+returns the key's PTTL, asked once per window and process, since a fixed window's end does
+not move. A POST then costs one round trip and two commands.
 """
 
 from __future__ import annotations
@@ -22,15 +24,19 @@ SCHEME = "sumflow-redis"
 
 #: How long a hit answers for its window: far longer than one request, far shorter than a window.
 _MEMO_SECONDS = 1.0
+#: Window ends remembered per process (one per client identity); forgotten all at once beyond.
+_MAX_KNOWN_WINDOWS = 10_000
 
-#: limits' incr_expire.lua, returning the window's remaining milliseconds as well.
+#: limits' incr_expire.lua, also returning the key's PTTL when ARGV[3] asks for it.
 _INCR_EXPIRE_PTTL = """
 local amount = tonumber(ARGV[2])
 local current = redis.call("incrby", KEYS[1], amount)
 if current == amount then
     redis.call("expire", KEYS[1], ARGV[1])
+elseif ARGV[3] == "1" then
+    return {current, redis.call("pttl", KEYS[1])}
 end
-return {current, redis.call("pttl", KEYS[1])}
+return {current, -1}
 """
 
 
@@ -39,6 +45,7 @@ class HitMemoRedisStorage(RedisStorage):
 
     def __init__(self, uri: str, **options: Any) -> None:
         self._last = threading.local()
+        self._window_ends: dict[str, float] = {}
         super().__init__(uri, **options)
 
     def initialize_storage(self, uri: str) -> None:
@@ -46,10 +53,25 @@ class HitMemoRedisStorage(RedisStorage):
         self._lua_incr_expire_pttl = self.get_connection().register_script(_INCR_EXPIRE_PTTL)
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        current, pttl = self._lua_incr_expire_pttl([self.prefixed_key(key)], [expiry, amount])
-        reset_at = time.time() + max(int(pttl), 0) / 1000
-        self._last.hit = (key, int(current), reset_at, time.monotonic())
-        return int(current)
+        full_key = self.prefixed_key(key)
+        now = time.time()
+        known_end = self._window_ends.get(full_key)
+        ask_ttl = known_end is None or now >= known_end
+        current, pttl = self._lua_incr_expire_pttl(
+            [full_key], [expiry, amount, "1" if ask_ttl else "0"]
+        )
+        current, pttl = int(current), int(pttl)
+        if current == amount or (pttl < 0 and known_end is None):  # a new window
+            window_end = now + expiry
+        elif pttl >= 0:
+            window_end = now + pttl / 1000
+        else:
+            window_end = known_end or now + expiry
+        if len(self._window_ends) >= _MAX_KNOWN_WINDOWS:
+            self._window_ends.clear()
+        self._window_ends[full_key] = window_end
+        self._last.hit = (key, current, window_end, time.monotonic())
+        return current
 
     def _recent_hit(self, key: str) -> tuple[str, int, float, float] | None:
         hit = getattr(self._last, "hit", None)
