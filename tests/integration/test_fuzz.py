@@ -1,7 +1,7 @@
 """Property-based fuzzing of the whole API from its own OpenAPI document (schemathesis).
 
 Every operation gets generated requests, valid and invalid, sent to the real app (WSGI) with
-the suite's Redis and worker, with an API key and the rate limiter on. Every answer must be
+a Redis and a worker of its own, with an API key and the rate limiter on. Every answer must be
 free of 5xx and match what the document promises: status code, content type, headers, body;
 and an operation that requires the key must refuse a request without it.
 Bounded (a few examples per operation and mode, no deadline) so that it runs in seconds.
@@ -9,6 +9,9 @@ Bounded (a few examples per operation and mode, no deadline) so that it runs in 
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -25,8 +28,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api import create_app
-from tests.conftest import TEST_ADD_DELAY
-from tests.support import Service
+from config.redis_server import RedisServer
+from tests.conftest import TEST_ADD_DELAY, Workers
+from workflows import SumflowCelery
 
 pytestmark = pytest.mark.integration
 
@@ -67,9 +71,16 @@ def cases() -> list[tuple[str, GenerationMode]]:
 
 
 @pytest.fixture(scope="module")
-def api_schema(redis_url: str, worker: Service) -> schemathesis.BaseSchema:
-    app: Flask = create_app(settings_for(redis_url))
-    return schemathesis.openapi.from_wsgi("/openapi.json", app)
+def api_schema(celery_app: SumflowCelery, logs_dir: Path) -> Iterator[schemathesis.BaseSchema]:
+    """The app on a Redis of its own, with a worker of its own: the fuzz creates schedules,
+    groups and tasks at random, and none of that may reach the other tests' Redis."""
+    server = RedisServer().start()
+    workers = Workers(server.url, celery_app, logs_dir)
+    workers.start(("default", "priority"), url=server.url)
+    app: Flask = create_app(settings_for(server.url))
+    yield schemathesis.openapi.from_wsgi("/openapi.json", app)
+    workers.stop_all()
+    server.stop()
 
 
 @pytest.mark.parametrize(("label", "mode"), cases())
