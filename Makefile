@@ -23,7 +23,9 @@ install: $(STAMP)
 ## and Flower on 127.0.0.1:5555 when it is installed (pip install -e '.[monitor]').
 run: install
 	@mkdir -p var
-	@if $(BIN)/python -m config.redis_server ping; then \
+	@# honcho gives the processes the settings in .env; the Redis check must see them too.
+	@if [ -f .env ]; then set -a; . ./.env; set +a; fi; \
+	if $(BIN)/python -m config.redis_server ping; then \
 		echo "sumflow: using the Redis at REDIS_URL"; procs="web worker beat"; \
 	else \
 		echo "sumflow: no Redis answers; starting an embedded one (data in var/redis)"; \
