@@ -102,9 +102,6 @@ class Settings:
         """Longest countdown or retry delay allowed: half the visibility timeout."""
         return self.visibility_timeout_seconds / 2
 
-    def with_overrides(self, **changes: Any) -> Settings:
-        return _validated(replace(self, **changes))
-
 
 def _env_str(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(name, "").strip()

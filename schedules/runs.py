@@ -16,7 +16,7 @@ from typing import Any
 import redis
 
 from workflows.registry import mark_issued
-from workflows.results import meta_key, present
+from workflows.results import present, read_metas
 
 __all__ = ["LAST_RUN_FIELD", "RUN_HEADER", "Run", "RunLog", "runs_key"]
 
@@ -77,10 +77,10 @@ class RunLog:
         records = [r for r in records if _time(r["run_at"]) >= oldest]
         if not records:
             return []
-        metas = client.mget([meta_key(r["task_id"]) for r in records])
+        metas = read_metas(client, [record["task_id"] for record in records])
         runs = []
-        for record, payload in zip(records, metas, strict=True):
-            view = present(None if payload is None else json.loads(payload))
+        for record, meta in zip(records, metas, strict=True):
+            view = present(meta)
             runs.append(Run(record["task_id"], _time(record["run_at"]), view.status, view.result))
         return runs
 

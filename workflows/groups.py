@@ -17,7 +17,7 @@ import redis
 from celery import states
 
 from workflows.chunking import chunk_spans
-from workflows.results import meta_key, present
+from workflows.results import present, read_metas
 
 __all__ = [
     "GROUP_PREFIX",
@@ -110,8 +110,7 @@ def read_group(client: redis.Redis, group_id: str) -> GroupView | None:
     record = load_group(client, group_id)
     if record is None:
         return None
-    payloads = client.mget([meta_key(task_id) for task_id in record.task_ids])
-    return summarize(record, [None if p is None else json.loads(p) for p in payloads])
+    return summarize(record, read_metas(client, record.task_ids))
 
 
 def _chunk_values(value: Any, count: int, chunked: bool) -> list[Any] | None:

@@ -16,7 +16,6 @@ import redis
 __all__ = [
     "ISSUED_PREFIX",
     "REVOKED_KEY",
-    "is_issued",
     "issued_key",
     "mark_issued",
     "remember_revoked",
@@ -40,10 +39,6 @@ def mark_issued(client: redis.Redis, task_ids: Iterable[str], kind: str, ttl: in
         for task_id in ids:
             pipe.set(issued_key(task_id), kind, ex=ttl)
         pipe.execute()
-
-
-def is_issued(client: redis.Redis, task_id: str) -> bool:
-    return bool(client.exists(issued_key(task_id)))
 
 
 def remember_revoked(client: redis.Redis, task_id: str, ttl: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,15 @@ from celery import states
 from workflows.listener import subscribed
 from workflows.registry import issued_key
 
-__all__ = ["TaskView", "describe_error", "meta_key", "present", "read_task", "wait_for_task"]
+__all__ = [
+    "TaskView",
+    "describe_error",
+    "meta_key",
+    "present",
+    "read_metas",
+    "read_task",
+    "wait_for_task",
+]
 
 #: The key prefix of Celery's Redis result backend.
 META_PREFIX = "celery-task-meta-"
@@ -64,6 +73,13 @@ def present(meta: dict[str, Any] | None) -> TaskView:
 
 def _decode(payload: bytes | None) -> dict[str, Any] | None:
     return None if payload is None else json.loads(payload)
+
+
+def read_metas(client: redis.Redis, task_ids: Sequence[str]) -> list[dict[str, Any] | None]:
+    """The stored record of every task (None where nothing is stored yet), in one MGET."""
+    if not task_ids:
+        return []
+    return [_decode(payload) for payload in client.mget([meta_key(t) for t in task_ids])]
 
 
 def read_task(client: redis.Redis, task_id: str) -> TaskView | None:
