@@ -1,4 +1,5 @@
-"""The sumflow HTTP API: `flask --app api run` and gunicorn (`api:create_app()`) find it here.
+"""The sumflow HTTP API: `flask --app api run` and Granian
+(`python -m api.serve`, factory `api:create_app`) find it here.
 
 `create_app` is imported on first use: `api.cli`, the command-line client, lives in this
 package too and must start without loading Flask, Celery and every blueprint.

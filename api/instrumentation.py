@@ -1,9 +1,9 @@
-"""HTTP metrics for every endpoint, recorded by app-wide request hooks.
+"""HTTP metrics and the access log for every endpoint, recorded by app-wide request hooks.
 
 The hooks label each request with its URL rule (``/result/<task_id>``), not its view, so an
 endpoint added by a new blueprint is measured the moment it is registered. Metrics live in a
-registry of the app's own; under gunicorn prometheus_client's multiprocess mode also writes
-them to files that ``GET /metrics`` adds up across workers (config/gunicorn_conf.py).
+registry of the app's own; under the web server's worker processes prometheus_client's multiprocess
+mode also writes them to files that ``GET /metrics`` adds up across workers (api/serve.py).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from api.access_log import log_request
 
 __all__ = ["HttpMetrics", "endpoint_label", "http_metrics", "init_app"]
 
@@ -95,4 +97,5 @@ def init_app(app: Flask) -> None:
         rule = request.url_rule.rule if request.url_rule is not None else None
         method = request.method if request.method in _METHODS else "other"
         metrics.observe(method, endpoint_label(rule), response.status_code, elapsed)
+        log_request(request, response.status_code, elapsed)
         return response

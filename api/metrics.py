@@ -1,10 +1,10 @@
 """``GET /metrics``: Prometheus text for the API's requests and the whole system's state.
 
 Two sources are merged at each scrape. The API's own request metrics come from this process,
-or, under gunicorn, from every worker's files (prometheus_client multiprocess mode). The
-system's state is read from Redis, where every process can see it: task outcomes counted by
-the workers (workflows.outcomes), messages waiting per queue, the beat's lock and the number
-of schedules. When Redis does not answer, the scrape still succeeds with
+or, under the web server's worker processes, from every worker's files (prometheus_client
+multiprocess mode). The system's state is read from Redis, where every process can see it:
+task outcomes counted by the workers (workflows.outcomes), messages waiting per queue, the
+beat's lock and the number of schedules. When Redis does not answer, the scrape still succeeds with
 ``sumflow_redis_up 0`` and the request metrics, which matter most during an outage.
 """
 
@@ -93,7 +93,7 @@ class SystemCollector:
 
 
 def metrics_registry(svc: Services) -> CollectorRegistry:
-    """A registry for one scrape: the request metrics (all workers' under gunicorn) plus the
+    """A registry for one scrape: the request metrics (all web workers') plus the
     system's state from Redis."""
     registry = CollectorRegistry(auto_describe=False)
     if svc.settings.prometheus_multiproc_dir:

@@ -2,8 +2,8 @@
 
 ``LOG_FORMAT=json`` makes every process write one JSON object per line, with the task id,
 task name, queue and outcome as fields of their own wherever a line is about a task, so a log
-pipeline can index them without parsing messages. The web app gets it through gunicorn's
-``logconfig_dict`` (`gunicorn_logconfig`) or `configure_root_logging`; the worker and the beat
+pipeline can index them without parsing messages. The web app gets it through Granian's
+``log_dictconfig`` (`server_logconfig`) or `configure_root_logging`; the worker and the beat
 through Celery's logging signals (`workflows.log_setup`).
 """
 
@@ -22,14 +22,25 @@ __all__ = [
     "TEXT_FORMAT",
     "JsonFormatter",
     "configure_root_logging",
-    "gunicorn_logconfig",
+    "server_logconfig",
     "make_formatter",
 ]
 
 TEXT_FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
 
 #: Attributes a log call may attach with ``extra=``; JSON lines carry them as fields.
-CONTEXT_FIELDS = ("task_id", "task_name", "queue", "outcome", "runtime")
+CONTEXT_FIELDS = (
+    "task_id",
+    "task_name",
+    "queue",
+    "outcome",
+    "runtime",
+    "client",
+    "method",
+    "path",
+    "status",
+    "duration_ms",
+)
 
 
 def _current_task() -> tuple[str, str] | None:
@@ -86,10 +97,12 @@ def _formatter_config(settings: Settings) -> dict[str, Any]:
     return {"format": TEXT_FORMAT}
 
 
-def gunicorn_logconfig(settings: Settings) -> dict[str, Any]:
-    """gunicorn's ``logconfig_dict``: gunicorn's own lines and the app's share one format.
+def server_logconfig(settings: Settings) -> dict[str, Any]:
+    """The web server's logging config (Granian's ``log_dictconfig``): the server's own lines
+    and the app's share one format.
 
-    The root logger takes INFO, so the app's lines (a task sent, a Redis outage) are kept.
+    The root logger takes INFO, so the app's lines (requests, a task sent, a Redis outage) are
+    kept. Granian's loggers pass their lines to the root, which formats them like ours.
     """
     formatter = _formatter_config(settings)
     return {
@@ -102,16 +115,11 @@ def gunicorn_logconfig(settings: Settings) -> dict[str, Any]:
                 "formatter": "sumflow",
                 "stream": "ext://sys.stderr",
             },
-            "stdout": {
-                "class": "logging.StreamHandler",
-                "formatter": "sumflow",
-                "stream": "ext://sys.stdout",
-            },
         },
         "root": {"level": "INFO", "handlers": ["stderr"]},
         "loggers": {
-            "gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
-            "gunicorn.access": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
+            "_granian": {"level": "INFO", "handlers": [], "propagate": True},
+            "granian.access": {"level": "INFO", "handlers": [], "propagate": True},
         },
     }
 
@@ -119,7 +127,7 @@ def gunicorn_logconfig(settings: Settings) -> dict[str, Any]:
 def configure_root_logging(settings: Settings) -> None:
     """Give the root logger a handler in our format, unless something configured it already.
 
-    gunicorn (`gunicorn_logconfig`), Celery and pytest configure logging themselves; this is
+    Granian (`server_logconfig`), Celery and pytest configure logging themselves; this is
     for `flask --app api run`, where nothing else would show the app's INFO lines.
     """
     root = logging.getLogger()

@@ -78,8 +78,8 @@ class Settings:
     # 8 MiB: 100,000 pairs of the largest operands (~46 bytes a pair) fit with room to spare.
     max_request_bytes: int = 8 * 1024 * 1024
     max_wait_seconds: float = 30.0
-    # HTTPS straight from gunicorn: a PEM certificate (chain) and its key; unset: plain HTTP
-    # (e.g. behind a proxy that terminates TLS).
+    # HTTPS straight from the web server (Granian): a PEM certificate (chain) and its key;
+    # unset: plain HTTP (e.g. behind a proxy that terminates TLS).
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     # Submissions (POST) allowed per API key, or per client address without keys, in the
@@ -88,7 +88,7 @@ class Settings:
 
     # --- Operations.
     log_format: str = "text"  # "json": one JSON object per log line, for a log pipeline
-    # Where gunicorn's workers share Prometheus metrics; gunicorn's config makes a temp dir
+    # Where the web workers share Prometheus metrics; api/serve.py makes a temp dir
     # when unset. Empty in a single process (`flask run`, tests): metrics stay in memory.
     prometheus_multiproc_dir: str = ""
 

@@ -143,10 +143,10 @@ def sums(client: FlaskClient) -> Sums:
 
 @pytest.fixture(scope="session")
 def live_api(redis_url: str, logs_dir: Path) -> Iterator[str]:
-    """The API under gunicorn with two worker processes, as `make run` serves it, on a free
+    """The API with two worker processes, as `make run` serves it, on a free
     port and the suite's Redis: for tests that speak real HTTP (the CLI, /metrics)."""
     service, url = start_api(
-        redis_url, logs_dir / "gunicorn.log", WEB_WORKERS=2, ADD_DELAY_SECONDS=TEST_ADD_DELAY
+        redis_url, logs_dir / "live-api.log", WEB_WORKERS=2, ADD_DELAY_SECONDS=TEST_ADD_DELAY
     )
     yield url
     service.stop()

@@ -136,8 +136,8 @@ def wait_for_worker(celery: Celery, name: str, timeout: float = 30.0) -> None:
 
 
 def api_command() -> list[str]:
-    """The API as `make run` serves it: gunicorn with config/gunicorn_conf.py."""
-    return [str(BIN / "gunicorn"), "-c", "python:config.gunicorn_conf"]
+    """The API as `make run` serves it (the Procfile's web command)."""
+    return [str(BIN / "python"), "-m", "api.serve"]
 
 
 def http_answers(url: str) -> bool:
@@ -152,15 +152,15 @@ def http_answers(url: str) -> bool:
 
 
 def start_api(redis_url: str, log: Path, **env: Any) -> tuple[Service, str]:
-    """Start the API under gunicorn on a free port; return it and its base URL."""
+    """Start the API as `make run` does, on a free port; return it and its base URL."""
     from config.redis_server import free_port
 
     port = free_port()
     service = Service(api_command(), service_env(redis_url, PORT=port, **env), log).start()
     url = f"http://127.0.0.1:{port}"
     try:
-        eventually(lambda: http_answers(f"{url}/openapi.json"), timeout=30, what="gunicorn")
+        eventually(lambda: http_answers(f"{url}/openapi.json"), timeout=30, what="the API")
     except AssertionError:
         service.stop()
-        raise AssertionError(f"gunicorn did not start:\n{service.log()}") from None
+        raise AssertionError(f"the API did not start:\n{service.log()}") from None
     return service, url

@@ -46,7 +46,7 @@ class ApiClient:
                 data = response.read()
                 break
             except (http.client.RemoteDisconnected, ConnectionError):
-                # gunicorn closed an idle keep-alive connection: reconnect once.
+                # the server closed an idle keep-alive connection: reconnect once.
                 self.conn.close()
                 if attempt == 2:
                     raise

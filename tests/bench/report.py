@@ -136,7 +136,7 @@ def render_table(
     if api_mem:
         rows.append(
             (
-                f"peak RSS of the API, {api_mem['processes']} gunicorn processes (MiB)",
+                f"peak RSS of the API, {api_mem['processes']} web server processes (MiB)",
                 _mib(api_mem),
                 "no API",
                 "",

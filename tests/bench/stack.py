@@ -1,8 +1,9 @@
 """The processes under test: a private Redis, a worker and the API, started as `make run` does.
 
 The worker runs the Procfile's command (``celery -A workflows worker``) and the API the
-Procfile's gunicorn command, with only REDIS_URL, PORT, ADD_DELAY_SECONDS=0 and a rate limit
-no run reaches in the environment, so whatever defaults `config/` holds are what gets measured.
+Procfile's web command (``python -m api.serve``), with only REDIS_URL, PORT,
+ADD_DELAY_SECONDS=0 and a rate limit no run reaches in the environment, so whatever defaults
+`config/` holds are what gets measured.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ UNTHROTTLED = "1000000/second"
 
 #: The Procfile's worker and web commands, minus the wait for Redis (ours is up already).
 WORKER_COMMAND = [str(BIN / "celery"), "-A", "workflows", "worker", "--loglevel", "INFO"]
-WEB_COMMAND = [str(BIN / "gunicorn"), "-c", "python:config.gunicorn_conf"]
+WEB_COMMAND = [str(BIN / "python"), "-m", "api.serve"]
 
 
 def process_tree(root: int) -> list[int]:

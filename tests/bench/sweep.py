@@ -68,7 +68,7 @@ def _figures(document: dict[str, Any]) -> dict[str, float]:
                 found[f"{path} CPU ms/add"] = sum(cpu)
         api_cpu = throughput["api"]["median"].get("cpu_ms_per_add.api")
         if api_cpu is not None:
-            found["gunicorn CPU ms/add"] = api_cpu
+            found["web server CPU ms/add"] = api_cpu
     for role, peak in document["memory_kib"].items():
         found[f"{role} MiB"] = peak["total"] / 1024
     return found

@@ -1,5 +1,5 @@
-"""The `sumflow` command line against a real running stack: gunicorn serving the API on a
-free port, the suite's Redis and a real worker. Commands are judged by their stdout, stderr
+"""The `sumflow` command line against a real running stack: the web server serving the API
+on a free port, the suite's Redis and a real worker. Commands are judged by their stdout, stderr
 and exit code. A few run the installed console script as a subprocess, the way a person or a
 script runs it; the rest run in-process through click's CliRunner (same code, same HTTP,
 without paying the interpreter's start-up for each call).
@@ -56,7 +56,7 @@ def one_line(text: str) -> str:
 def api_without_redis(logs_dir: Path) -> Iterator[str]:
     """The API up, its Redis not: every call that needs Redis answers 503."""
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"
-    service, url = start_api(dead_redis, logs_dir / "gunicorn-no-redis.log", WEB_WORKERS=1)
+    service, url = start_api(dead_redis, logs_dir / "web-no-redis.log", WEB_WORKERS=1)
     yield url
     service.stop()
 

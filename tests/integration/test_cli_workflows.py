@@ -1,6 +1,6 @@
 """The `sumflow` command line's workflow and schedule commands against a real running stack.
 
-Same setup as test_cli.py: gunicorn on a free port, the suite's Redis and its shared worker.
+Same setup as test_cli.py: the web server on a free port, the suite's Redis and its shared worker.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """GET /metrics: valid Prometheus text whose counters follow real requests and real tasks.
 
-The API runs under gunicorn with two worker processes (the `live_api` fixture), so the request
+The API runs under its web server with two worker processes (the `live_api` fixture), so the request
 counters are only right if the multiprocess aggregation works; the task outcomes come from
 real worker processes through Redis.
 """
@@ -100,7 +100,7 @@ def test_metrics_is_prometheus_text_with_every_family(live_api: str) -> None:
     assert ("sumflow_queue_messages", (("queue", "priority"),)) in samples
 
 
-def test_request_counters_add_up_across_gunicorn_workers(live_api: str, worker: Service) -> None:
+def test_request_counters_add_up_across_web_workers(live_api: str, worker: Service) -> None:
     before = scrape(live_api)
     successes = outcomes(live_api, "SUCCESS")
     task_ids = [submit(live_api, a=n, b=1) for n in range(12)]

@@ -1,4 +1,4 @@
-"""Metrics labels, the health verdict and the log formats, as pure functions."""
+"""Metrics labels, the health verdict, the access log line and the log formats."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import logging
 import sys
 
 import pytest
+from flask import Flask, request
 
+from api.access_log import log_request
 from api.health import assess
 from api.instrumentation import endpoint_label
 from config import load_settings
-from config.logging_config import JsonFormatter, gunicorn_logconfig, make_formatter
+from config.logging_config import JsonFormatter, make_formatter, server_logconfig
 from config.settings import ConfigError
 from schedules.beat_status import LOCK_KEY, SCHEDULE_KEY, BeatStatus
 
@@ -120,7 +122,7 @@ def test_json_lines_keep_the_traceback_in_one_field() -> None:
 def test_log_format_is_chosen_by_settings() -> None:
     assert isinstance(make_formatter(load_settings({"LOG_FORMAT": "json"})), JsonFormatter)
     assert not isinstance(make_formatter(load_settings({})), JsonFormatter)
-    config = gunicorn_logconfig(load_settings({"LOG_FORMAT": "JSON"}))
+    config = server_logconfig(load_settings({"LOG_FORMAT": "JSON"}))
     assert config["formatters"]["sumflow"] == {"()": "config.logging_config.JsonFormatter"}
     assert config["root"]["level"] == "INFO"
 
@@ -128,3 +130,24 @@ def test_log_format_is_chosen_by_settings() -> None:
 def test_unknown_log_format_is_refused() -> None:
     with pytest.raises(ConfigError, match="LOG_FORMAT must be one of text, json"):
         load_settings({"LOG_FORMAT": "xml"})
+
+
+def test_each_request_is_logged_once_with_its_fields(caplog: pytest.LogCaptureFixture) -> None:
+    app = Flask(__name__)
+    environ = {"REMOTE_ADDR": "10.0.0.7"}
+    with caplog.at_level(logging.INFO, logger="sumflow.access"):
+        with app.test_request_context("/result/abc?wait=5", environ_base=environ):
+            log_request(request, 200, 0.01234)
+        with app.test_request_context("/add", method="POST", environ_base=environ):
+            log_request(request, 202, None)
+    first, second = caplog.records
+    assert first.getMessage() == '10.0.0.7 "GET /result/abc?wait=5" 200 12.34 ms'
+    payload = json.loads(JsonFormatter().format(first))
+    assert {k: payload[k] for k in ("client", "method", "path", "status", "duration_ms")} == {
+        "client": "10.0.0.7",
+        "method": "GET",
+        "path": "/result/abc?wait=5",
+        "status": 200,
+        "duration_ms": 12.34,
+    }
+    assert second.getMessage() == '10.0.0.7 "POST /add" 202 - ms'

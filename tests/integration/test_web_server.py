@@ -1,4 +1,4 @@
-"""The API as deployed: gunicorn with config.gunicorn_conf, real HTTP, many clients at once."""
+"""The API as deployed: `python -m api.serve` (Granian), real HTTP, many clients at once."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import requests
 
 from config import load_settings
 from config.redis_server import free_port
-from tests.support import BIN, Service, eventually, service_env
+from tests.support import Service, api_command, eventually, service_env
 from tests.tls import make_certificates
 
 pytestmark = pytest.mark.integration
@@ -26,13 +26,9 @@ CLIENTS = 32
 def serve(
     redis_url: str, log: Path, scheme: str = "http", verify: Any = True, **env: object
 ) -> tuple[Service, str]:
-    """gunicorn serving the app on a free port, started as the Procfile starts it."""
+    """The web server on a free port, started as the Procfile starts it."""
     port = free_port()
-    service = Service(
-        [str(BIN / "gunicorn"), "-c", "python:config.gunicorn_conf"],
-        service_env(redis_url, PORT=port, **env),
-        log,
-    ).start()
+    service = Service(api_command(), service_env(redis_url, PORT=port, **env), log).start()
     base = f"{scheme}://127.0.0.1:{port}"
 
     def healthy() -> bool:
@@ -41,7 +37,7 @@ def serve(
         except requests.RequestException:
             return False
 
-    eventually(healthy, timeout=30, interval=0.2, what="gunicorn to answer")
+    eventually(healthy, timeout=30, interval=0.2, what="the web server to answer")
     return service, base
 
 
