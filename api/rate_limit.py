@@ -1,88 +1,90 @@
 """Rate limiting of submissions (every POST) per API key or client address, kept in Redis.
 
-One shared budget per client across every POST endpoint, present and future (Flask-Limiter's
-application-wide limits, exempting other methods), counted in the same Redis through the API's
-own connection pool, so every web worker and process shares the count. Over budget: 429 JSON
-with ``Retry-After``. The limiter fails open: when Redis does not answer it lets the request
-through, and the submission itself then answers 503 like any other Redis outage.
+One shared budget per client across every POST endpoint, present and future, counted in the
+same Redis through the API's own connection pool, so every web worker and machine shares the
+count (api/rate_limit_counter.py). Every POST answer says where the client stands
+(X-RateLimit-Limit, -Remaining, -Reset); over budget it is a 429 JSON with ``Retry-After``.
+The limiter fails open: when Redis does not answer it lets the request through, and the
+submission itself then answers 503 like any other Redis outage.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import redis
-from flask import Flask, Response, request
-from flask_limiter import Limiter, RateLimitExceeded
+from flask import Flask, Response, g, request
+from limits import parse_many
 
 from api.auth import client_identity
 from api.errors import error_body
-from api.rate_limit_storage import SCHEME
+from api.rate_limit_counter import Count, FixedWindowCounter
 
-__all__ = ["LIMITED_METHODS", "init_rate_limit"]
+__all__ = ["KEY_PREFIX", "LIMITED_METHODS", "init_rate_limit"]
 
 #: Methods that submit work, and so count against RATE_LIMIT.
 LIMITED_METHODS = frozenset({"POST"})
 
 KEY_PREFIX = "sumflow:ratelimit"
 
+logger = logging.getLogger(__name__)
 
-class _OneLine(logging.Filter):
-    """Flask-Limiter logs a full traceback for every request while Redis is down; one line
-    naming the error says as much, and the 503 handler logs the outage too."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and record.exc_info[1] is not None:
-            record.msg = f"{record.getMessage()}: {record.exc_info[1]!r}"
-            record.args = ()
-            record.exc_info = None
-        return True
+_STANDING = "sumflow_rate_limit"
 
 
-logging.getLogger("flask-limiter").addFilter(_OneLine())
+def _tightest(counts: list[Count]) -> Count:
+    """The limit a client is closest to (fewest left; the sooner reset on a tie)."""
+    return min(counts, key=lambda c: (c.remaining, c.window.ends_at))
 
 
-def _exempt() -> bool:
-    return request.method not in LIMITED_METHODS
+def _headers(standing: Count) -> dict[str, str]:
+    return {
+        "X-RateLimit-Limit": str(standing.window.limit.amount),
+        "X-RateLimit-Remaining": str(standing.remaining),
+        "X-RateLimit-Reset": str(int(standing.window.ends_at)),
+    }
 
 
-def init_rate_limit(app: Flask, rate_limit: str, client: redis.Redis) -> Limiter | None:
+def _refusal(refused: list[Count], now: float) -> tuple[dict[str, Any], int, dict[str, str]]:
+    # Of the limits exceeded, the one that lasts longest decides when to come back.
+    last = max(refused, key=lambda c: c.window.ends_at)
+    message = (
+        f"Too many submissions: the limit is {last.window.limit} for each API key (or "
+        "client address); retry after the number of seconds in Retry-After."
+    )
+    headers = {**_headers(last), "Retry-After": str(last.retry_after(now))}
+    return error_body(429, message), 429, headers
+
+
+def init_rate_limit(app: Flask, rate_limit: str, client: redis.Redis) -> FixedWindowCounter | None:
     """Limit POSTs to ``rate_limit`` per client identity; ``""`` turns limiting off."""
     if not rate_limit:
         return None
-    limiter = Limiter(
-        client_identity,
-        application_limits=[rate_limit],
-        application_limits_exempt_when=_exempt,
-        storage_uri=f"{SCHEME}://",  # the real connection comes from the pool below
-        storage_options={"connection_pool": client.connection_pool},
-        strategy="fixed-window",
-        key_prefix=KEY_PREFIX,
-        headers_enabled=True,
-        swallow_errors=True,  # fail open: Redis down is answered by the 503 handler
-    )
+    counter = FixedWindowCounter(client, parse_many(rate_limit), KEY_PREFIX)
+
+    @app.before_request
+    def _count_submission() -> Any:
+        if request.method not in LIMITED_METHODS:
+            return None
+        now = time.time()
+        try:
+            counts = counter.hit(client_identity(), now)
+        except redis.RedisError as exc:
+            logger.warning("rate limit not checked, Redis did not answer: %r", exc)
+            return None
+        refused = [c for c in counts if not c.allowed]
+        if refused:
+            return _refusal(refused, now)
+        setattr(g, _STANDING, _tightest(counts))
+        return None
 
     @app.after_request
-    def _retry_after_only_when_refused(response: Response) -> Response:
-        # Flask-Limiter stamps Retry-After on every limited response; it means something only
-        # on a refusal (429) or an outage (503). after_request hooks run in the reverse order
-        # of registration, so this one, registered before the limiter's, runs after it.
-        if response.status_code not in (429, 503):
-            response.headers.pop("Retry-After", None)
+    def _say_where_the_client_stands(response: Response) -> Response:
+        standing = g.get(_STANDING)
+        if standing is not None:
+            response.headers.update(_headers(standing))
         return response
 
-    # Flask-Limiter resolves and evaluates every limit before it consults the exemption
-    # above: ~120 µs on each GET. A request filter is checked first and skips it all.
-    limiter.request_filter(_exempt)
-    limiter.init_app(app)
-
-    @app.errorhandler(RateLimitExceeded)
-    def _too_many(exc: RateLimitExceeded) -> Any:
-        message = (
-            f"Too many submissions: the limit is {exc.description} for each API key (or "
-            "client address); retry after the number of seconds in Retry-After."
-        )
-        return error_body(429, message), 429
-
-    return limiter
+    return counter

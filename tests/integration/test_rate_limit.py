@@ -83,7 +83,7 @@ def test_without_keys_each_address_has_its_own_budget(redis_url: str) -> None:
 
 
 def test_the_budget_is_shared_by_every_web_process(redis_url: str) -> None:
-    # Two apps stand for two gunicorn workers: the count lives in Redis, not in memory.
+    # Two apps stand for two web workers: the count lives in Redis, not in memory.
     key = fresh_key()
     headers = {"Authorization": f"Bearer {key}"}
     first, second = (limited_app(redis_url, key).test_client() for _ in range(2))

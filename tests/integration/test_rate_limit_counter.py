@@ -1,0 +1,61 @@
+"""The rate limiter costs one Redis round trip per POST, and its windows agree across processes."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+
+import pytest
+import redis
+from flask import Flask
+
+from api import create_app
+
+pytestmark = pytest.mark.integration
+
+ADD = {"a": 1, "b": 2}
+
+
+def limited_app(redis_url: str, key: str, limit: str = "5/minute") -> Flask:
+    return create_app({"redis_url": redis_url, "rate_limit": limit, "api_keys": (key,)})
+
+
+def calls(redis_url: str) -> Counter[str]:
+    stats = redis.Redis.from_url(redis_url).info("commandstats")
+    return Counter({name.removeprefix("cmdstat_"): v["calls"] for name, v in stats.items()})
+
+
+def test_each_post_costs_one_script_call_and_no_reads(redis_url: str) -> None:
+    key = f"key-{uuid.uuid4().hex}"
+    client = limited_app(redis_url, key, "5/minute;100/hour").test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    client.post("/add", json=ADD, headers=headers)  # loads the script
+    before = calls(redis_url)
+    answers = [client.post("/add", json=ADD, headers=headers) for _ in range(3)]
+    used = calls(redis_url) - before
+
+    assert [r.status_code for r in answers] == [202, 202, 202]
+    # The minute limit is the tighter one, so the headers describe it.
+    assert [r.headers["X-RateLimit-Limit"] for r in answers] == ["5", "5", "5"]
+    assert [r.headers["X-RateLimit-Remaining"] for r in answers] == ["3", "2", "1"]
+    assert len({r.headers["X-RateLimit-Reset"] for r in answers}) <= 2  # a minute may turn
+    assert used["evalsha"] == 3
+    assert used["incr"] == 6  # both limits, in the same call
+    assert used["get"] == used["ttl"] == used["pttl"] == 0
+
+
+def test_two_processes_count_in_the_same_window(redis_url: str) -> None:
+    key = f"key-{uuid.uuid4().hex}"
+    headers = {"Authorization": f"Bearer {key}"}
+    first = limited_app(redis_url, key).test_client()  # each app has its own counter,
+    second = limited_app(redis_url, key).test_client()  # like two web workers
+    answers = [
+        first.post("/add", json=ADD, headers=headers),
+        second.post("/add", json=ADD, headers=headers),
+        second.post("/add", json=ADD, headers=headers),
+    ]
+    remaining = [int(r.headers["X-RateLimit-Remaining"]) for r in answers]
+    resets = [int(r.headers["X-RateLimit-Reset"]) for r in answers]
+    if len(set(resets)) == 1:  # the same minute (a minute turning over restarts the count)
+        assert remaining == [4, 3, 2]
+    assert all(reset % 60 == 0 for reset in resets)  # windows are calendar minutes
