@@ -21,8 +21,9 @@ class JSONBodyParser(FlaskParser):
     """webargs' Flask parser, but every undecodable body is a 400 that says why, and each
     argument schema is built once rather than on every request.
 
-    Python refuses integers of more than 4,300 digits with a plain ValueError, which webargs
-    does not expect; it would otherwise surface as a 500.
+    Python refuses integers of more than 4,300 digits with a plain ValueError, and JSON nested
+    thousands deep with a RecursionError; webargs expects neither, and each would otherwise
+    surface as a 500.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -45,6 +46,9 @@ class JSONBodyParser(FlaskParser):
             return super()._raw_load_json(req)
         except json.JSONDecodeError:
             raise
+        except RecursionError as exc:
+            # json.loads recurses once per nesting level: "[[[[..." a few thousand deep.
+            raise json.JSONDecodeError("it is nested too deeply", "<body>", 0) from exc
         except ValueError as exc:
             # "Exceeds the limit (4300 digits) for integer string conversion; use ..."
             reason = str(exc).split(";")[0]

@@ -57,6 +57,12 @@ def test_a_5000_digit_integer_is_a_400_not_a_crash(client: FlaskClient) -> None:
     assert "number is too long" in response.json["message"]
 
 
+def test_deeply_nested_json_is_a_400_not_a_crash(client: FlaskClient) -> None:
+    response = client.post("/add", data="[" * 100_000, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json["message"]
+
+
 def test_malformed_json_is_400(client: FlaskClient) -> None:
     response = client.post("/add", data='{"a": 1,', content_type="application/json")
     assert response.status_code == 400
