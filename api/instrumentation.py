@@ -97,5 +97,5 @@ def init_app(app: Flask) -> None:
         rule = request.url_rule.rule if request.url_rule is not None else None
         method = request.method if request.method in _METHODS else "other"
         metrics.observe(method, endpoint_label(rule), response.status_code, elapsed)
-        log_request(request, response.status_code, elapsed)
+        log_request(request.environ, response.status_code, elapsed)
         return response

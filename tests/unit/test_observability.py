@@ -137,9 +137,9 @@ def test_each_request_is_logged_once_with_its_fields(caplog: pytest.LogCaptureFi
     environ = {"REMOTE_ADDR": "10.0.0.7"}
     with caplog.at_level(logging.INFO, logger="sumflow.access"):
         with app.test_request_context("/result/abc?wait=5", environ_base=environ):
-            log_request(request, 200, 0.01234)
+            log_request(request.environ, 200, 0.01234)
         with app.test_request_context("/add", method="POST", environ_base=environ):
-            log_request(request, 202, None)
+            log_request(request.environ, 202, None)
     first, second = caplog.records
     assert first.getMessage() == '10.0.0.7 "GET /result/abc?wait=5" 200 12.34 ms'
     payload = json.loads(JsonFormatter().format(first))
