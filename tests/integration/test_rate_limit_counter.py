@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 import redis
 from flask import Flask
 
 from api import create_app
+from config.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +27,16 @@ def calls(redis_url: str) -> Counter[str]:
     return Counter({name.removeprefix("cmdstat_"): v["calls"] for name, v in stats.items()})
 
 
-def test_each_post_costs_one_script_call_and_no_reads(redis_url: str) -> None:
+@pytest.fixture(scope="module")
+def quiet_redis_url() -> Iterator[str]:
+    """A Redis of this module's own: no worker or beat adds commands to the counts."""
+    server = RedisServer().start()
+    yield server.url
+    server.stop()
+
+
+def test_each_post_costs_one_script_call_and_no_reads(quiet_redis_url: str) -> None:
+    redis_url = quiet_redis_url
     key = f"key-{uuid.uuid4().hex}"
     client = limited_app(redis_url, key, "5/minute;100/hour").test_client()
     headers = {"Authorization": f"Bearer {key}"}
