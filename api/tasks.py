@@ -41,7 +41,7 @@ class Add(MethodView):
     def post(self, body: dict[str, Any]) -> Any:
         """Queue a + b; poll the Location header (GET /result/<task_id>) for the sum."""
         svc = services()
-        task_id = submit_add(svc.celery, svc.redis, body["a"], body["b"], body["options"])
+        task_id = submit_add(svc.celery, body["a"], body["b"], body["options"])
         return {"task_id": task_id}, 202, {"Location": url_for("tasks.Result", task_id=task_id)}
 
 

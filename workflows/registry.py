@@ -17,6 +17,7 @@ __all__ = [
     "ISSUED_PREFIX",
     "REVOKED_KEY",
     "issued_key",
+    "issued_marker",
     "mark_issued",
     "remember_revoked",
 ]
@@ -27,6 +28,11 @@ REVOKED_KEY = "sumflow:revoked"
 
 def issued_key(task_id: str) -> str:
     return ISSUED_PREFIX + task_id
+
+
+def issued_marker(task_id: str, kind: str, ttl: int) -> tuple[str, ...]:
+    """The Redis command that records one id as issued, for a caller that pipelines it."""
+    return ("SET", issued_key(task_id), kind, "EX", str(ttl))
 
 
 def mark_issued(client: redis.Redis, task_ids: Iterable[str], kind: str, ttl: int) -> None:

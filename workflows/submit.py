@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import redis
 from celery import uuid
 
 from config import RetryPolicy
+from workflows.broker import written_with_publish
 from workflows.celery_app import SumflowCelery
-from workflows.registry import mark_issued
+from workflows.registry import issued_marker
 from workflows.tasks import ADD_TASK
 
 __all__ = ["TaskOptions", "submit_add"]
@@ -44,17 +44,17 @@ class TaskOptions:
         return options
 
 
-def submit_add(
-    celery: SumflowCelery, client: redis.Redis, a: Any, b: Any, options: TaskOptions
-) -> str:
+def submit_add(celery: SumflowCelery, a: Any, b: Any, options: TaskOptions) -> str:
     """Queue one add and return its task id.
 
-    The id is recorded before publishing: if publishing fails the caller gets an error and
-    never sees the id, whereas the other order could run a task whose id answers 404.
+    The id is recorded as issued in the publish's own round trip, ahead of the message
+    (workflows.broker): if publishing fails the caller gets an error and never sees the id,
+    and no worker can run the task before its id is known.
     """
     task_id = uuid()
-    mark_issued(client, [task_id], "add", celery.conf.result_expires)
-    celery.tasks[ADD_TASK].apply_async(
-        (a, b), options.task_kwargs(), task_id=task_id, **options.publish_options()
-    )
+    marker = issued_marker(task_id, "add", celery.conf.result_expires)
+    with written_with_publish(marker):
+        celery.tasks[ADD_TASK].apply_async(
+            (a, b), options.task_kwargs(), task_id=task_id, **options.publish_options()
+        )
     return task_id

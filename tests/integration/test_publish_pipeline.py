@@ -1,0 +1,115 @@
+"""A single add's issued marker travels in its publish's round trip, ahead of the message.
+
+On a Redis of this module's own with no worker, so every message stays queued where the test
+can read it, and MONITOR shows the order in which Redis ran the commands.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from config import load_settings
+from config.redis_server import RedisServer
+from workflows import SumflowCelery, create_celery
+from workflows.broker import written_with_publish
+from workflows.registry import issued_key
+from workflows.submit import TaskOptions, submit_add
+
+QUEUE = "default"
+STOP = "sumflow-test-monitor-stop"
+
+
+@pytest.fixture(scope="module")
+def quiet_redis_url() -> Iterator[str]:
+    server = RedisServer().start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def celery(quiet_redis_url: str) -> Iterator[SumflowCelery]:
+    app = create_celery(load_settings(redis_url=quiet_redis_url))
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def store(quiet_redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(quiet_redis_url, decode_responses=True)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+def queued_ids(store: redis.Redis) -> list[str]:
+    return [json.loads(raw)["headers"]["id"] for raw in store.lrange(QUEUE, 0, -1)]
+
+
+class Monitor:
+    """The commands Redis runs while the block is open, in order (Redis's MONITOR)."""
+
+    def __init__(self, url: str) -> None:
+        self._monitor = redis.Redis.from_url(url, decode_responses=True).monitor()
+        self.commands: list[str] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+
+    def _read(self) -> None:
+        while True:
+            command = self._monitor.next_command()["command"]
+            if command == f"ECHO {STOP}":
+                return
+            self.commands.append(command.split()[0].upper())
+
+    def __enter__(self) -> Monitor:
+        self._monitor.__enter__()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._monitor.connection_pool.get_connection().send_command("ECHO", STOP)
+        self._thread.join(timeout=5)
+        self._monitor.__exit__(*exc)
+
+
+def test_submit_add_records_the_id_before_the_message(
+    celery: SumflowCelery, store: redis.Redis, quiet_redis_url: str
+) -> None:
+    with Monitor(quiet_redis_url) as monitor:
+        task_id = submit_add(celery, 2, 3, TaskOptions())
+
+    assert store.get(issued_key(task_id)) == "add"
+    ttl = store.ttl(issued_key(task_id))
+    assert celery.conf.result_expires - 5 <= ttl <= celery.conf.result_expires
+    assert queued_ids(store) == [task_id]
+    writes = [c for c in monitor.commands if c in ("SET", "LPUSH")]
+    assert writes == ["SET", "LPUSH"], monitor.commands
+
+
+def test_commands_ride_only_inside_the_block(celery: SumflowCelery, store: redis.Redis) -> None:
+    add = celery.tasks["sumflow.add"]
+    with written_with_publish(("SET", "sumflow:test:inside", "1")):
+        add.apply_async((1, 1), task_id="inside")
+    add.apply_async((1, 1), task_id="after")
+
+    assert store.get("sumflow:test:inside") == "1"
+    assert queued_ids(store) == ["after", "inside"]  # LPUSH: newest first
+    store.delete("sumflow:test:inside")
+    add.apply_async((1, 1), task_id="later")
+    assert store.get("sumflow:test:inside") is None
+
+
+def test_a_batched_publish_still_sends_the_commands(
+    celery: SumflowCelery, store: redis.Redis
+) -> None:
+    with celery.connection_for_write() as connection:
+        producer = celery.amqp.Producer(connection)
+        with written_with_publish(("SET", "sumflow:test:batched", "1")), producer.batch(10):
+            celery.send_task("sumflow.add", (1, 2), task_id="batched", producer=producer)
+
+    assert store.get("sumflow:test:batched") == "1"
+    assert queued_ids(store) == ["batched"]
