@@ -1,5 +1,8 @@
 """``python -m api.serve``: the API as `make run` and production serve it, under Granian.
 
+``python -m api.serve MODULE:FACTORY`` serves another WSGI app factory with the same settings;
+`make bench` uses it to measure the API's floor (tests/bench/floor.py).
+
 Granian parses HTTP in Rust and hands each request to a pool of Python threads per worker
 process, so the Python side pays for Flask and sumflow's own work and little else. `make bench`
 measured it against gunicorn's threaded workers on the same app: about a third less API CPU
@@ -36,12 +39,12 @@ APP_FACTORY = "api:create_app"
 KILL_TIMEOUT_SECONDS = 10
 
 
-def build_server(settings: Settings) -> Granian:
+def build_server(settings: Settings, factory: str = APP_FACTORY) -> Granian:
     tls = {}
     if settings.tls_cert_file:
         tls = {"ssl_cert": Path(settings.tls_cert_file), "ssl_key": Path(settings.tls_key_file)}
     return Granian(
-        APP_FACTORY,
+        factory,
         factory=True,
         interface=Interfaces.WSGI,
         address=settings.host,
@@ -74,11 +77,12 @@ def _prepare_metrics_dir(settings: Settings) -> tuple[str, bool]:
     return path, own
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
     settings = load_settings()
     metrics_dir, own_dir = _prepare_metrics_dir(settings)
     try:
-        build_server(settings).serve()
+        build_server(settings, *args[:1]).serve()
     finally:
         if own_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)

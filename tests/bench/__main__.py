@@ -16,6 +16,9 @@ from tests.bench.runner import run_all, warm_up
 from tests.bench.scenarios import SCENARIOS, Context, Sizes
 from tests.bench.stack import running_stack
 
+#: ``--web-app`` choices: the floor apps of tests/bench/floor.py.
+FLOOR_APPS = {"bare": "tests.bench.floor:bare", "flask": "tests.bench.floor:flask"}
+
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     names = ", ".join(s.name for s in SCENARIOS)
@@ -37,6 +40,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default="",
         metavar="ARGS",
         help="extra arguments for the worker's command line, e.g. '--prefetch-multiplier 4'",
+    )
+    parser.add_argument(
+        "--web-app",
+        choices=sorted(FLOOR_APPS),
+        help="serve a floor app instead of sumflow's (tests/bench/floor.py): what the API "
+        "would cost without Flask (bare) or with plain Flask routes (flask)",
     )
     parser.add_argument(
         "--size",
@@ -62,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     logs = args.logs or Path(tempfile.mkdtemp(prefix="sumflow-bench-"))
     began = time.perf_counter()
     print(f"sumflow bench: logs in {logs}", file=sys.stderr, flush=True)
-    with running_stack(logs, env, shlex.split(args.worker_args)) as stack:
+    web_app = FLOOR_APPS[args.web_app] if args.web_app else None
+    with running_stack(logs, env, shlex.split(args.worker_args), web_app) as stack:
         raw = RawCelery(stack.redis_url)
         ctx = Context(stack, raw, sizes)
         try:
@@ -78,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         "reps": args.reps,
         "env": env,
         "worker_args": args.worker_args,
+        "web_app": web_app or "api:create_app",
         "seconds": round(time.perf_counter() - began, 1),
         "scenarios": {
             name: {path: outcome.as_json() for path, outcome in paths.items()}

@@ -138,12 +138,16 @@ def _worker_answers(url: str) -> bool:
 
 @contextmanager
 def running_stack(
-    logs: Path, env: Mapping[str, Any] | None = None, worker_args: Sequence[str] = ()
+    logs: Path,
+    env: Mapping[str, Any] | None = None,
+    worker_args: Sequence[str] = (),
+    web_app: str | None = None,
 ) -> Iterator[Stack]:
     """Start Redis (free port, no persistence), one worker and the API; stop them after.
 
     ``env`` is added to both processes' environment and ``worker_args`` to the worker's
-    command line: for trying other settings (``make bench BENCH_ARGS=...``).
+    command line: for trying other settings (``make bench BENCH_ARGS=...``). ``web_app``
+    (``module:factory``) replaces sumflow's app under the same server and settings.
     """
     logs.mkdir(parents=True, exist_ok=True)
     server = RedisServer(log_file=logs / "redis.log").start()
@@ -155,7 +159,8 @@ def running_stack(
         worker = Service([*WORKER_COMMAND, *worker_args], worker_env, logs / "worker.log")
         started.append(worker.start())
         web_env = service_env(server.url, PORT=port, **extra)
-        web = Service(WEB_COMMAND, web_env, logs / "web.log")
+        web_command = [*WEB_COMMAND, web_app] if web_app else WEB_COMMAND
+        web = Service(web_command, web_env, logs / "web.log")
         started.append(web.start())
         for service, ready, what in (
             (web, lambda: _api_answers(port), "the API"),

@@ -1,10 +1,11 @@
 """``python -m tests.bench.sweep``: the same scenarios under several settings, in rounds.
 
 Each configuration is a string of ``NAME=VALUE`` environment settings and extra worker
-arguments, e.g. ``"WEB_WORKERS=4 WEB_THREADS=4"`` or ``"--prefetch-multiplier 4"``. Every
+arguments, e.g. ``"WEB_WORKERS=4 WEB_THREADS=4"`` or ``"--prefetch-multiplier 4"``, or
+``web-app=bare`` / ``web-app=flask`` for the floor apps (tests/bench/floor.py). Every
 round runs each configuration once (a whole `make bench` stack each time, --reps runs per path),
 so a busy machine slows all of them alike; the table shows medians over the rounds. This is
-how the defaults in `config/` were chosen (see README.bench.md).
+how the defaults in `config/` were chosen (README, Performance).
 """
 
 from __future__ import annotations
@@ -27,17 +28,28 @@ COLUMNS = (
 )
 
 
-def _split(config: str) -> tuple[list[str], list[str]]:
-    env, worker_args = [], []
+#: A config token for the benchmark itself (``web-app=bare`` → ``--web-app=bare``). It has no
+#: leading dashes so that argparse does not take ``--config "web-app=bare"`` for an option.
+WEB_APP_OPTION = "web-app="
+
+
+def _split(config: str) -> tuple[list[str], list[str], list[str]]:
+    """(environment settings, worker arguments, benchmark arguments) of one configuration."""
+    env, worker_args, bench_args = [], [], []
     for token in shlex.split(config):
-        (env if "=" in token and not token.startswith("-") else worker_args).append(token)
-    return env, worker_args
+        if token.startswith(WEB_APP_OPTION):
+            bench_args.append(f"--{token}")
+        elif "=" in token and not token.startswith("-"):
+            env.append(token)
+        else:
+            worker_args.append(token)
+    return env, worker_args, bench_args
 
 
 def _run(config: str, only: str, sizes: list[str], reps: int, out: Path) -> dict[str, Any]:
-    env, worker_args = _split(config)
+    env, worker_args, bench_args = _split(config)
     command = [sys.executable, "-m", "tests.bench", "--reps", str(reps), "--only", only]
-    command += ["--json", str(out), "--worker-args", shlex.join(worker_args)]
+    command += [*bench_args, "--json", str(out), "--worker-args", shlex.join(worker_args)]
     for item in env:
         command += ["--env", item]
     for item in sizes:
