@@ -2,7 +2,8 @@
 layers of the real app. ``python -m tests.bench --web-app bare`` (or ``flask``) measures it.
 
 Both apps answer just what the benchmark's throughput and latency scenarios ask (``POST /add``,
-``GET /result/<id>?wait=N``, ``GET /health``) with the same Redis work as sumflow's views:
+``GET /result/<id>?wait=N``, ``GET /health``; anything else is a 404, which the benchmark
+reports as ``n/a``) with the same Redis work as sumflow's views:
 `submit_add` and `wait_for_task`. The gap between them and the real app is what Flask, the
 OpenAPI layer, validation, the rate limiter, metrics and the access log cost (README,
 Performance). They are measuring tools, not a service: no validation, no errors handled.
@@ -52,7 +53,9 @@ def bare() -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
             if view is None:
                 return _json(start_response, "404 Not Found", {"message": "unknown id"})
             return _json(start_response, "200 OK", {"status": view.status, "result": view.result})
-        return _json(start_response, "200 OK", {"status": "ok"})
+        if path == "/health":
+            return _json(start_response, "200 OK", {"status": "ok"})
+        return _json(start_response, "404 Not Found", {"message": "not in the floor app"})
 
     return app
 
