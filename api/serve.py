@@ -5,8 +5,8 @@
 
 Granian parses HTTP in Rust and hands each request to a pool of Python threads per worker
 process, so the Python side pays for Flask and sumflow's own work and little else. `make bench`
-measured it against gunicorn's threaded workers on the same app: about a third less API CPU
-per add (README, Performance). Threads, not one request per process, because
+measured it against gunicorn's threaded workers on the same app: 7-11% less web CPU per add
+and a higher throughput ratio (README, Performance). Threads, not one request per process, because
 ``GET /result?wait=N`` holds a request open for up to 30 s.
 
 Metrics: each worker is its own process, so prometheus_client runs in multiprocess mode. Every
