@@ -71,7 +71,8 @@ class Channel(kombu_redis.Channel):
     def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
         commands = getattr(_local, "commands", ())
         if not commands:
-            return super()._put(queue, message, **kwargs)
+            super()._put(queue, message, **kwargs)
+            return
         plain = "_publish_batch" not in kwargs and not (self._expires and queue in self._expires)
         with self.conn_or_acquire() as client, client.pipeline(transaction=False) as pipe:
             for command in commands:
@@ -82,7 +83,6 @@ class Channel(kombu_redis.Channel):
             pipe.execute()
         if not plain:  # batches and expiring queues: kombu's way, just after the commands
             super()._put(queue, message, **kwargs)
-        return None
 
     def close(self) -> None:
         if self._in_poll and not self.closed:

@@ -36,14 +36,17 @@ def issued_marker(task_id: str, kind: str, ttl: int) -> tuple[str, ...]:
 
 
 def mark_issued(client: redis.Redis, task_ids: Iterable[str], kind: str, ttl: int) -> None:
-    """Record ids as issued by us for ``ttl`` seconds (one round trip for any number of ids)."""
+    """Record ids as issued by us for ``ttl`` seconds (one round trip for any number of ids).
+
+    For one id the command goes straight to ``client``, so a caller may pass its own pipeline.
+    """
     ids = list(task_ids)
     if len(ids) == 1:
-        client.set(issued_key(ids[0]), kind, ex=ttl)
+        client.execute_command(*issued_marker(ids[0], kind, ttl))
         return
     with client.pipeline(transaction=False) as pipe:
         for task_id in ids:
-            pipe.set(issued_key(task_id), kind, ex=ttl)
+            pipe.execute_command(*issued_marker(task_id, kind, ttl))
         pipe.execute()
 
 
