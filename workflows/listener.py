@@ -57,24 +57,39 @@ class Subscription:
         return self._next("message", timeout)
 
 
+def _subscribe(pubsub: PubSub, channel: str, timeout: float) -> Subscription:
+    pubsub.subscribe(channel)
+    subscription = Subscription(pubsub, channel)
+    subscription.confirmed(timeout)
+    return subscription
+
+
 @contextmanager
 def subscribed(client: redis.Redis, channel: str, timeout: float) -> Iterator[Subscription]:
     """Subscribe this thread's pub/sub connection to ``channel`` (confirmed, within
     ``timeout``) for the duration of the block.
 
-    After any error the connection is closed and forgotten, so the next call starts afresh.
+    A kept connection may have died with a Redis that restarted while it idled. redis-py
+    retries the subscribe, but not the health-check PING its pub/sub sends before reading
+    (redis-py#3613), so such a connection is replaced once by a new one. After any other
+    error the connection is closed and forgotten, so the next call starts afresh.
     """
     cache = _thread_pubsubs()
-    pubsub = cache.get(client)
-    if pubsub is None:
-        pubsub = cache[client] = client.pubsub()
+    pubsub = cache.pop(client, None)
     try:
-        pubsub.subscribe(channel)
-        subscription = Subscription(pubsub, channel)
-        subscription.confirmed(timeout)
+        subscription = None
+        if pubsub is not None:
+            try:
+                subscription = _subscribe(pubsub, channel, timeout)
+            except redis.ConnectionError:
+                pubsub.close()
+        if subscription is None:
+            pubsub = client.pubsub()
+            subscription = _subscribe(pubsub, channel, timeout)
         yield subscription
         pubsub.unsubscribe(channel)  # its confirmation is skipped by the next subscription
     except BaseException:
-        cache.pop(client, None)
-        pubsub.close()
+        if pubsub is not None:
+            pubsub.close()
         raise
+    cache[client] = pubsub  # only a connection that worked is kept

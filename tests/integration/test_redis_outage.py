@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from celery import states
 from flask.testing import FlaskClient
 
 from api import create_app
+from config import load_settings
 from config.redis_server import RedisServer
 from tests.conftest import TEST_ADD_DELAY, Sums
 from tests.support import Service, eventually, wait_for_worker
+from workflows.redis_client import create_redis
+from workflows.registry import mark_issued
+from workflows.results import TaskView, meta_key, wait_for_task
 
 pytestmark = pytest.mark.integration
 
@@ -121,3 +127,25 @@ def test_an_add_running_while_redis_restarts_still_completes(
         assert sums.finished(sums.submit(1, 1), wait=20) == {"status": "SUCCESS", "result": 2}
     finally:
         server.stop()
+
+
+def test_a_long_poll_after_a_redis_restart_replaces_its_stale_connection(
+    own_redis: RedisServer,
+) -> None:
+    """Each thread keeps its pub/sub connection between long-polls; the one it kept died with
+    the old Redis. redis-py's pub/sub sends a health-check PING before it reads, outside its
+    retry (redis-py#3613), so the first ``?wait`` after the restart answered 503 "Broken pipe"
+    although Redis was up. The check runs once the connection idled past its interval: 25 s
+    in production, 1 s here."""
+    client = create_redis(load_settings(redis_url=own_redis.url))
+    client.connection_pool.connection_kwargs["health_check_interval"] = 1
+    mark_issued(client, ["before"], "add", 60)
+    assert wait_for_task(client, "before", 0.2) == TaskView(states.PENDING, None)
+
+    own_redis.stop()
+    own_redis.start()
+    time.sleep(1.5)  # idle past the health-check interval
+    mark_issued(client, ["after"], "add", 60)
+    client.set(meta_key("after"), json.dumps({"status": states.SUCCESS, "result": 5}))
+
+    assert wait_for_task(client, "after", 1) == TaskView(states.SUCCESS, 5)
