@@ -41,6 +41,14 @@ def redis_url(redis_server: RedisServer) -> str:
     return redis_server.url
 
 
+@pytest.fixture(scope="module")
+def quiet_redis_url() -> Iterator[str]:
+    """A Redis of the test module's own: no worker or beat adds commands or takes messages."""
+    server = RedisServer().start()
+    yield server.url
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def app(redis_url: str) -> Flask:
     # No rate limit for the shared app: tests may submit faster than a client would;

@@ -14,7 +14,6 @@ import pytest
 import redis
 
 from config import load_settings
-from config.redis_server import RedisServer
 from workflows import SumflowCelery, create_celery
 from workflows.broker import written_with_publish
 from workflows.registry import issued_key
@@ -22,13 +21,6 @@ from workflows.submit import TaskOptions, submit_add
 
 QUEUE = "default"
 STOP = "sumflow-test-monitor-stop"
-
-
-@pytest.fixture(scope="module")
-def quiet_redis_url() -> Iterator[str]:
-    server = RedisServer().start()
-    yield server.url
-    server.stop()
 
 
 @pytest.fixture

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 import redis
 from flask import Flask
 
 from api import create_app
-from config.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
 
@@ -25,14 +23,6 @@ def limited_app(redis_url: str, key: str, limit: str = "5/minute") -> Flask:
 def calls(redis_url: str) -> Counter[str]:
     stats = redis.Redis.from_url(redis_url).info("commandstats")
     return Counter({name.removeprefix("cmdstat_"): v["calls"] for name, v in stats.items()})
-
-
-@pytest.fixture(scope="module")
-def quiet_redis_url() -> Iterator[str]:
-    """A Redis of this module's own: no worker or beat adds commands to the counts."""
-    server = RedisServer().start()
-    yield server.url
-    server.stop()
 
 
 def test_each_post_costs_one_script_call_and_no_reads(quiet_redis_url: str) -> None:
