@@ -31,6 +31,7 @@ from marshmallow import EXCLUDE, Schema, fields
 from marshmallow.validate import Length, Regexp
 
 from api.auth import client_identity
+from api.prefer import APPLIED_HEADER
 from api.services import services
 from workflows.redis_client import REDIS_ERRORS
 
@@ -46,7 +47,7 @@ KEY_PREFIX = "sumflow:idempotency:"
 PENDING_TTL = 60
 
 #: Response headers replayed along with the status and body.
-_REPLAYED_HEADERS = ("Location",)
+_REPLAYED_HEADERS = ("Location", APPLIED_HEADER)
 
 
 class IdempotencyHeaderSchema(Schema):

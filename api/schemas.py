@@ -18,6 +18,7 @@ __all__ = [
     "ErrorSchema",
     "RetryPolicySchema",
     "TaskAcceptedSchema",
+    "TaskDoneSchema",
     "TaskOptionsSchema",
     "TaskResultSchema",
     "operand",
@@ -170,6 +171,10 @@ class TaskResultSchema(Schema):
         allow_none=True,
         metadata={"description": "null while pending, the sum on SUCCESS, else an error message."},
     )
+
+
+class TaskDoneSchema(TaskResultSchema, TaskAcceptedSchema):
+    """A submission answered with its outcome: the task finished within ``Prefer: wait``."""
 
 
 class WaitQuerySchema(Schema):

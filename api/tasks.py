@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from celery import states
-from flask import url_for
+from flask import jsonify, request, url_for
 from flask.views import MethodView
 from flask_smorest import abort
 
+from api import prefer
 from api.blueprint import Blueprint
 from api.schemas import (
     AddRequestSchema,
     RevokeAcceptedSchema,
     RevokeQuerySchema,
     TaskAcceptedSchema,
+    TaskDoneSchema,
     TaskResultSchema,
     WaitQuerySchema,
 )
@@ -25,6 +27,18 @@ from workflows.submit import submit_add
 
 blp = Blueprint("tasks", __name__, description="Single adds: submit, read, revoke.")
 
+_DONE = TaskDoneSchema()
+
+_PREFER_DOC = {
+    "in": "header",
+    "name": prefer.HEADER,
+    "required": False,
+    "schema": {"type": "string", "example": "wait=5"},
+    "description": "`wait=N` (RFC 7240): hold the request up to N seconds (at most 30) and "
+    "answer 200 with the result if the task finishes in time, else 202 as usual. "
+    f"The answer's `{prefer.APPLIED_HEADER}` says which wait was applied.",
+}
+
 
 def _find(task_id: str, wait: float = 0) -> TaskView:
     view = wait_for_task(services().redis, task_id, wait)
@@ -33,16 +47,31 @@ def _find(task_id: str, wait: float = 0) -> TaskView:
     return view
 
 
-@blp.route("/add")
+@blp.route("/add", parameters=[_PREFER_DOC])
 class Add(MethodView):
     @blp.idempotent
     @blp.arguments(AddRequestSchema)
     @blp.response(202, TaskAcceptedSchema)
+    @blp.alt_response(
+        200, schema=TaskDoneSchema, description="The task finished within `Prefer: wait`."
+    )
     def post(self, body: dict[str, Any]) -> Any:
-        """Queue a + b; poll the Location header (GET /result/<task_id>) for the sum."""
+        """Queue a + b; poll the Location header (GET /result/<task_id>) for the sum, or send
+        ``Prefer: wait=N`` to get it in this answer when it is ready within N seconds."""
         svc = services()
         task_id = submit_add(svc.celery, body["a"], body["b"], body["options"])
-        return {"task_id": task_id}, 202, {"Location": url_for("tasks.Result", task_id=task_id)}
+        headers = {"Location": url_for("tasks.Result", task_id=task_id)}
+        wait = prefer.requested_wait(
+            request.headers.get(prefer.HEADER), svc.settings.max_wait_seconds
+        )
+        if wait is None:
+            return {"task_id": task_id}, 202, headers
+        headers[prefer.APPLIED_HEADER] = prefer.applied(wait)
+        view = wait_for_task(svc.redis, task_id, wait)
+        if view is None or not view.ready:
+            return {"task_id": task_id}, 202, headers
+        done = {"task_id": task_id, "status": view.status, "result": view.result}
+        return jsonify(_DONE.dump(done)), 200, headers
 
 
 @blp.route("/result/<string:task_id>")
