@@ -36,9 +36,13 @@ class ApiClient:
     def close(self) -> None:
         self.conn.close()
 
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
         payload = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        headers = dict(headers or {})
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
         for attempt in (1, 2):
             try:
                 self.conn.request(method, path, payload, headers)
@@ -62,6 +66,18 @@ class ApiClient:
 
     def add(self, a: Any, b: Any) -> str:
         return self.post("/add", {"a": a, "b": b})["task_id"]
+
+    def add_waiting(self, a: Any, b: Any, wait: float = 5.0) -> Any:
+        """One request: ``POST /add`` with ``Prefer: wait``; the sum, read from the answer (200)
+        or, if the task was not done in time (202), from ``/result``."""
+        status, data = self.request("POST", "/add", {"a": a, "b": b}, {"Prefer": f"wait={wait:g}"})
+        if status == 202:
+            return self.result(data["task_id"], wait=wait)
+        if status != 200:
+            raise ApiError(f"POST /add answered {status}: {data}")
+        if data["status"] != "SUCCESS":
+            raise ApiError(f"task {data['task_id']} ended {data['status']}: {data['result']}")
+        return data["result"]
 
     def result(self, task_id: str, wait: float = 5.0, timeout: float = 120.0) -> Any:
         """Long-poll ``/result`` until the task is done; its value, or ApiError on failure."""

@@ -20,6 +20,9 @@ RATIOS = (
     ("chunks_100k_api_vs_raw", "chunks", "seconds", "ratio"),
     ("chord_1000_api_vs_raw", "chord", "seconds", "ratio"),
     ("redis_cmds_per_add_api_minus_raw", "redis_cmds", "per_add", "difference"),
+    # Clients that take the sum in the POST's answer (Prefer: wait): one request per add.
+    ("throughput_prefer_wait_api_vs_raw", "throughput_prefer_wait", "adds_per_s", "ratio"),
+    ("latency_prefer_wait_p50_api_vs_raw", "latency_prefer_wait", "p50_ms", "ratio"),
 )
 
 #: The targets of issue #7, shown next to each figure: (scenario, figure) → text.
@@ -97,7 +100,10 @@ def _label(scenario: Scenario, key: str, sizes: Sizes) -> str:
         "chain": f"chain of {sizes.chain:,}",
         "chunks": f"{sizes.chunk_pairs:,} pairs, chunks of {sizes.chunk_size}",
         "redis_cmds": f"{sizes.counted_adds} adds, submit + read",
-    }[scenario.name]
+    }
+    n["latency_prefer_wait"] = f"{n['latency']}, Prefer: wait"
+    n["throughput_prefer_wait"] = f"{n['throughput']}, Prefer: wait"
+    n = n[scenario.name]
     what = {
         "p50_ms": "one add p50 (ms)",
         "p99_ms": "one add p99 (ms)",
@@ -105,7 +111,7 @@ def _label(scenario: Scenario, key: str, sizes: Sizes) -> str:
         "seconds": "time (s)",
         "per_add": "Redis commands per add",
     }.get(key, key)
-    if scenario.name == "throughput" and key == "seconds":
+    if scenario.name.startswith("throughput") and key == "seconds":
         return ""
     return f"{what}, {n}" if key != "seconds" else f"{scenario.title.split(',')[0]}: {n} (s)"
 

@@ -107,6 +107,11 @@ def latency_raw(ctx: Context) -> Figures:
     return _latency(lambda i: ctx.raw.add_and_get(i, 1), ctx.sizes.latency_calls)
 
 
+def latency_prefer_wait_api(ctx: Context) -> Figures:
+    api = ctx.api
+    return _latency(lambda i: api.add_waiting(i, 1), ctx.sizes.latency_calls)
+
+
 # --- throughput: concurrent clients, submit then read ------------------------------------
 
 
@@ -164,6 +169,14 @@ def throughput_api(ctx: Context) -> Figures:
 
 def throughput_raw(ctx: Context) -> Figures:
     return _throughput(ctx, lambda: lambda k: ctx.raw.add_and_get(k, 1))
+
+
+def throughput_prefer_wait_api(ctx: Context) -> Figures:
+    def make_client() -> Callable[[int], Any]:
+        api = ApiClient(ctx.stack.api_port)
+        return lambda k: api.add_waiting(k, 1)
+
+    return _throughput(ctx, make_client)
 
 
 # --- canvas: group, chord, chain, chunks -------------------------------------------------
@@ -323,6 +336,26 @@ SCENARIOS: tuple[Scenario, ...] = (
         "adds/s",
         True,
         throughput_api,
+        throughput_raw,
+    ),
+    # The same two, with clients that ask for the sum in the POST's answer (Prefer: wait)
+    # instead of a second request; plain Celery is measured again, interleaved.
+    Scenario(
+        "latency_prefer_wait",
+        "one add in one request (Prefer: wait)",
+        ("p50_ms", "p99_ms", "mean_ms"),
+        "ms",
+        False,
+        latency_prefer_wait_api,
+        latency_raw,
+    ),
+    Scenario(
+        "throughput_prefer_wait",
+        "adds by concurrent clients, one request each (Prefer: wait)",
+        ("adds_per_s", "seconds"),
+        "adds/s",
+        True,
+        throughput_prefer_wait_api,
         throughput_raw,
     ),
     Scenario("group", "group of adds", ("seconds",), "s", False, group_api, group_raw),

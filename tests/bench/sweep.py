@@ -25,7 +25,11 @@ COLUMNS = (
     ("throughput", "adds_per_s", "adds/s"),
     ("latency", "p50_ms", "p50 ms"),
     ("latency", "p99_ms", "p99 ms"),
+    ("throughput_prefer_wait", "adds_per_s", "adds/s, Prefer: wait"),
 )
+
+#: Throughput scenarios whose CPU per add is shown, with the suffix of their columns.
+CPU_COLUMNS = (("throughput", ""), ("throughput_prefer_wait", ", Prefer: wait"))
 
 
 #: A config token for the benchmark itself (``web-app=bare`` → ``--web-app=bare``). It has no
@@ -71,16 +75,18 @@ def _figures(document: dict[str, Any]) -> dict[str, float]:
         api, raw = found.get(f"api {title}"), found.get(f"raw {title}")
         if api is not None and raw:
             found[f"API/raw {title}"] = api / raw
-    throughput = document["scenarios"].get("throughput")
-    if throughput:
+    for scenario, suffix in CPU_COLUMNS:
+        throughput = document["scenarios"].get(scenario)
+        if not throughput:
+            continue
         for path in ("api", "raw"):
             median = throughput[path]["median"]
             cpu = [v for k, v in median.items() if k.startswith("cpu_ms_per_add.")]
             if cpu:
-                found[f"{path} CPU ms/add"] = sum(cpu)
+                found[f"{path} CPU ms/add{suffix}"] = sum(cpu)
         api_cpu = throughput["api"]["median"].get("cpu_ms_per_add.api")
         if api_cpu is not None:
-            found["web server CPU ms/add"] = api_cpu
+            found[f"web server CPU ms/add{suffix}"] = api_cpu
     for role, peak in document["memory_kib"].items():
         found[f"{role} MiB"] = peak["total"] / 1024
     return found
