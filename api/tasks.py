@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import states
+from celery import states, uuid
 from flask import jsonify, request, url_for
 from flask.views import MethodView
 from flask_smorest import abort
@@ -21,7 +21,7 @@ from api.schemas import (
     WaitQuerySchema,
 )
 from api.services import services
-from workflows.results import TaskView, wait_for_task
+from workflows.results import TaskView, submit_and_wait, wait_for_task
 from workflows.revocation import revoke
 from workflows.submit import submit_add
 
@@ -38,6 +38,10 @@ _PREFER_DOC = {
     "answer 200 with the result if the task finishes in time, else 202 as usual. "
     f"The answer's `{prefer.APPLIED_HEADER}` says which wait was applied.",
 }
+
+
+def _located(task_id: str) -> dict[str, str]:
+    return {"Location": url_for("tasks.Result", task_id=task_id)}
 
 
 def _find(task_id: str, wait: float = 0) -> TaskView:
@@ -59,16 +63,19 @@ class Add(MethodView):
         """Queue a + b; poll the Location header (GET /result/<task_id>) for the sum, or send
         ``Prefer: wait=N`` to get it in this answer when it is ready within N seconds."""
         svc = services()
-        task_id = submit_add(svc.celery, body["a"], body["b"], body["options"])
-        headers = {"Location": url_for("tasks.Result", task_id=task_id)}
+        a, b, options = body["a"], body["b"], body["options"]
         wait = prefer.requested_wait(
             request.headers.get(prefer.HEADER), svc.settings.max_wait_seconds
         )
         if wait is None:
-            return {"task_id": task_id}, 202, headers
-        headers[prefer.APPLIED_HEADER] = prefer.applied(wait)
-        view = wait_for_task(svc.redis, task_id, wait)
-        if view is None or not view.ready:
+            task_id = submit_add(svc.celery, a, b, options)
+            return {"task_id": task_id}, 202, _located(task_id)
+        task_id = uuid()
+        view = submit_and_wait(
+            svc.redis, task_id, wait, lambda: submit_add(svc.celery, a, b, options, task_id)
+        )
+        headers = {**_located(task_id), prefer.APPLIED_HEADER: prefer.applied(wait)}
+        if not view.ready:
             return {"task_id": task_id}, 202, headers
         done = {"task_id": task_id, "status": view.status, "result": view.result}
         return jsonify(_DONE.dump(done)), 200, headers
@@ -103,5 +110,4 @@ class Task(MethodView):
             abort(409, message=f"Task {task_id} is running; revoke it with ?terminate=true.")
         svc = services()
         revoke(svc.celery, svc.redis, task_id, terminate=query["terminate"], running=running)
-        location = url_for("tasks.Result", task_id=task_id)
-        return {"task_id": task_id, "terminate": query["terminate"]}, 202, {"Location": location}
+        return {"task_id": task_id, "terminate": query["terminate"]}, 202, _located(task_id)

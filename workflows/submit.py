@@ -44,14 +44,16 @@ class TaskOptions:
         return options
 
 
-def submit_add(celery: SumflowCelery, a: Any, b: Any, options: TaskOptions) -> str:
-    """Queue one add and return its task id.
+def submit_add(
+    celery: SumflowCelery, a: Any, b: Any, options: TaskOptions, task_id: str | None = None
+) -> str:
+    """Queue one add and return its task id (``task_id`` if given, else a new one).
 
     The id is recorded as issued in the publish's own round trip, ahead of the message
     (workflows.broker): if publishing fails the caller gets an error and never sees the id,
     and no worker can run the task before its id is known.
     """
-    task_id = uuid()
+    task_id = task_id or uuid()
     marker = issued_marker(task_id, "add", celery.conf.result_expires)
     with written_with_publish(marker):
         celery.tasks[ADD_TASK].apply_async(

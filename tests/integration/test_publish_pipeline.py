@@ -1,4 +1,5 @@
-"""A single add's issued marker travels in its publish's round trip, ahead of the message.
+"""A single add's issued marker travels in its publish's round trip, ahead of the message, and
+a submission that waits for its result subscribes before it publishes.
 
 On a Redis of this module's own with no worker, so every message stays queued where the test
 can read it, and MONITOR shows the order in which Redis ran the commands.
@@ -17,6 +18,7 @@ from config import load_settings
 from workflows import SumflowCelery, create_celery
 from workflows.broker import written_with_publish
 from workflows.registry import issued_key
+from workflows.results import TaskView, submit_and_wait
 from workflows.submit import TaskOptions, submit_add
 
 QUEUE = "default"
@@ -105,3 +107,20 @@ def test_a_batched_publish_still_sends_the_commands(
 
     assert store.get("sumflow:test:batched") == "1"
     assert queued_ids(store) == ["batched"]
+
+
+def test_submit_and_wait_subscribes_before_the_task_is_queued(
+    celery: SumflowCelery, store: redis.Redis, quiet_redis_url: str
+) -> None:
+    # No worker: the task stays queued, and the wait ends with one last read.
+    client = redis.Redis.from_url(quiet_redis_url)
+    with Monitor(quiet_redis_url) as monitor:
+        view = submit_and_wait(
+            client, "sub-first", 0.3, lambda: submit_add(celery, 1, 2, TaskOptions(), "sub-first")
+        )
+
+    assert view == TaskView("PENDING", None)
+    assert queued_ids(store) == ["sub-first"]
+    steps = [c for c in monitor.commands if c in ("SUBSCRIBE", "LPUSH", "MGET", "UNSUBSCRIBE")]
+    # Subscribed first, the result's publish cannot be missed: no read until the wait is over.
+    assert steps == ["SUBSCRIBE", "LPUSH", "MGET", "UNSUBSCRIBE"], monitor.commands
