@@ -6,23 +6,38 @@ count (api/rate_limit_counter.py). Every POST answer says where the client stand
 (X-RateLimit-Limit, -Remaining, -Reset); over budget it is a 429 JSON with ``Retry-After``.
 The limiter fails open: when Redis does not answer it lets the request through, and the
 submission itself then answers 503 like any other Redis outage.
+
+A view marked `counted_with_publish` (POST /add) is not counted before it runs: it passes
+`publish_gate()` to its one publish, whose round trip then counts the request and queues the
+message only within budget (api/rate_limit_counter.py). That saves a round trip per add. A
+marked request that ends without publishing (bad input, a replayed Idempotency-Key) is
+counted after the view, and over budget it is still answered 429.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import redis
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from limits import parse_many
 
 from api.auth import client_identity
 from api.errors import error_body
 from api.rate_limit_counter import Count, FixedWindowCounter
+from workflows.broker import PublishGate
 
-__all__ = ["KEY_PREFIX", "LIMITED_METHODS", "init_rate_limit"]
+__all__ = [
+    "KEY_PREFIX",
+    "LIMITED_METHODS",
+    "Refused",
+    "counted_with_publish",
+    "init_rate_limit",
+    "publish_gate",
+]
 
 #: Methods that submit work, and so count against RATE_LIMIT.
 LIMITED_METHODS = frozenset({"POST"})
@@ -32,6 +47,43 @@ KEY_PREFIX = "sumflow:ratelimit"
 logger = logging.getLogger(__name__)
 
 _STANDING = "sumflow_rate_limit"
+#: (counter, identity, time) of a marked request's hit, until its publish makes it.
+_PENDING = "sumflow_rate_limit_pending"
+_MARK = "sumflow_counted_with_publish"
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+class Refused(Exception):
+    """A submission over budget, refused by its publish's gate: nothing was queued."""
+
+    def __init__(self, refused: list[Count], now: float) -> None:
+        super().__init__("over the rate limit")
+        self.refused, self.now = refused, now
+
+
+def counted_with_publish(view: View) -> View:
+    """Mark a POST view that passes `publish_gate()` to its one publish: its request is counted
+    in that publish's round trip instead of before the view runs."""
+    setattr(view, _MARK, True)
+    return view
+
+
+def publish_gate() -> PublishGate | None:
+    """The gate that counts this request with its publish; None when limiting is off or the
+    view is not marked. Over budget, the publish raises `Refused` (answered 429)."""
+    pending = g.pop(_PENDING, None)
+    if pending is None:
+        return None
+    counter, identity, now = pending
+
+    def decide(counts: list[Count]) -> None:
+        refused = [c for c in counts if not c.allowed]
+        if refused:
+            raise Refused(refused, now)
+        setattr(g, _STANDING, _tightest(counts))
+
+    return counter.gate(identity, now, decide)
 
 
 def _tightest(counts: list[Count]) -> Count:
@@ -58,19 +110,25 @@ def _refusal(refused: list[Count], now: float) -> tuple[dict[str, Any], int, dic
     return error_body(429, message), 429, headers
 
 
+def _is_marked(endpoint: str | None, method: str) -> bool:
+    """Whether the view answering ``method`` at ``endpoint`` is `counted_with_publish`."""
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    view_class = getattr(view, "view_class", None)
+    handler = getattr(view_class, method.lower(), None) if view_class else view
+    return getattr(handler, _MARK, False)
+
+
 def init_rate_limit(app: Flask, rate_limit: str, client: redis.Redis) -> FixedWindowCounter | None:
     """Limit POSTs to ``rate_limit`` per client identity; ``""`` turns limiting off."""
     if not rate_limit:
         return None
     counter = FixedWindowCounter(client, parse_many(rate_limit), KEY_PREFIX)
+    marked: dict[tuple[str | None, str], bool] = {}
 
-    @app.before_request
-    def _count_submission() -> Any:
-        if request.method not in LIMITED_METHODS:
-            return None
-        now = time.time()
+    def count_now(identity: str, now: float) -> Any:
+        """Count the request; the 429 answer if it is over budget, else None."""
         try:
-            counts = counter.hit(client_identity(), now)
+            counts = counter.hit(identity, now)
         except redis.RedisError as exc:
             logger.warning("rate limit not checked, Redis did not answer: %r", exc)
             return None
@@ -80,8 +138,30 @@ def init_rate_limit(app: Flask, rate_limit: str, client: redis.Redis) -> FixedWi
         setattr(g, _STANDING, _tightest(counts))
         return None
 
+    @app.before_request
+    def _count_submission() -> Any:
+        if request.method not in LIMITED_METHODS:
+            return None
+        route = (request.endpoint, request.method)
+        if route not in marked:
+            marked[route] = _is_marked(*route)
+        if marked[route]:
+            setattr(g, _PENDING, (counter, client_identity(), time.time()))
+            return None
+        return count_now(client_identity(), time.time())
+
+    @app.errorhandler(Refused)
+    def _refused(exc: Refused) -> Any:
+        return _refusal(exc.refused, exc.now)
+
     @app.after_request
     def _say_where_the_client_stands(response: Response) -> Response:
+        pending = g.pop(_PENDING, None)
+        if pending is not None:  # a marked view that did not publish: count it now
+            _, identity, now = pending
+            refusal = count_now(identity, now)
+            if refusal is not None:
+                return app.make_response(refusal)
         standing = g.get(_STANDING)
         if standing is not None:
             response.headers.update(_headers(standing))

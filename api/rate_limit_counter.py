@@ -1,4 +1,5 @@
-"""Fixed-window counting of submissions in Redis: one round trip per request, whatever the limits.
+"""Fixed-window counting of submissions in Redis: one round trip per request, whatever the limits,
+or none of its own when the count rides with the submission's publish.
 
 Windows are aligned to the clock (a 1-second window is one wall-clock second, a minute window
 one calendar minute), so every web process derives the same key and the same window end from
@@ -7,28 +8,44 @@ counter of every limit at once and sets each one's expiry when it opens: a POST 
 EVALSHA, which runs one INCR per limit and one EXPIRE per window opened. (Flask-Limiter, which
 sumflow used before, took three round trips and then a fifth of a POST's CPU; see README,
 Performance.)
+
+Given a queue and a message, the same script pushes the message when every limit allows it:
+`FixedWindowCounter.gate` hands it to the publish (`workflows.broker.PublishGate`), so a single
+add is counted and queued in one round trip, and a refused one is never queued.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from limits import RateLimitItem
 
+from workflows.broker import PublishGate
+
 __all__ = ["FixedWindowCounter", "Window", "window_of"]
 
-#: Increments KEYS[i]; a counter just created gets ARGV[i] seconds to live. Returns the counts.
-_INCR_ALL = """
-local counts = {}
-for i, key in ipairs(KEYS) do
-    local count = redis.call("incr", key)
+#: For n limits: increments the counters KEYS[1..n]; one just created gets ARGV[i] seconds to
+#: live; ARGV[n+i] is limit i's amount. Given a queue KEYS[n+1] and a message ARGV[2n+1], it
+#: pushes the message if no count went over its amount. Returns the counts.
+INCR_ALL = """
+local n = math.floor(#ARGV / 2)
+local counts, allowed = {}, true
+for i = 1, n do
+    local count = redis.call("incr", KEYS[i])
     if count == 1 then
-        redis.call("expire", key, ARGV[i])
+        redis.call("expire", KEYS[i], ARGV[i])
     end
     counts[i] = count
+    if count > tonumber(ARGV[n + i]) then
+        allowed = false
+    end
+end
+if KEYS[n + 1] and allowed then
+    redis.call("lpush", KEYS[n + 1], ARGV[2 * n + 1])
 end
 return counts
 """
@@ -75,12 +92,28 @@ class FixedWindowCounter:
     def __init__(self, client: redis.Redis, limits: Sequence[RateLimitItem], prefix: str) -> None:
         self.limits = tuple(limits)
         self.prefix = prefix
-        self._incr_all = client.register_script(_INCR_ALL)
+        self._incr_all = client.register_script(INCR_ALL)
 
-    def hit(self, identity: str, now: float) -> list[Count]:
-        """Count one request of ``identity`` against every limit; raises redis errors."""
+    def _windows(self, identity: str, now: float) -> tuple[list[Window], list[str], list[int]]:
+        """Each limit's window, the counters' keys, and the script's arguments for them."""
         windows = [window_of(limit, self.prefix, identity, now) for limit in self.limits]
         # A second beyond the window's end, so a slow clock elsewhere still finds the count.
         expiries = [math.ceil(w.ends_at - now) + 1 for w in windows]
-        counts = self._incr_all(keys=[w.key for w in windows], args=expiries)
+        amounts = [w.limit.amount for w in windows]
+        return windows, [w.key for w in windows], expiries + amounts
+
+    def hit(self, identity: str, now: float) -> list[Count]:
+        """Count one request of ``identity`` against every limit; raises redis errors."""
+        windows, keys, args = self._windows(identity, now)
+        counts = self._incr_all(keys=keys, args=args)
         return [Count(w, int(c)) for w, c in zip(windows, counts, strict=True)]
+
+    def gate(self, identity: str, now: float, decide: Callable[[list[Count]], None]) -> PublishGate:
+        """The hit as a publish's gate: counted, and the message pushed only if every limit
+        allows it. ``decide`` gets the counts and raises to refuse (nothing was queued)."""
+        windows, keys, args = self._windows(identity, now)
+
+        def check(counts: list[Any]) -> None:
+            decide([Count(w, int(c)) for w, c in zip(windows, counts, strict=True)])
+
+        return PublishGate(INCR_ALL, keys, args, check)

@@ -11,6 +11,7 @@ from flask_smorest import abort
 
 from api import prefer
 from api.blueprint import Blueprint
+from api.rate_limit import counted_with_publish, publish_gate
 from api.schemas import (
     AddRequestSchema,
     RevokeAcceptedSchema,
@@ -53,6 +54,7 @@ def _find(task_id: str, wait: float = 0) -> TaskView:
 
 @blp.route("/add", parameters=[_PREFER_DOC])
 class Add(MethodView):
+    @counted_with_publish
     @blp.idempotent
     @blp.arguments(AddRequestSchema)
     @blp.response(202, TaskAcceptedSchema)
@@ -67,12 +69,13 @@ class Add(MethodView):
         wait = prefer.requested_wait(
             request.headers.get(prefer.HEADER), svc.settings.max_wait_seconds
         )
+        gate = publish_gate()  # the rate limit's count, made in the publish's round trip
         if wait is None:
-            task_id = submit_add(svc.celery, a, b, options)
+            task_id = submit_add(svc.celery, a, b, options, gate=gate)
             return {"task_id": task_id}, 202, _located(task_id)
         task_id = uuid()
         view = submit_and_wait(
-            svc.redis, task_id, wait, lambda: submit_add(svc.celery, a, b, options, task_id)
+            svc.redis, task_id, wait, lambda: submit_add(svc.celery, a, b, options, task_id, gate)
         )
         headers = {**_located(task_id), prefer.APPLIED_HEADER: prefer.applied(wait)}
         if not view.ready:

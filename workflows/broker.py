@@ -21,40 +21,59 @@ pool, so one per channel and pool does the same work (make bench: ``submit_add``
 of CPU).
 
 Round trips: `written_with_publish` lets a submission send its own writes (the issued-id
-marker) in the publish's pipeline. In the web process a round trip costs far more than its
-Python: each one releases and retakes the GIL among the server's threads (make bench: one
-extra PING per POST lowered throughput by 7-14%).
+marker) in the publish's pipeline, and a `PublishGate` (the rate limiter's count) decide in that
+same round trip whether the message is queued at all. In the web process a round trip costs far
+more than its Python: each one releases and retakes the GIL among the server's threads (make
+bench: one extra PING per POST lowered throughput by 7-14%).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import redis
 from kombu.transport import redis as kombu_redis
 
-__all__ = ["Channel", "Transport", "written_with_publish"]
+__all__ = ["Channel", "PublishGate", "Transport", "written_with_publish"]
 
 _local = threading.local()
 
 
+@dataclass(frozen=True, slots=True)
+class PublishGate:
+    """A Lua script that runs in place of a message's LPUSH, in the same round trip, and pushes
+    the message only if it agrees.
+
+    The script gets ``KEYS = keys + [queue]`` and ``ARGV = args + [message]``. ``check`` gets
+    its reply and raises to refuse the publish; the script must then have pushed nothing.
+    """
+
+    script: str
+    keys: Sequence[str]
+    args: Sequence[Any]
+    check: Callable[[Any], None]
+
+
 @contextmanager
-def written_with_publish(*commands: tuple[Any, ...]) -> Iterator[None]:
+def written_with_publish(
+    *commands: tuple[Any, ...], gate: PublishGate | None = None
+) -> Iterator[None]:
     """Send ``commands`` to Redis in the same round trip as each message this thread publishes
-    inside the block, ahead of the message's LPUSH.
+    inside the block, ahead of the message's LPUSH; with a ``gate``, its script does the push.
 
     Redis runs a pipeline's commands in order, so the commands hold before any worker can take
     the message, at the cost of one round trip instead of two. A publish that kombu retries
-    sends them again: they must be idempotent (a SET is).
+    sends them again: they must be idempotent (a SET is), and a gate counts twice.
     """
-    _local.commands = commands
+    _local.commands, _local.gate = commands, gate
     try:
         yield
     finally:
-        _local.commands = ()
+        _local.commands, _local.gate = (), None
 
 
 class Channel(kombu_redis.Channel):
@@ -70,17 +89,26 @@ class Channel(kombu_redis.Channel):
 
     def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
         commands = getattr(_local, "commands", ())
-        if not commands:
+        gate: PublishGate | None = getattr(_local, "gate", None)
+        if not commands and gate is None:
             super()._put(queue, message, **kwargs)
             return
         plain = "_publish_batch" not in kwargs and not (self._expires and queue in self._expires)
+        if gate is not None and not plain:
+            raise ValueError("a gated publish must be a single message to a plain queue")
         with self.conn_or_acquire() as client, client.pipeline(transaction=False) as pipe:
             for command in commands:
                 pipe.execute_command(*command)
-            if plain:  # the stock _put's own case: one LPUSH
+            if plain:  # the stock _put's own case: one LPUSH, or the gate's script
                 key = self._q_for_pri(queue, self._get_message_priority(message, reverse=False))
-                pipe.lpush(key, kombu_redis.dumps(message))
-            pipe.execute()
+                body = kombu_redis.dumps(message)
+                if gate is None:
+                    pipe.lpush(key, body)
+                else:
+                    pipe.eval(gate.script, len(gate.keys) + 1, *gate.keys, key, *gate.args, body)
+            replies = pipe.execute()
+        if gate is not None:
+            gate.check(replies[-1])
         if not plain:  # batches and expiring queues: kombu's way, just after the commands
             super()._put(queue, message, **kwargs)
 

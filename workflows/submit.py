@@ -8,7 +8,7 @@ from typing import Any
 from celery import uuid
 
 from config import RetryPolicy
-from workflows.broker import written_with_publish
+from workflows.broker import PublishGate, written_with_publish
 from workflows.celery_app import SumflowCelery
 from workflows.registry import issued_marker
 from workflows.tasks import ADD_TASK
@@ -45,17 +45,23 @@ class TaskOptions:
 
 
 def submit_add(
-    celery: SumflowCelery, a: Any, b: Any, options: TaskOptions, task_id: str | None = None
+    celery: SumflowCelery,
+    a: Any,
+    b: Any,
+    options: TaskOptions,
+    task_id: str | None = None,
+    gate: PublishGate | None = None,
 ) -> str:
     """Queue one add and return its task id (``task_id`` if given, else a new one).
 
     The id is recorded as issued in the publish's own round trip, ahead of the message
     (workflows.broker): if publishing fails the caller gets an error and never sees the id,
-    and no worker can run the task before its id is known.
+    and no worker can run the task before its id is known. A ``gate`` (the rate limiter's)
+    decides in that round trip whether the message is queued, and raises if it is not.
     """
     task_id = task_id or uuid()
     marker = issued_marker(task_id, "add", celery.conf.result_expires)
-    with written_with_publish(marker):
+    with written_with_publish(marker, gate=gate):
         celery.tasks[ADD_TASK].apply_async(
             (a, b), options.task_kwargs(), task_id=task_id, **options.publish_options()
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+import redis
 from flask import Flask
 
 from api import create_app
@@ -107,3 +108,57 @@ def test_an_empty_rate_limit_turns_limiting_off(redis_url: str) -> None:
     address = fresh_address()
     codes = {client.post("/add", json=ADD, environ_base=address).status_code for _ in range(5)}
     assert codes == {202}
+
+
+def queued(redis_url: str) -> int:
+    return redis.Redis.from_url(redis_url).llen("default")
+
+
+def test_an_add_over_budget_is_never_queued(quiet_redis_url: str) -> None:
+    # No worker on this Redis: every accepted add stays in the queue, where it can be counted.
+    client = limited_app(quiet_redis_url).test_client()
+    address = fresh_address()
+    before = queued(quiet_redis_url)
+    codes = [client.post("/add", json=ADD, environ_base=address).status_code for _ in range(5)]
+
+    assert codes == [202, 202, 202, 429, 429]
+    assert queued(quiet_redis_url) == before + 3
+
+
+def test_a_waiting_add_over_budget_is_refused_at_once(quiet_redis_url: str) -> None:
+    client = limited_app(quiet_redis_url).test_client()
+    address = fresh_address()
+    for _ in range(3):
+        client.post("/add", json={**ADD, "countdown": 60}, environ_base=address)
+    before = queued(quiet_redis_url)
+    refused = client.post("/add", json=ADD, environ_base=address, headers={"Prefer": "wait=20"})
+
+    assert refused.status_code == 429
+    assert refused.json["message"].startswith("Too many submissions")
+    assert queued(quiet_redis_url) == before
+
+
+def test_bad_submissions_count_and_over_budget_are_429_too(quiet_redis_url: str) -> None:
+    client = limited_app(quiet_redis_url).test_client()
+    address = fresh_address()
+    bad = {"a": "one", "b": 2}
+    codes = [client.post("/add", json=bad, environ_base=address).status_code for _ in range(4)]
+    assert codes == [422, 422, 422, 429]
+    refused = client.post("/add", json=ADD, environ_base=address)
+    assert refused.status_code == 429
+    assert "Retry-After" in refused.headers
+
+
+def test_a_replayed_submission_over_budget_is_429(quiet_redis_url: str) -> None:
+    client = limited_app(quiet_redis_url).test_client()
+    address = fresh_address()
+    replayed = {"Idempotency-Key": f"replay-{uuid.uuid4().hex}"}
+    first = client.post("/add", json=ADD, environ_base=address, headers=replayed)
+    again = client.post("/add", json=ADD, environ_base=address, headers=replayed)
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.headers["X-RateLimit-Remaining"] == "1"  # a replay counts like any POST
+
+    client.post("/add", json=ADD, environ_base=address)
+    refused = client.post("/add", json=ADD, environ_base=address, headers=replayed)
+    assert refused.status_code == 429

@@ -25,12 +25,12 @@ def calls(redis_url: str) -> Counter[str]:
     return Counter({name.removeprefix("cmdstat_"): v["calls"] for name, v in stats.items()})
 
 
-def test_each_post_costs_one_script_call_and_no_reads(quiet_redis_url: str) -> None:
+def test_each_add_is_counted_and_queued_by_one_script_call(quiet_redis_url: str) -> None:
     redis_url = quiet_redis_url
     key = f"key-{uuid.uuid4().hex}"
     client = limited_app(redis_url, key, "5/minute;100/hour").test_client()
     headers = {"Authorization": f"Bearer {key}"}
-    client.post("/add", json=ADD, headers=headers)  # loads the script
+    client.post("/add", json=ADD, headers=headers)
     before = calls(redis_url)
     answers = [client.post("/add", json=ADD, headers=headers) for _ in range(3)]
     used = calls(redis_url) - before
@@ -40,9 +40,26 @@ def test_each_post_costs_one_script_call_and_no_reads(quiet_redis_url: str) -> N
     assert [r.headers["X-RateLimit-Limit"] for r in answers] == ["5", "5", "5"]
     assert [r.headers["X-RateLimit-Remaining"] for r in answers] == ["3", "2", "1"]
     assert len({r.headers["X-RateLimit-Reset"] for r in answers}) <= 2  # a minute may turn
-    assert used["evalsha"] == 3
-    assert used["incr"] == 6  # both limits, in the same call
+    # The count rides with the publish: the script counts both limits and pushes the message.
+    assert used["eval"] == 3 and used["evalsha"] == 0
+    assert used["incr"] == 6
+    assert used["lpush"] == 3
     assert used["get"] == used["ttl"] == used["pttl"] == 0
+
+
+def test_other_posts_cost_one_script_call_before_the_view(quiet_redis_url: str) -> None:
+    key = f"key-{uuid.uuid4().hex}"
+    client = limited_app(quiet_redis_url, key, "5/minute;100/hour").test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    client.post("/chains", json={"numbers": [1, 2]}, headers=headers)  # loads the script
+    before = calls(quiet_redis_url)
+    answer = client.post("/chains", json={"numbers": [1, 2, 3]}, headers=headers)
+    used = calls(quiet_redis_url) - before
+
+    assert answer.status_code == 202
+    assert answer.headers["X-RateLimit-Remaining"] == "3"
+    assert used["evalsha"] == 1 and used["eval"] == 0
+    assert used["incr"] == 2
 
 
 def test_two_processes_count_in_the_same_window(redis_url: str) -> None:
