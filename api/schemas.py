@@ -14,6 +14,7 @@ from workflows.retry import UnknownRetryPolicy, resolve_policy
 from workflows.submit import TaskOptions
 
 __all__ = [
+    "MAX_WAIT_SECONDS",
     "AddRequestSchema",
     "ErrorSchema",
     "RetryPolicySchema",
@@ -177,11 +178,16 @@ class TaskDoneSchema(TaskResultSchema, TaskAcceptedSchema):
     """A submission answered with its outcome: the task finished within ``Prefer: wait``."""
 
 
+#: The longest a request may be held for a result (``?wait=``, ``Prefer: wait``): long enough
+#: for a 3 s add with a queue ahead of it, short of common proxy timeouts (60 s).
+MAX_WAIT_SECONDS = 30
+
+
 class WaitQuerySchema(Schema):
     wait = fields.Float(
         load_default=0,
         allow_nan=False,
-        validate=Range(0, 30),
+        validate=Range(0, MAX_WAIT_SECONDS),
         metadata={"description": "Hold the request up to this many seconds for the result."},
     )
 

@@ -13,6 +13,7 @@ from api import prefer
 from api.blueprint import Blueprint
 from api.rate_limit import counted_with_publish, publish_gate
 from api.schemas import (
+    MAX_WAIT_SECONDS,
     AddRequestSchema,
     RevokeAcceptedSchema,
     RevokeQuerySchema,
@@ -35,9 +36,9 @@ _PREFER_DOC = {
     "name": prefer.HEADER,
     "required": False,
     "schema": {"type": "string", "example": "wait=5"},
-    "description": "`wait=N` (RFC 7240): hold the request up to N seconds (at most 30) and "
-    "answer 200 with the result if the task finishes in time, else 202 as usual. "
-    f"The answer's `{prefer.APPLIED_HEADER}` says which wait was applied.",
+    "description": f"`wait=N` (RFC 7240): hold the request up to N seconds (at most "
+    f"{MAX_WAIT_SECONDS}) and answer 200 with the result if the task finishes in time, "
+    f"else 202 as usual. The answer's `{prefer.APPLIED_HEADER}` says which wait was applied.",
 }
 
 
@@ -66,9 +67,7 @@ class Add(MethodView):
         ``Prefer: wait=N`` to get it in this answer when it is ready within N seconds."""
         svc = services()
         a, b, options = body["a"], body["b"], body["options"]
-        wait = prefer.requested_wait(
-            request.headers.get(prefer.HEADER), svc.settings.max_wait_seconds
-        )
+        wait = prefer.requested_wait(request.headers.get(prefer.HEADER), MAX_WAIT_SECONDS)
         gate = publish_gate()  # the rate limit's count, made in the publish's round trip
         if wait is None:
             task_id = submit_add(svc.celery, a, b, options, gate=gate)

@@ -77,7 +77,6 @@ class Settings:
     web_threads: int = 8
     # 8 MiB: 100,000 pairs of the largest operands (~46 bytes a pair) fit with room to spare.
     max_request_bytes: int = 8 * 1024 * 1024
-    max_wait_seconds: float = 30.0
     # HTTPS straight from the web server (Granian): a PEM certificate (chain) and its key;
     # unset: plain HTTP (e.g. behind a proxy that terminates TLS).
     tls_cert_file: str | None = None
