@@ -78,10 +78,8 @@ def publish_gate() -> PublishGate | None:
     counter, identity, now = pending
 
     def decide(counts: list[Count]) -> None:
-        refused = [c for c in counts if not c.allowed]
-        if refused:
+        if refused := _stand(counts):
             raise Refused(refused, now)
-        setattr(g, _STANDING, _tightest(counts))
 
     return counter.gate(identity, now, decide)
 
@@ -97,6 +95,15 @@ def _headers(standing: Count) -> dict[str, str]:
         "X-RateLimit-Remaining": str(standing.remaining),
         "X-RateLimit-Reset": str(int(standing.window.ends_at)),
     }
+
+
+def _stand(counts: list[Count]) -> list[Count]:
+    """The limits a request went over; within all of them, record where the client stands
+    for the answer's headers."""
+    refused = [c for c in counts if not c.allowed]
+    if not refused:
+        setattr(g, _STANDING, _tightest(counts))
+    return refused
 
 
 def _refusal(refused: list[Count], now: float) -> tuple[dict[str, Any], int, dict[str, str]]:
@@ -132,11 +139,8 @@ def init_rate_limit(app: Flask, rate_limit: str, client: redis.Redis) -> FixedWi
         except redis.RedisError as exc:
             logger.warning("rate limit not checked, Redis did not answer: %r", exc)
             return None
-        refused = [c for c in counts if not c.allowed]
-        if refused:
-            return _refusal(refused, now)
-        setattr(g, _STANDING, _tightest(counts))
-        return None
+        refused = _stand(counts)
+        return _refusal(refused, now) if refused else None
 
     @app.before_request
     def _count_submission() -> Any:

@@ -91,7 +91,12 @@ def _cell(outcome: Outcome, key: str) -> str:
     return _fmt(_figure(outcome, key))
 
 
+#: Scenarios that repeat another with clients sending ``Prefer: wait``, named with this suffix.
+PREFER_WAIT = "_prefer_wait"
+
+
 def _label(scenario: Scenario, key: str, sizes: Sizes) -> str:
+    base = scenario.name.removesuffix(PREFER_WAIT)
     n = {
         "latency": f"{sizes.latency_calls} sequential",
         "throughput": f"{sizes.throughput_adds:,} adds, {sizes.client_threads} clients",
@@ -100,10 +105,9 @@ def _label(scenario: Scenario, key: str, sizes: Sizes) -> str:
         "chain": f"chain of {sizes.chain:,}",
         "chunks": f"{sizes.chunk_pairs:,} pairs, chunks of {sizes.chunk_size}",
         "redis_cmds": f"{sizes.counted_adds} adds, submit + read",
-    }
-    n["latency_prefer_wait"] = f"{n['latency']}, Prefer: wait"
-    n["throughput_prefer_wait"] = f"{n['throughput']}, Prefer: wait"
-    n = n[scenario.name]
+    }[base]
+    if base != scenario.name:
+        n += ", Prefer: wait"
     what = {
         "p50_ms": "one add p50 (ms)",
         "p99_ms": "one add p99 (ms)",
@@ -111,7 +115,7 @@ def _label(scenario: Scenario, key: str, sizes: Sizes) -> str:
         "seconds": "time (s)",
         "per_add": "Redis commands per add",
     }.get(key, key)
-    if scenario.name.startswith("throughput") and key == "seconds":
+    if base == "throughput" and key == "seconds":
         return ""
     return f"{what}, {n}" if key != "seconds" else f"{scenario.title.split(',')[0]}: {n} (s)"
 
