@@ -104,7 +104,8 @@ class Channel(kombu_redis.Channel):
                 body = kombu_redis.dumps(message)
                 if gate is None:
                     pipe.lpush(key, body)
-                else:
+                else:  # EVAL, not EVALSHA: a restarted Redis forgets loaded scripts, and a
+                    # pipeline's NOSCRIPT error could not be retried without resending the rest
                     pipe.eval(gate.script, len(gate.keys) + 1, *gate.keys, key, *gate.args, body)
             replies = pipe.execute()
         if gate is not None:

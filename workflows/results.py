@@ -137,5 +137,5 @@ def submit_and_wait(
     deadline = time.monotonic() + timeout
     with subscribed(client, meta_key(task_id), timeout) as subscription:
         submit()
-        view = _until_ready(client, subscription, task_id, TaskView(states.PENDING, None), deadline)
-    return view or TaskView(states.PENDING, None)
+        view = _until_ready(client, subscription, task_id, present(None), deadline)
+    return view or present(None)
