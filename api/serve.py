@@ -40,6 +40,10 @@ KILL_TIMEOUT_SECONDS = 10
 
 
 def build_server(settings: Settings, factory: str = APP_FACTORY) -> Granian:
+    """Granian as `make run` serves the API. HTTP mode, runtime and backpressure stay Granian's
+    defaults: HTTP/1 only and the single-threaded runtime measured no faster, and a
+    backpressure limit below the number of waiting clients stalls long-polls (README,
+    Performance)."""
     tls = {}
     if settings.tls_cert_file:
         tls = {"ssl_cert": Path(settings.tls_cert_file), "ssl_key": Path(settings.tls_key_file)}
@@ -53,9 +57,6 @@ def build_server(settings: Settings, factory: str = APP_FACTORY) -> Granian:
         # Threads per worker: each holds one request, a ?wait long-poll included. More than
         # the cores on purpose (Granian warns about it): a waiting request costs no CPU.
         blocking_threads=settings.web_threads,
-        # HTTP mode, runtime and backpressure stay Granian's defaults: HTTP/1 only and the
-        # single-threaded runtime measured no faster, and a backpressure limit below the
-        # number of waiting clients stalls long-polls (README, Performance).
         websockets=False,
         # A worker that dies (killed, out of memory) is replaced rather than leaving the
         # service short of capacity.
