@@ -11,7 +11,8 @@ Performance.)
 
 Given a queue and a message, the same script pushes the message when every limit allows it:
 `FixedWindowCounter.gate` hands it to the publish (`workflows.broker.PublishGate`), so a single
-add is counted and queued in one round trip, and a refused one is never queued.
+add is counted and queued in one round trip, and a refused one is never queued and writes
+nothing but its count (not even its issued-id marker).
 """
 
 from __future__ import annotations
@@ -28,24 +29,32 @@ from workflows.broker import PublishGate
 
 __all__ = ["FixedWindowCounter", "Window", "window_of"]
 
-#: For n limits: increments the counters KEYS[1..n]; one just created gets ARGV[i] seconds to
-#: live; ARGV[n+i] is limit i's amount. Given a queue KEYS[n+1] and a message ARGV[2n+1], it
-#: pushes the message if no count went over its amount. Returns the counts.
+#: For ARGV[1] = n limits: increments the counters KEYS[1..n]; one just created gets ARGV[1+i]
+#: seconds to live; ARGV[1+n+i] is limit i's amount. Given a queue KEYS[n+1] and a message
+#: ARGV[2n+2], it pushes the message if no count went over its amount, after running the
+#: commands that follow the message (each as its number of words, then its words: see
+#: `workflows.broker.PublishGate`). Returns the counts.
 INCR_ALL = """
-local n = math.floor(#ARGV / 2)
+local n = tonumber(ARGV[1])
 local counts, allowed = {}, true
 for i = 1, n do
     local count = redis.call("incr", KEYS[i])
     if count == 1 then
-        redis.call("expire", KEYS[i], ARGV[i])
+        redis.call("expire", KEYS[i], ARGV[1 + i])
     end
     counts[i] = count
-    if count > tonumber(ARGV[n + i]) then
+    if count > tonumber(ARGV[1 + n + i]) then
         allowed = false
     end
 end
 if KEYS[n + 1] and allowed then
-    redis.call("lpush", KEYS[n + 1], ARGV[2 * n + 1])
+    local at = 2 * n + 3
+    while ARGV[at] do
+        local words = tonumber(ARGV[at])
+        redis.call(unpack(ARGV, at + 1, at + words))
+        at = at + 1 + words
+    end
+    redis.call("lpush", KEYS[n + 1], ARGV[2 * n + 2])
 end
 return counts
 """
@@ -100,7 +109,7 @@ class FixedWindowCounter:
         # A second beyond the window's end, so a slow clock elsewhere still finds the count.
         expiries = [math.ceil(w.ends_at - now) + 1 for w in windows]
         amounts = [w.limit.amount for w in windows]
-        return windows, [w.key for w in windows], expiries + amounts
+        return windows, [w.key for w in windows], [len(windows), *expiries, *amounts]
 
     def hit(self, identity: str, now: float) -> list[Count]:
         """Count one request of ``identity`` against every limit; raises redis errors."""

@@ -1,5 +1,6 @@
-"""A single add's issued marker travels in its publish's round trip, ahead of the message, and
-a submission that waits for its result subscribes before it publishes.
+"""A single add's issued marker travels in its publish's round trip, ahead of the message (and
+with a gate, only if the gate lets the message through), and a submission that waits for its
+result subscribes before it publishes.
 
 On a Redis of this module's own with no worker, so every message stays queued where the test
 can read it, and MONITOR shows the order in which Redis ran the commands.
@@ -13,7 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from limits import parse_many
 
+from api.rate_limit_counter import Count, FixedWindowCounter
 from config import load_settings
 from workflows import SumflowCelery, create_celery
 from workflows.broker import written_with_publish
@@ -107,6 +110,37 @@ def test_a_batched_publish_still_sends_the_commands(
 
     assert store.get("sumflow:test:batched") == "1"
     assert queued_ids(store) == ["batched"]
+
+
+class Refused(Exception):
+    pass
+
+
+def refuse_over_budget(counts: list[Count]) -> None:
+    if not all(count.allowed for count in counts):
+        raise Refused
+
+
+def test_a_gate_runs_the_commands_only_with_the_message(
+    celery: SumflowCelery, store: redis.Redis
+) -> None:
+    add = celery.tasks["sumflow.add"]
+    counter = FixedWindowCounter(store, parse_many("1/minute"), "sumflow:test:limit")
+    commands = (("SET", "sumflow:test:one", "1"), ("SET", "sumflow:test:two", "2", "EX", "60"))
+
+    gate = counter.gate("client", 1_000_000.0, refuse_over_budget)
+    with written_with_publish(*commands, gate=gate):
+        add.apply_async((1, 1), task_id="let-through")
+    assert queued_ids(store) == ["let-through"]
+    assert store.mget("sumflow:test:one", "sumflow:test:two") == ["1", "2"]
+    assert 0 < store.ttl("sumflow:test:two") <= 60
+
+    store.delete("sumflow:test:one", "sumflow:test:two")
+    gate = counter.gate("client", 1_000_000.0, refuse_over_budget)
+    with pytest.raises(Refused), written_with_publish(*commands, gate=gate):
+        add.apply_async((1, 1), task_id="refused")
+    assert queued_ids(store) == ["let-through"]
+    assert store.exists("sumflow:test:one", "sumflow:test:two") == 0
 
 
 def test_submit_and_wait_subscribes_before_the_task_is_queued(

@@ -9,6 +9,7 @@ import redis
 from flask import Flask
 
 from api import create_app
+from workflows.registry import ISSUED_PREFIX
 
 pytestmark = pytest.mark.integration
 
@@ -114,15 +115,24 @@ def queued(redis_url: str) -> int:
     return redis.Redis.from_url(redis_url).llen("default")
 
 
+def issued(redis_url: str) -> int:
+    """How many task ids are recorded as handed out (workflows.registry)."""
+    client = redis.Redis.from_url(redis_url)
+    return sum(1 for _ in client.scan_iter(f"{ISSUED_PREFIX}*", count=1000))
+
+
 def test_an_add_over_budget_is_never_queued(quiet_redis_url: str) -> None:
     # No worker on this Redis: every accepted add stays in the queue, where it can be counted.
     client = limited_app(quiet_redis_url).test_client()
     address = fresh_address()
-    before = queued(quiet_redis_url)
+    before, ids_before = queued(quiet_redis_url), issued(quiet_redis_url)
     codes = [client.post("/add", json=ADD, environ_base=address).status_code for _ in range(5)]
 
     assert codes == [202, 202, 202, 429, 429]
     assert queued(quiet_redis_url) == before + 3
+    # A refusal writes nothing but its count: a client hammering over budget cannot fill
+    # Redis with ids that nobody was given, each kept for RESULT_EXPIRES_SECONDS.
+    assert issued(quiet_redis_url) == ids_before + 3
 
 
 def test_a_waiting_add_over_budget_is_refused_at_once(quiet_redis_url: str) -> None:
@@ -130,12 +140,13 @@ def test_a_waiting_add_over_budget_is_refused_at_once(quiet_redis_url: str) -> N
     address = fresh_address()
     for _ in range(3):
         client.post("/add", json={**ADD, "countdown": 60}, environ_base=address)
-    before = queued(quiet_redis_url)
+    before, ids_before = queued(quiet_redis_url), issued(quiet_redis_url)
     refused = client.post("/add", json=ADD, environ_base=address, headers={"Prefer": "wait=20"})
 
     assert refused.status_code == 429
     assert refused.json["message"].startswith("Too many submissions")
     assert queued(quiet_redis_url) == before
+    assert issued(quiet_redis_url) == ids_before
 
 
 def test_bad_submissions_count_and_over_budget_are_429_too(quiet_redis_url: str) -> None:

@@ -44,6 +44,7 @@ def test_each_add_is_counted_and_queued_by_one_script_call(quiet_redis_url: str)
     assert used["eval"] == 3 and used["evalsha"] == 0
     assert used["incr"] == 6
     assert used["lpush"] == 3
+    assert used["set"] == 3  # each issued-id marker, run by the same script
     assert used["get"] == used["ttl"] == used["pttl"] == 0
 
 
