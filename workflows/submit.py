@@ -8,7 +8,7 @@ from typing import Any
 from celery import uuid
 
 from config import RetryPolicy
-from workflows.broker import PublishGate, written_with_publish
+from workflows.broker import PublishGate, pooled_producer, written_with_publish
 from workflows.celery_app import SumflowCelery
 from workflows.registry import issued_marker
 from workflows.tasks import ADD_TASK
@@ -57,12 +57,17 @@ def submit_add(
     The id is recorded as issued in the publish's own round trip, ahead of the message
     (workflows.broker): if publishing fails the caller gets an error and never sees the id,
     and no worker can run the task before its id is known. A ``gate`` (the rate limiter's)
-    decides in that round trip whether the message is queued, and raises if it is not.
+    decides in that round trip whether the message is queued, and raises if it is not; the
+    broker connection is kept for the next add all the same.
     """
     task_id = task_id or uuid()
     marker = issued_marker(task_id, "add", celery.conf.result_expires)
-    with written_with_publish(marker, gate=gate):
+    with written_with_publish(marker, gate=gate), pooled_producer(celery) as producer:
         celery.tasks[ADD_TASK].apply_async(
-            (a, b), options.task_kwargs(), task_id=task_id, **options.publish_options()
+            (a, b),
+            options.task_kwargs(),
+            task_id=task_id,
+            producer=producer,
+            **options.publish_options(),
         )
     return task_id

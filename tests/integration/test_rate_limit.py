@@ -149,6 +149,30 @@ def test_a_waiting_add_over_budget_is_refused_at_once(quiet_redis_url: str) -> N
     assert issued(quiet_redis_url) == ids_before
 
 
+@pytest.mark.parametrize("prefer", [None])
+def test_adds_refused_again_and_again_open_no_new_connections(
+    quiet_redis_url: str, prefer: str | None
+) -> None:
+    # kombu's pooled producer replaces its connection after any error in its block; a
+    # refusal is the gate's answer, not the connection's fault (workflows.broker).
+    stats = redis.Redis.from_url(quiet_redis_url)
+    client = limited_app(quiet_redis_url).test_client()
+    address = fresh_address()
+    headers = {"Prefer": prefer} if prefer else {}
+    for _ in range(3):
+        client.post("/add", json={**ADD, "countdown": 60}, environ_base=address)
+    first = client.post("/add", json=ADD, environ_base=address, headers=headers)
+    assert first.status_code == 429  # every connection the app uses is open now
+    before = stats.info("stats")["total_connections_received"]
+    codes = [
+        client.post("/add", json=ADD, environ_base=address, headers=headers).status_code
+        for _ in range(5)
+    ]
+
+    assert codes == [429] * 5
+    assert stats.info("stats")["total_connections_received"] == before
+
+
 def test_bad_submissions_count_and_over_budget_are_429_too(quiet_redis_url: str) -> None:
     client = limited_app(quiet_redis_url).test_client()
     address = fresh_address()
