@@ -16,11 +16,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import redis
+from kombu.exceptions import OperationalError
 from redis.client import PubSub
 
 __all__ = ["Subscription", "subscribed"]
 
 _local = threading.local()
+
+#: Errors that may have come from a broken connection, the block's own publish included
+#: (kombu reports Redis errors as OperationalError): after them the connection is not kept.
+_CONNECTION_ERRORS = (redis.RedisError, OperationalError, OSError)
 
 
 def _thread_pubsubs() -> weakref.WeakKeyDictionary[redis.Redis, PubSub]:
@@ -64,6 +69,26 @@ def _subscribe(pubsub: PubSub, channel: str, timeout: float) -> Subscription:
     return subscription
 
 
+def _kept_or_new(
+    client: redis.Redis, kept: PubSub | None, channel: str, timeout: float
+) -> tuple[PubSub, Subscription]:
+    """Subscribe the kept connection, or a new one if the kept one died; close what fails."""
+    if kept is not None:
+        try:
+            return kept, _subscribe(kept, channel, timeout)
+        except redis.ConnectionError:
+            kept.close()
+        except BaseException:
+            kept.close()
+            raise
+    pubsub = client.pubsub()
+    try:
+        return pubsub, _subscribe(pubsub, channel, timeout)
+    except BaseException:
+        pubsub.close()
+        raise
+
+
 @contextmanager
 def subscribed(client: redis.Redis, channel: str, timeout: float) -> Iterator[Subscription]:
     """Subscribe this thread's pub/sub connection to ``channel`` (confirmed, within
@@ -71,25 +96,40 @@ def subscribed(client: redis.Redis, channel: str, timeout: float) -> Iterator[Su
 
     A kept connection may have died with a Redis that restarted while it idled. redis-py
     retries the subscribe, but not the health-check PING its pub/sub sends before reading
-    (redis-py#3613), so such a connection is replaced once by a new one. After any other
-    error the connection is closed and forgotten, so the next call starts afresh.
+    (redis-py#3613), so such a connection is replaced once by a new one. After a Redis error
+    the connection is closed and forgotten, so the next call starts afresh. The block's other
+    errors (an add refused over the rate limit) do not touch the connection: it is kept, so a
+    client refused again and again does not cost a new connection each time.
     """
     cache = _thread_pubsubs()
-    pubsub = cache.pop(client, None)
+    pubsub, subscription = _kept_or_new(client, cache.pop(client, None), channel, timeout)
     try:
-        subscription = None
-        if pubsub is not None:
-            try:
-                subscription = _subscribe(pubsub, channel, timeout)
-            except redis.ConnectionError:
-                pubsub.close()
-        if subscription is None:
-            pubsub = client.pubsub()
-            subscription = _subscribe(pubsub, channel, timeout)
         yield subscription
-        pubsub.unsubscribe(channel)  # its confirmation is skipped by the next subscription
-    except BaseException:
-        if pubsub is not None:
-            pubsub.close()
+    except Exception as error:
+        _release(cache, client, pubsub, channel, not isinstance(error, _CONNECTION_ERRORS))
         raise
-    cache[client] = pubsub  # only a connection that worked is kept
+    except BaseException:
+        pubsub.close()
+        raise
+    _release(cache, client, pubsub, channel, True)
+
+
+def _release(
+    cache: weakref.WeakKeyDictionary[redis.Redis, PubSub],
+    client: redis.Redis,
+    pubsub: PubSub,
+    channel: str,
+    sound: bool,
+) -> None:
+    """Unsubscribe a ``sound`` connection and keep it for the thread's next wait; close one
+    that may be broken, or that fails to unsubscribe. Never raises: the wait's own outcome,
+    a result or an error, is what the caller reports."""
+    if sound:
+        try:
+            pubsub.unsubscribe(channel)  # its confirmation is skipped by the next subscription
+        except redis.RedisError:
+            sound = False
+    if sound:
+        cache[client] = pubsub
+    else:
+        pubsub.close()

@@ -149,7 +149,7 @@ def test_a_waiting_add_over_budget_is_refused_at_once(quiet_redis_url: str) -> N
     assert issued(quiet_redis_url) == ids_before
 
 
-@pytest.mark.parametrize("prefer", [None])
+@pytest.mark.parametrize("prefer", [None, "wait=20"])
 def test_adds_refused_again_and_again_open_no_new_connections(
     quiet_redis_url: str, prefer: str | None
 ) -> None:
