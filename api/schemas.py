@@ -188,7 +188,11 @@ class WaitQuerySchema(Schema):
         load_default=0,
         allow_nan=False,
         validate=Range(0, MAX_WAIT_SECONDS),
-        metadata={"description": "Hold the request up to this many seconds for the result."},
+        metadata={
+            "description": "Hold the request up to this many seconds for the result. When the "
+            "server already holds as many waits as it allows, it answers at once with "
+            "`Retry-After: 1`."
+        },
     )
 
 

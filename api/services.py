@@ -1,4 +1,5 @@
-"""The per-app bundle of things views need: settings, the Celery app, Redis, the worker view."""
+"""The per-app bundle of things views need: settings, the Celery app, Redis, the worker view
+and the process's waiting slots."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 import redis
 from flask import current_app
 
+from api.wait_slots import WaitSlots, slots_for
 from config import Settings
 from workflows import SumflowCelery, create_celery
 from workflows.inspection import WorkerDirectory
@@ -23,11 +25,13 @@ class Services:
     celery: SumflowCelery
     redis: redis.Redis
     workers: WorkerDirectory
+    waits: WaitSlots
 
     @classmethod
     def create(cls, settings: Settings) -> Services:
         celery = create_celery(settings)
-        return cls(settings, celery, create_redis(settings), WorkerDirectory(celery))
+        waits = WaitSlots(slots_for(settings.web_threads))
+        return cls(settings, celery, create_redis(settings), WorkerDirectory(celery), waits)
 
 
 def services() -> Services:

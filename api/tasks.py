@@ -23,9 +23,11 @@ from api.schemas import (
     WaitQuerySchema,
 )
 from api.services import services
+from api.wait_slots import RETRY_AFTER_SECONDS
+from workflows.broker import PublishGate
 from workflows.results import TaskView, submit_and_wait, wait_for_task
 from workflows.revocation import revoke
-from workflows.submit import submit_add
+from workflows.submit import TaskOptions, submit_add
 
 blp = Blueprint("tasks", __name__, description="Single adds: submit, read, revoke.")
 
@@ -38,7 +40,9 @@ _PREFER_DOC = {
     "schema": {"type": "string", "example": "wait=5"},
     "description": f"`wait=N` (RFC 7240): hold the request up to N seconds (at most "
     f"{MAX_WAIT_SECONDS}) and answer 200 with the result if the task finishes in time, "
-    f"else 202 as usual. The answer's `{prefer.APPLIED_HEADER}` says which wait was applied.",
+    f"else 202 as usual. The answer's `{prefer.APPLIED_HEADER}` says which wait was applied; "
+    "without it (the server already holds as many waits as it allows) the 202 comes at once, "
+    "with `Retry-After: 1`.",
 }
 
 
@@ -51,6 +55,27 @@ def _find(task_id: str, wait: float = 0) -> TaskView:
     if view is None:
         abort(404, message=f"No task with id {task_id!r} was issued by this service.")
     return view
+
+
+def _not_waited(requested: float | None) -> dict[str, str]:
+    """``Retry-After`` when a wait was asked for but every waiting slot was taken."""
+    return {"Retry-After": str(RETRY_AFTER_SECONDS)} if requested else {}
+
+
+def _submit_and_wait(
+    a: Any, b: Any, options: TaskOptions, gate: PublishGate | None, wait: float
+) -> Any:
+    """``POST /add`` with ``Prefer: wait``: 200 with the sum if it is ready in time, else 202."""
+    svc = services()
+    task_id = uuid()
+    view = submit_and_wait(
+        svc.redis, task_id, wait, lambda: submit_add(svc.celery, a, b, options, task_id, gate)
+    )
+    headers = {**_located(task_id), prefer.APPLIED_HEADER: prefer.applied(wait)}
+    if not view.ready:
+        return {"task_id": task_id}, 202, headers
+    done = {"task_id": task_id, "status": view.status, "result": view.result}
+    return jsonify(_DONE.dump(done)), 200, headers
 
 
 @blp.route("/add", parameters=[_PREFER_DOC])
@@ -69,18 +94,11 @@ class Add(MethodView):
         a, b, options = body["a"], body["b"], body["options"]
         wait = prefer.requested_wait(request.headers.get(prefer.HEADER), MAX_WAIT_SECONDS)
         gate = publish_gate()  # the rate limit's count, made in the publish's round trip
-        if wait is None:
-            task_id = submit_add(svc.celery, a, b, options, gate=gate)
-            return {"task_id": task_id}, 202, _located(task_id)
-        task_id = uuid()
-        view = submit_and_wait(
-            svc.redis, task_id, wait, lambda: submit_add(svc.celery, a, b, options, task_id, gate)
-        )
-        headers = {**_located(task_id), prefer.APPLIED_HEADER: prefer.applied(wait)}
-        if not view.ready:
-            return {"task_id": task_id}, 202, headers
-        done = {"task_id": task_id, "status": view.status, "result": view.result}
-        return jsonify(_DONE.dump(done)), 200, headers
+        with svc.waits.hold(wait or 0) as granted:
+            if granted:
+                return _submit_and_wait(a, b, options, gate, granted)
+        task_id = submit_add(svc.celery, a, b, options, gate=gate)
+        return {"task_id": task_id}, 202, _located(task_id) | _not_waited(wait)
 
 
 @blp.route("/result/<string:task_id>")
@@ -90,8 +108,10 @@ class Result(MethodView):
     @blp.alt_response(404, description="No task with this id was issued by this service.")
     def get(self, query: dict[str, Any], task_id: str) -> Any:
         """A task's status and result; ``?wait=N`` holds up to N s until it is done."""
-        view = _find(task_id, query["wait"])
-        return {"status": view.status, "result": view.result}
+        with services().waits.hold(query["wait"]) as granted:
+            view = _find(task_id, granted)
+        headers = {} if granted or view.ready else _not_waited(query["wait"])
+        return {"status": view.status, "result": view.result}, 200, headers
 
 
 @blp.route("/tasks/<string:task_id>")

@@ -74,7 +74,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 5000
     web_workers: int = 2
-    web_threads: int = 8
+    web_threads: int = 16
     # 8 MiB: 100,000 pairs of the largest operands (~46 bytes a pair) fit with room to spare.
     max_request_bytes: int = 8 * 1024 * 1024
     # HTTPS straight from the web server (Granian): a PEM certificate (chain) and its key;

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -137,3 +137,32 @@ def test_a_thousand_concurrent_submissions_are_all_accepted_and_correct(
     # Every one computed, and correct: none lost, none left PENDING.
     with ThreadPoolExecutor(12) as pool:
         assert all(pool.map(outcome, expected.items()))
+
+
+def test_long_polls_cannot_take_every_thread(redis_url: str, logs_dir: Path) -> None:
+    # One process of 4 threads: 3 may wait, 1 is kept for everything else (api/wait_slots.py).
+    service, base = serve(
+        redis_url, logs_dir / "web-waits.log", RATE_LIMIT="", WEB_WORKERS=1, WEB_THREADS=4
+    )
+    try:
+        pending = requests.post(f"{base}/add", json={"a": 1, "b": 2, "countdown": 60}, timeout=10)
+        result = f"{base}/result/{pending.json()['task_id']}"
+        with ThreadPoolExecutor(4) as pool:
+            polls = [pool.submit(requests.get, result, params={"wait": 25}) for _ in range(4)]
+            # One poll more than the slots: it comes back now, not in 25 s, and says when to
+            # ask again; so the other three hold every slot.
+            answered = next(iter(as_completed(polls, timeout=20))).result()
+            assert answered.json() == {"status": "PENDING", "result": None}
+            assert answered.headers["Retry-After"] == "1"
+
+            # Every slot waits, and the server still answers on the thread kept free.
+            assert requests.get(f"{base}/health", timeout=10).status_code == 200
+            assert requests.post(f"{base}/add", json={"a": 2, "b": 2}, timeout=10).ok
+            assert sum(poll.done() for poll in polls) == 1
+
+            # Revoking the task ends the three waits at once.
+            requests.delete(result.replace("/result/", "/tasks/"), timeout=10)
+            statuses = [poll.result(timeout=20).json()["status"] for poll in polls]
+        assert sorted(statuses) == ["PENDING", "REVOKED", "REVOKED", "REVOKED"]
+    finally:
+        service.stop()

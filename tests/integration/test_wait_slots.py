@@ -1,0 +1,87 @@
+"""Long-polls cannot take every thread of a web process: past its waiting slots, a request
+with ``?wait`` or ``Prefer: wait`` is answered at once, with ``Retry-After``.
+
+On a Redis of this module's own with no worker, so the task stays PENDING until the test
+revokes it, which wakes every wait.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from api import create_app
+from tests.support import eventually
+
+pytestmark = pytest.mark.integration
+
+ADD = {"a": 1, "b": 2}
+
+
+@pytest.fixture
+def app(quiet_redis_url: str) -> Flask:
+    # 4 threads per process: 3 may wait, 1 is kept for requests that do not.
+    return create_app({"redis_url": quiet_redis_url, "rate_limit": "", "web_threads": 4})
+
+
+def hold_waits(app: Flask, task_id: str, count: int) -> tuple[list[threading.Thread], list[Any]]:
+    answers: list[Any] = []
+
+    def wait() -> None:
+        answers.append(app.test_client().get(f"/result/{task_id}?wait=25"))
+
+    threads = [threading.Thread(target=wait) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    waits = app.extensions["sumflow"].waits
+    eventually(lambda: waits.held == count, what=f"{count} waits holding their slots")
+    return threads, answers
+
+
+def test_waits_beyond_the_slots_are_answered_at_once(app: Flask) -> None:
+    client = app.test_client()
+    task_id = client.post("/add", json={**ADD, "countdown": 60}).json["task_id"]
+    waits = app.extensions["sumflow"].waits
+    assert waits.limit == 3
+    holders, answers = hold_waits(app, task_id, 3)
+
+    late = client.get(f"/result/{task_id}?wait=25")
+    assert late.status_code == 200
+    assert late.json == {"status": "PENDING", "result": None}
+    assert late.headers["Retry-After"] == "1"
+    assert waits.held == 3 and not answers  # answered while every slot was still waiting
+
+    waiting_add = client.post("/add", json=ADD, headers={"Prefer": "wait=25"})
+    assert waiting_add.status_code == 202
+    assert waiting_add.headers["Retry-After"] == "1"
+    assert "Preference-Applied" not in waiting_add.headers
+    assert waiting_add.headers["Location"] == f"/result/{waiting_add.json['task_id']}"
+
+    # Ending the task wakes the three waits, and their slots come back.
+    assert client.delete(f"/tasks/{task_id}").status_code == 202
+    for thread in holders:
+        thread.join(timeout=20)
+    assert [a.json["status"] for a in answers] == ["REVOKED"] * 3
+    assert all("Retry-After" not in a.headers for a in answers)
+    assert waits.held == 0
+    again = client.post("/add", json=ADD, headers={"Prefer": "wait=0.2"})
+    assert again.headers["Preference-Applied"] == "wait=0.2"
+
+
+def test_requests_without_a_wait_never_take_a_slot(app: Flask) -> None:
+    client = app.test_client()
+    task_id = client.post("/add", json={**ADD, "countdown": 60}).json["task_id"]
+    holders, _ = hold_waits(app, task_id, 3)
+
+    read = client.get(f"/result/{task_id}")
+    assert read.json == {"status": "PENDING", "result": None}
+    assert "Retry-After" not in read.headers
+    added = client.post("/add", json=ADD)
+    assert added.status_code == 202 and "Retry-After" not in added.headers
+
+    client.delete(f"/tasks/{task_id}")
+    for thread in holders:
+        thread.join(timeout=20)
