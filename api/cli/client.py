@@ -62,6 +62,18 @@ class ApiClient:
         ``hold`` is how long the server may hold the request on purpose (``?wait``); it is
         added to the timeout so that a long poll is not mistaken for a dead server.
         """
+        return self.exchange(method, path, json=json, params=params, hold=hold)[0]
+
+    def exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        hold: float = 0,
+    ) -> tuple[Any, httpx.Headers]:
+        """Like `call`, with the answer's headers too (a long poll reads ``Retry-After``)."""
         timeout = self.timeout + hold
         try:
             response = self._http.request(method, path, json=json, params=params, timeout=timeout)
@@ -76,9 +88,9 @@ class ApiClient:
         if response.status_code >= 400:
             raise ApiRefused(error_message(response), response.status_code)
         if response.status_code == 204 or not response.content:
-            return None
+            return None, response.headers
         try:
-            return response.json()
+            return response.json(), response.headers
         except ValueError:
             raise ApiUnavailable(
                 f"{method} {path} answered {response.status_code} with a body that is not JSON;"

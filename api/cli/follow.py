@@ -9,7 +9,7 @@ from typing import Any
 from api.cli.client import ApiClient
 from api.cli.outputs import group_progress
 
-__all__ = ["LONG_POLL_SECONDS", "READY_STATES", "follow_group", "wait_for_task"]
+__all__ = ["LONG_POLL_SECONDS", "READY_STATES", "follow_group", "retry_after", "wait_for_task"]
 
 READY_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
 
@@ -20,15 +20,30 @@ LONG_POLL_SECONDS = 30
 ProgressCallback = Callable[[int, int, int], None]
 
 
-def wait_for_task(client: ApiClient, task_id: str) -> dict[str, Any]:
+def wait_for_task(
+    client: ApiClient, task_id: str, sleep: Callable[[float], None] = time.sleep
+) -> dict[str, Any]:
     """``GET /result/<id>?wait=30`` until the task is done; the server answers the moment it
-    is, so this costs no polling delay."""
+    is, so this costs no polling delay. A server holding all the waits it allows answers at
+    once with ``Retry-After``, and is asked again only after that pause."""
     while True:
-        body = client.get(
-            f"/result/{task_id}", params={"wait": LONG_POLL_SECONDS}, hold=LONG_POLL_SECONDS
+        body, headers = client.exchange(
+            "GET", f"/result/{task_id}", params={"wait": LONG_POLL_SECONDS}, hold=LONG_POLL_SECONDS
         )
         if body.get("status") in READY_STATES:
             return body
+        if pause := retry_after(headers.get("Retry-After")):
+            sleep(pause)
+
+
+def retry_after(value: str | None) -> float:
+    """Seconds a ``Retry-After`` of delta-seconds asks for (0 when absent or not a number),
+    at most one long poll's worth."""
+    try:
+        seconds = float(value or 0)
+    except ValueError:  # the HTTP-date form, which sumflow does not send
+        return 0.0
+    return min(seconds, LONG_POLL_SECONDS) if seconds > 0 else 0.0  # NaN is not > 0
 
 
 def follow_group(
