@@ -17,7 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from api.access_log import log_request
 
-__all__ = ["HttpMetrics", "endpoint_label", "http_metrics", "init_app"]
+__all__ = ["HttpMetrics", "count_declined_wait", "endpoint_label", "http_metrics", "init_app"]
 
 EXTENSION_KEY = "sumflow_http_metrics"
 
@@ -42,6 +42,7 @@ class HttpMetrics:
     requests: Counter
     latency: Histogram
     submissions: Counter
+    waits_declined: Counter
 
     @classmethod
     def create(cls) -> HttpMetrics:
@@ -67,6 +68,13 @@ class HttpMetrics:
                 ["endpoint"],
                 registry=registry,
             ),
+            waits_declined=Counter(
+                "sumflow_waits_declined",
+                "Waits (?wait, Prefer: wait) answered at once because every waiting slot of the "
+                "web process was taken (api/wait_slots.py): a sign to raise WEB_THREADS.",
+                ["endpoint"],
+                registry=registry,
+            ),
         )
 
     def observe(self, method: str, endpoint: str, status: int, seconds: float | None) -> None:
@@ -75,6 +83,12 @@ class HttpMetrics:
             self.latency.labels(method, endpoint).observe(seconds)
         if method == "POST" and 200 <= status < 300:
             self.submissions.labels(endpoint).inc()
+
+
+def count_declined_wait() -> None:
+    """Count a wait of the current request that no waiting slot was free for."""
+    rule = request.url_rule.rule if request.url_rule is not None else None
+    http_metrics().waits_declined.labels(endpoint_label(rule)).inc()
 
 
 def http_metrics() -> HttpMetrics:

@@ -11,6 +11,7 @@ from flask_smorest import abort
 
 from api import prefer
 from api.blueprint import Blueprint
+from api.instrumentation import count_declined_wait
 from api.rate_limit import counted_with_publish, publish_gate
 from api.schemas import (
     MAX_WAIT_SECONDS,
@@ -59,7 +60,10 @@ def _find(task_id: str, wait: float = 0) -> TaskView:
 
 def _not_waited(requested: float | None) -> dict[str, str]:
     """``Retry-After`` when a wait was asked for but every waiting slot was taken."""
-    return {"Retry-After": str(RETRY_AFTER_SECONDS)} if requested else {}
+    if not requested:
+        return {}
+    count_declined_wait()
+    return {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 def _submit_and_wait(

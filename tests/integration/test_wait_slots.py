@@ -53,11 +53,13 @@ def test_waits_beyond_the_slots_are_answered_at_once(app: Flask) -> None:
     assert late.json == {"status": "PENDING", "result": None}
     assert late.headers["Retry-After"] == "1"
     assert waits.held == 3 and not answers  # answered while every slot was still waiting
+    assert declined(app, "/result/<task_id>") == 1
 
     waiting_add = client.post("/add", json=ADD, headers={"Prefer": "wait=25"})
     assert waiting_add.status_code == 202
     assert waiting_add.headers["Retry-After"] == "1"
     assert "Preference-Applied" not in waiting_add.headers
+    assert declined(app, "/add") == 1
     assert waiting_add.headers["Location"] == f"/result/{waiting_add.json['task_id']}"
 
     # Ending the task wakes the three waits, and their slots come back.
@@ -71,6 +73,13 @@ def test_waits_beyond_the_slots_are_answered_at_once(app: Flask) -> None:
     assert again.headers["Preference-Applied"] == "wait=0.2"
 
 
+def declined(app: Flask, endpoint: str) -> float:
+    """``sumflow_waits_declined_total`` for ``endpoint``, from the app's own registry."""
+    registry = app.extensions["sumflow_http_metrics"].registry
+    value = registry.get_sample_value("sumflow_waits_declined_total", {"endpoint": endpoint})
+    return value or 0.0
+
+
 def test_requests_without_a_wait_never_take_a_slot(app: Flask) -> None:
     client = app.test_client()
     task_id = client.post("/add", json={**ADD, "countdown": 60}).json["task_id"]
@@ -81,6 +90,7 @@ def test_requests_without_a_wait_never_take_a_slot(app: Flask) -> None:
     assert "Retry-After" not in read.headers
     added = client.post("/add", json=ADD)
     assert added.status_code == 202 and "Retry-After" not in added.headers
+    assert declined(app, "/result/<task_id>") == declined(app, "/add") == 0
 
     client.delete(f"/tasks/{task_id}")
     for thread in holders:
