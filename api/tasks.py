@@ -58,10 +58,8 @@ def _find(task_id: str, wait: float = 0) -> TaskView:
     return view
 
 
-def _not_waited(requested: float | None) -> dict[str, str]:
-    """``Retry-After`` when a wait was asked for but every waiting slot was taken."""
-    if not requested:
-        return {}
+def _declined() -> dict[str, str]:
+    """The headers of an answer whose wait found every waiting slot taken; counted."""
     count_declined_wait()
     return {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
@@ -98,11 +96,12 @@ class Add(MethodView):
         a, b, options = body["a"], body["b"], body["options"]
         wait = prefer.requested_wait(request.headers.get(prefer.HEADER), MAX_WAIT_SECONDS)
         gate = publish_gate()  # the rate limit's count, made in the publish's round trip
-        with svc.waits.hold(wait or 0) as granted:
-            if granted:
-                return _submit_and_wait(a, b, options, gate, granted)
+        if wait is not None:
+            with svc.waits.hold(wait) as granted:
+                if granted is not None:
+                    return _submit_and_wait(a, b, options, gate, granted)
         task_id = submit_add(svc.celery, a, b, options, gate=gate)
-        return {"task_id": task_id}, 202, _located(task_id) | _not_waited(wait)
+        return {"task_id": task_id}, 202, _located(task_id) | ({} if wait is None else _declined())
 
 
 @blp.route("/result/<string:task_id>")
@@ -113,8 +112,8 @@ class Result(MethodView):
     def get(self, query: dict[str, Any], task_id: str) -> Any:
         """A task's status and result; ``?wait=N`` holds up to N s until it is done."""
         with services().waits.hold(query["wait"]) as granted:
-            view = _find(task_id, granted)
-        headers = {} if granted or view.ready else _not_waited(query["wait"])
+            view = _find(task_id, granted or 0)
+        headers = _declined() if granted is None and not view.ready else {}
         return {"status": view.status, "result": view.result}, 200, headers
 
 

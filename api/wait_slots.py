@@ -44,14 +44,18 @@ class WaitSlots:
         return self._held
 
     @contextmanager
-    def hold(self, seconds: float) -> Iterator[float]:
+    def hold(self, seconds: float) -> Iterator[float | None]:
         """The wait this request may make: ``seconds`` with a free slot (held for the block),
-        else 0. Never blocks: a request that may not wait must be answered now."""
+        or None when every slot is taken. A wait of 0 takes no slot and is always granted.
+        Never blocks: a request that may not wait must be answered now."""
+        if seconds <= 0:
+            yield seconds
+            return
         with self._lock:
-            granted = seconds > 0 and self._held < self.limit
+            granted = self._held < self.limit
             self._held += granted
         if not granted:
-            yield 0
+            yield None
             return
         try:
             yield seconds

@@ -17,18 +17,18 @@ def test_a_wait_beyond_the_slots_is_not_granted_and_slots_come_back() -> None:
     with slots.hold(5) as first, slots.hold(2.5) as second:
         assert (first, second, slots.held) == (5, 2.5, 2)
         with slots.hold(5) as third:
-            assert third == 0
+            assert third is None
             assert slots.held == 2
     assert slots.held == 0
     with slots.hold(5) as again:
         assert again == 5
 
 
-def test_no_wait_asked_takes_no_slot() -> None:
+def test_a_wait_of_zero_takes_no_slot_and_is_always_granted() -> None:
     slots = WaitSlots(1)
-    with slots.hold(0) as granted:
+    with slots.hold(5), slots.hold(0) as granted:
         assert granted == 0
-        assert slots.held == 0
+        assert slots.held == 1
 
 
 def test_a_slot_comes_back_when_the_wait_fails() -> None:
