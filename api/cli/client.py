@@ -48,21 +48,9 @@ class ApiClient:
     def close(self) -> None:
         self._http.close()
 
-    def call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-        hold: float = 0,
-    ) -> Any:
-        """Send one request and return its JSON body (None for 204).
-
-        ``hold`` is how long the server may hold the request on purpose (``?wait``); it is
-        added to the timeout so that a long poll is not mistaken for a dead server.
-        """
-        return self.exchange(method, path, json=json, params=params, hold=hold)[0]
+    def call(self, method: str, path: str, **options: Any) -> Any:
+        """Send one request and return its JSON body (None for 204); see `exchange`."""
+        return self.exchange(method, path, **options)[0]
 
     def exchange(
         self,
@@ -73,7 +61,12 @@ class ApiClient:
         params: dict[str, Any] | None = None,
         hold: float = 0,
     ) -> tuple[Any, httpx.Headers]:
-        """Like `call`, with the answer's headers too (a long poll reads ``Retry-After``)."""
+        """Send one request; its JSON body (None for 204) and headers (a long poll reads
+        ``Retry-After``).
+
+        ``hold`` is how long the server may hold the request on purpose (``?wait``); it is
+        added to the timeout so that a long poll is not mistaken for a dead server.
+        """
         timeout = self.timeout + hold
         try:
             response = self._http.request(method, path, json=json, params=params, timeout=timeout)
