@@ -85,10 +85,14 @@ class HttpMetrics:
             self.submissions.labels(endpoint).inc()
 
 
+def current_endpoint() -> str:
+    """The current request's endpoint label (its URL rule, or ``unmatched``)."""
+    return endpoint_label(request.url_rule.rule if request.url_rule is not None else None)
+
+
 def count_declined_wait() -> None:
     """Count a wait of the current request that no waiting slot was free for."""
-    rule = request.url_rule.rule if request.url_rule is not None else None
-    http_metrics().waits_declined.labels(endpoint_label(rule)).inc()
+    http_metrics().waits_declined.labels(current_endpoint()).inc()
 
 
 def http_metrics() -> HttpMetrics:
@@ -108,8 +112,7 @@ def init_app(app: Flask) -> None:
     def _observe(response: Response) -> Response:
         started = g.get("sumflow_started")
         elapsed = None if started is None else time.perf_counter() - started
-        rule = request.url_rule.rule if request.url_rule is not None else None
         method = request.method if request.method in _METHODS else "other"
-        metrics.observe(method, endpoint_label(rule), response.status_code, elapsed)
+        metrics.observe(method, current_endpoint(), response.status_code, elapsed)
         log_request(request.environ, response.status_code, elapsed)
         return response
