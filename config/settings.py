@@ -49,6 +49,9 @@ class Settings:
     # --- Delivery. A message not acknowledged within this time is handed to another worker.
     # Every countdown and retry delay is kept under half of it (celery#4400).
     visibility_timeout_seconds: int = 600
+    # Deliveries of one message before it is failed instead of requeued: a task that kills
+    # its worker every time would otherwise be redelivered forever (workflows.deliveries).
+    max_deliveries: int = 5
 
     # --- Routing.
     queues: tuple[str, ...] = ("default", "priority")
@@ -151,6 +154,8 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError(f"DEFAULT_RETRY_POLICY {settings.default_retry_policy!r} is unknown")
     if settings.visibility_timeout_seconds < 2:
         raise ConfigError("VISIBILITY_TIMEOUT_SECONDS must be at least 2")
+    if settings.max_deliveries < 1:
+        raise ConfigError("MAX_DELIVERIES must be at least 1")
     if settings.worker_concurrency < 1:
         raise ConfigError("WORKER_CONCURRENCY must be at least 1")
     if not 1 <= settings.schedule_runs_kept <= 10_000:
@@ -202,6 +207,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         visibility_timeout_seconds=_env_number(
             env, "VISIBILITY_TIMEOUT_SECONDS", d.visibility_timeout_seconds, int
         ),
+        max_deliveries=_env_number(env, "MAX_DELIVERIES", d.max_deliveries, int),
         queues=_env_list(env, "TASK_QUEUES", d.queues),
         default_queue=_env_str(env, "DEFAULT_QUEUE", d.default_queue),
         default_retry_policy=_env_str(env, "DEFAULT_RETRY_POLICY", d.default_retry_policy),

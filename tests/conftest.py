@@ -82,12 +82,13 @@ class Workers:
         concurrency: int = 2,
         url: str | None = None,
         wait: bool = True,
+        include: tuple[str, ...] = (),
         **env: Any,
     ) -> Service:
         name = f"w{next(_names)}"
         env.setdefault("ADD_DELAY_SECONDS", TEST_ADD_DELAY)
         service = Service(
-            worker_command(name, queues, concurrency),
+            worker_command(name, queues, concurrency, include),
             service_env(url or self.redis_url, **env),
             self.logs_dir / f"{name}.log",
         ).start()

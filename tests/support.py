@@ -91,7 +91,10 @@ class Service:
             self.kill()
 
 
-def worker_command(name: str, queues: Iterable[str], concurrency: int = 2) -> list[str]:
+def worker_command(
+    name: str, queues: Iterable[str], concurrency: int = 2, include: Iterable[str] = ()
+) -> list[str]:
+    """The worker as `make run` starts it; ``include`` adds modules of test-only tasks."""
     return [
         str(BIN / "celery"),
         "-A",
@@ -107,6 +110,7 @@ def worker_command(name: str, queues: Iterable[str], concurrency: int = 2) -> li
         "INFO",
         "--without-gossip",
         "--without-mingle",
+        *(f"--include={module}" for module in include),
     ]
 
 

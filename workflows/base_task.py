@@ -11,6 +11,7 @@ from celery.utils.log import get_task_logger
 from redis.exceptions import RedisError
 
 from config import Settings
+from workflows.deliveries import DeliveriesExhausted, count_delivery
 from workflows.outcomes import record_outcome
 from workflows.registry import REVOKED_KEY
 from workflows.retry import RetriesExhausted, TransientError, resolve_policy, retry_delay
@@ -24,6 +25,12 @@ logger = get_task_logger(__name__)
 
 class SumflowTask(Task):
     def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
+        """Skip a task revoked in Redis; fail one delivered too often (workflows.deliveries)."""
+        self._skip_if_revoked(task_id)
+        if (self.request.delivery_info or {}).get("redelivered"):
+            self._check_deliveries(task_id)
+
+    def _skip_if_revoked(self, task_id: str) -> None:
         """Skip a task revoked in Redis (workflows.revocation).
 
         Celery's own revokes live in the memory of the workers that heard the broadcast; a
@@ -40,6 +47,24 @@ class SumflowTask(Task):
             # Celery sends no task_revoked for a task we skip here: count it ourselves.
             record_outcome(self, self.request, states.REVOKED)
             raise Ignore()
+
+    def _check_deliveries(self, task_id: str) -> None:
+        """Fail a redelivered task past MAX_DELIVERIES, so a message that kills its worker
+        ends FAILURE instead of being requeued forever. Failing, not dropping, it stores the
+        error for the client and lets a chain or chord see the member fail."""
+        settings: Settings = self.app.settings
+        try:
+            deliveries = count_delivery(
+                self.backend.client, task_id, settings.result_expires_seconds
+            )
+        except RedisError as exc:  # better to run it once more than to fail it unseen
+            logger.warning("could not count deliveries of %s: %s", task_id, exc)
+            return
+        if deliveries > settings.max_deliveries:
+            raise DeliveriesExhausted(
+                f"gave up after {settings.max_deliveries} deliveries, each ended by its "
+                f"worker being lost (MAX_DELIVERIES)"
+            )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the task; on `TransientError` retry as the message's ``retry_policy`` says."""

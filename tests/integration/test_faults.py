@@ -11,6 +11,7 @@ import os
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -18,7 +19,10 @@ from flask import Flask
 from api import create_app
 from config.redis_server import RedisServer
 from tests.conftest import Sums
+from tests.crashing_tasks import CRASHING_TASKS, KILL_OWN_PROCESS
 from tests.support import Service, eventually, wait_for_worker
+from workflows.deliveries import deliveries_key
+from workflows.registry import mark_issued
 
 pytestmark = pytest.mark.integration
 
@@ -51,13 +55,15 @@ def spawn(
 ) -> Callable[..., Service]:
     """Start a worker on this test's Redis, with the test's visibility timeout."""
 
-    def spawn(delay: float, concurrency: int = 2, wait: bool = True) -> Service:
+    def spawn(delay: float, concurrency: int = 2, wait: bool = True, **env: Any) -> Service:
         worker = start_worker(
             ("default",),
             url=aof_redis.url,
             concurrency=concurrency,
+            include=(CRASHING_TASKS,),
             ADD_DELAY_SECONDS=delay,
             VISIBILITY_TIMEOUT_SECONDS=VISIBILITY_TIMEOUT,
+            **env,
         )
         if wait:
             wait_for_worker(fault_app.extensions["celery"], worker.name)  # type: ignore[attr-defined]
@@ -87,6 +93,32 @@ def test_a_pool_process_killed_mid_task_is_redelivered_and_succeeds(
     # The worker requeues the message (task_reject_on_worker_lost) and runs it again.
     assert sums.finished(task_id, wait=20) == {"status": "SUCCESS", "result": 42}
     assert "SIGKILL" in worker.log()
+
+
+def test_a_task_that_kills_its_worker_every_time_fails_after_max_deliveries(
+    fault_app: Flask, sums: Sums, spawn: Callable[..., Service]
+) -> None:
+    worker = spawn(delay=0, concurrency=1, MAX_DELIVERIES=3)
+    redis = fault_app.extensions["sumflow"].redis
+    task_id = fault_app.extensions["celery"].send_task(KILL_OWN_PROCESS, queue="default").id
+    mark_issued(redis, [task_id], "add", 60)
+
+    # Three deliveries kill three pool processes; the fourth is failed instead of run.
+    assert sums.finished(task_id, wait=30) == {
+        "status": "FAILURE",
+        "result": "DeliveriesExhausted: gave up after 3 deliveries, "
+        "each ended by its worker being lost (MAX_DELIVERIES)",
+    }
+    assert worker.log().count("exited with 'signal 9 (SIGKILL)'") == 3
+    assert int(redis.get(deliveries_key(task_id))) == 3  # redeliveries, the first not counted
+    # The message is gone for good: acknowledged, not requeued.
+    eventually(lambda: unacked(fault_app) == 0, what="the message to be acknowledged")
+    assert redis.llen("default") == 0
+
+    # The worker goes on serving, and a first delivery leaves no count behind.
+    added = sums.submit(2, 3)
+    assert sums.finished(added) == {"status": "SUCCESS", "result": 5}
+    assert redis.exists(deliveries_key(added)) == 0
 
 
 def test_a_worker_killed_mid_task_loses_nothing(

@@ -20,7 +20,7 @@ EXAMPLE_VALUES = dict(re.findall(r"^([A-Z_]+)=(.*)$", EXAMPLE, flags=re.MULTILIN
 
 
 def test_the_settings_are_found() -> None:
-    assert {"REDIS_URL", "WEB_THREADS"} <= set(VARIABLES)
+    assert {"REDIS_URL", "WEB_THREADS", "MAX_DELIVERIES"} <= set(VARIABLES)
 
 
 @pytest.mark.parametrize("name", VARIABLES)

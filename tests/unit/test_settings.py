@@ -40,6 +40,7 @@ def test_environment_is_parsed() -> None:
         ({"REDIS_URL": "http://x"}, "REDIS_URL must start with"),
         ({"DEFAULT_QUEUE": "nowhere"}, "DEFAULT_QUEUE 'nowhere' is not in TASK_QUEUES"),
         ({"PORT": "80.5"}, "PORT must be a int"),
+        ({"MAX_DELIVERIES": "0"}, "MAX_DELIVERIES must be at least 1"),
     ],
 )
 def test_bad_values_are_refused_by_name(env: dict[str, str], message: str) -> None:
