@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from celery import chord
 from flask import Flask
 
 from api import create_app
@@ -21,8 +22,10 @@ from config.redis_server import RedisServer
 from tests.conftest import Sums
 from tests.crashing_tasks import CRASHING_TASKS, KILL_OWN_PROCESS
 from tests.support import Service, eventually, wait_for_worker
+from workflows.canvas_tasks import SUM_ALL_TASK
 from workflows.deliveries import deliveries_key
 from workflows.registry import mark_issued
+from workflows.tasks import ADD_TASK
 
 pytestmark = pytest.mark.integration
 
@@ -119,6 +122,23 @@ def test_a_task_that_kills_its_worker_every_time_fails_after_max_deliveries(
     added = sums.submit(2, 3)
     assert sums.finished(added) == {"status": "SUCCESS", "result": 5}
     assert redis.exists(deliveries_key(added)) == 0
+
+
+def test_a_chord_whose_member_keeps_killing_its_worker_fails(
+    fault_app: Flask, spawn: Callable[..., Service]
+) -> None:
+    spawn(delay=0, concurrency=1, MAX_DELIVERIES=2)
+    celery = fault_app.extensions["celery"]
+    header = [celery.signature(KILL_OWN_PROCESS), celery.signature(ADD_TASK, (1, 2))]
+    callback_id = chord(header, celery.signature(SUM_ALL_TASK)).apply_async(queue="default").id
+
+    # The member's give-up reaches the callback, which fails instead of waiting forever.
+    meta = eventually(
+        lambda: (m := celery.backend.get_task_meta(callback_id))["status"] == "FAILURE" and m,
+        timeout=30,
+        what="the chord's callback to fail",
+    )
+    assert "raised DeliveriesExhausted('gave up after 2 deliveries" in str(meta["result"])
 
 
 def test_a_worker_killed_mid_task_loses_nothing(
