@@ -1,4 +1,5 @@
-"""Inside the beat process: record every scheduled run as the beat publishes it.
+"""Inside the beat process: record every scheduled run as the beat publishes it, and make
+the scheduler outlive Redis outages (`schedules.scheduler`).
 
 The stock ``celery -A workflows beat -S redbeat.RedBeatScheduler`` cannot be given a
 scheduler subclass, so this hooks Celery's signals instead. Celery imports this module in the
@@ -20,6 +21,7 @@ from celery.signals import beat_init, before_task_publish
 
 from config import Settings
 from schedules.runs import RUN_HEADER, RunLog
+from schedules.scheduler import adopt
 from workflows.redis_client import REDIS_ERRORS, create_redis
 
 __all__ = ["RunRecorder"]
@@ -51,11 +53,12 @@ class RunRecorder:
 
 
 @beat_init.connect
-def _record_runs(sender: Any = None, **_: Any) -> None:
+def _prepare_beat(sender: Any = None, **_: Any) -> None:
     app = getattr(sender, "app", None)
     settings: Settings | None = getattr(app, "settings", None)
     if settings is None:
         return  # some other Celery app: nothing of ours to record
+    adopt(sender.scheduler)
     recorder = RunRecorder(
         create_redis(settings),
         RunLog(settings.schedule_runs_kept, settings.result_expires_seconds),

@@ -15,6 +15,7 @@ from api import create_app
 from config import load_settings
 from config.redis_server import RedisServer
 from tests.conftest import TEST_ADD_DELAY, Sums
+from tests.schedule_support import Schedules, sent_count, start_beat
 from tests.support import Service, eventually, wait_for_worker
 from workflows.redis_client import create_redis
 from workflows.registry import mark_issued
@@ -149,3 +150,51 @@ def test_a_long_poll_after_a_redis_restart_replaces_its_stale_connection(
     client.set(meta_key("after"), json.dumps({"status": states.SUCCESS, "result": 5}))
 
     assert wait_for_task(client, "after", 1) == TaskView(states.SUCCESS, 5)
+
+
+def test_the_beat_keeps_scheduling_through_redis_outages(
+    tmp_path: Path, logs_dir: Path, start_worker: Callable[..., Service]
+) -> None:
+    server = RedisServer(data_dir=tmp_path / "redis").start()  # AOF: the schedule survives
+    beats: list[Service] = []
+    try:
+        schedules = Schedules(create_app({"redis_url": server.url}).test_client())
+        start_worker(("default",), url=server.url)
+        beat = start_beat(server.url, logs_dir, BEAT_LOCK_TIMEOUT_SECONDS=3)
+        # A second beat stands by for the lock, as on a second machine.
+        standby = start_beat(server.url, logs_dir, wait=False, BEAT_LOCK_TIMEOUT_SECONDS=3)
+        beats += [beat, standby]
+        schedules.create("steady", a=40, b=2, every=1)
+        schedules.wait_for_runs("steady", 1)
+
+        def sent() -> int:
+            return sent_count(beat, "steady") + sent_count(standby, "steady")
+
+        # A short outage, then one that outlasts the beats' 3 s lock: stock RedBeat exits
+        # at the first tick that cannot reach Redis (redbeat#285), ours waits it out.
+        for down in (1.5, 5):
+            server.stop()
+            time.sleep(down)
+            server.start()
+            before = sent()
+            eventually(lambda before=before: sent() >= before + 2, what="runs to resume")
+            for each in beats:
+                assert each.process is not None and each.process.poll() is None, each.log()
+
+        # Whichever beat took the lock after the outage, only one sends: about one run a
+        # second, not two.
+        before = sent()
+        time.sleep(5)
+        assert 3 <= sent() - before <= 7, sent() - before
+
+        log = beat.log() + standby.log()
+        assert "beat: Redis unreachable" in log and "beat: Redis is back" in log
+        assert "beat: lost the lock (it expired, or another beat took it)" in log
+        assert log.count("beat: Acquired lock") >= 2  # at start, and after the long outage
+        # The runs sent after the outages are done by the worker, and add up.
+        runs = schedules.wait_for_runs("steady", schedules.get("steady")["total_run_count"])
+        assert {run["result"] for run in runs if run["status"] == "SUCCESS"} == {42}
+    finally:
+        for each in beats:
+            each.stop()
+        server.stop()

@@ -1,0 +1,99 @@
+"""RedBeat's scheduler, made to ride out a Redis outage instead of exiting.
+
+Stock RedBeat exits the beat on the first tick that cannot reach Redis: its ``retry_period``
+covers the client's own calls, not the lock's ``extend`` or the schedule's pipeline
+(redbeat#285, #314). Under ``make run`` honcho then stops the API and the worker as well. A
+lock that expired during a long outage is another exit (redbeat#230).
+
+`ResilientScheduler` keeps the beat alive: a tick that meets an outage logs it once and tries
+again a second later, and a lost lock is taken again if it is free, or waited for if another
+beat took it, so there is never more than one beat sending. The contract's command,
+``celery -A workflows beat -S redbeat.RedBeatScheduler``, names the stock class, so
+`adopt` switches the scheduler's class when the beat starts (``schedules.beat``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from redbeat.schedulers import LUA_EXTEND_TO_SCRIPT, RedBeatScheduler, get_redis
+from redis.exceptions import LockNotOwnedError
+
+__all__ = ["ResilientScheduler", "adopt"]
+
+logger = logging.getLogger(__name__)
+
+#: An outage as a tick meets it: a refused or lost connection, or a reply too late.
+OUTAGE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+
+class ResilientScheduler(RedBeatScheduler):
+    """A RedBeat scheduler that outlives Redis outages and lost locks (see module)."""
+
+    _in_outage = False
+    _standing_by = False
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        try:
+            if self.lock_key and not self._hold_lock():
+                return self.max_interval  # another beat leads: try for the lock next tick
+            interval = super().tick(*args, **kwargs)
+        except OUTAGE_ERRORS as exc:
+            if not self._in_outage:
+                logger.warning("beat: Redis unreachable (%s); trying again every second", exc)
+            self._in_outage = True
+            return min(1.0, self.max_interval)
+        self._reached()
+        return interval
+
+    def close(self) -> None:
+        """Release the lock if Redis can be reached; if not, it expires by itself."""
+        try:
+            super().close()
+        except OUTAGE_ERRORS as exc:
+            logger.warning("beat: could not release the lock (%s); it expires by itself", exc)
+
+    def _hold_lock(self) -> bool:
+        """Extend the lock this beat holds, or take it if it is free; False if another beat
+        holds it. The stock tick extends it again: one more EVALSHA a second."""
+        if self.lock is not None and self.lock.local.token is not None:
+            try:
+                self.lock.extend(int(self.lock_timeout))
+                self._reached()
+                return True
+            except LockNotOwnedError:
+                self._reached()
+                logger.warning("beat: lost the lock (it expired, or another beat took it)")
+                self.lock = None
+        lock = self._new_lock()
+        acquired = lock.acquire(blocking=False)
+        self._reached()
+        if acquired:
+            self.lock, self._standing_by = lock, False
+            logger.info("beat: Acquired lock")
+            return True
+        if not self._standing_by:
+            logger.warning("beat: another beat holds the lock; standing by")
+        self._standing_by = True
+        return False
+
+    def _reached(self) -> None:
+        """Redis answered: say so once if it had not been answering."""
+        if self._in_outage:
+            logger.info("beat: Redis is back")
+        self._in_outage = False
+
+    def _new_lock(self) -> Any:
+        """A lock as RedBeat's ``beat_init`` receiver makes it: ``extend`` sets the timeout."""
+        client = get_redis(self.app)
+        lock = client.lock(self.lock_key, timeout=self.lock_timeout, sleep=self.max_interval)
+        lock.lua_extend = client.register_script(LUA_EXTEND_TO_SCRIPT)
+        return lock
+
+
+def adopt(scheduler: object) -> None:
+    """Give a stock `RedBeatScheduler` the resilient behaviour; leave any other alone."""
+    if type(scheduler) is RedBeatScheduler:
+        scheduler.__class__ = ResilientScheduler
