@@ -9,6 +9,7 @@ hears the result the moment it is stored instead of polling (`workflows.listener
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import redis
 from celery import states
 
 from workflows.listener import Subscription, subscribed
+from workflows.redis_client import REDIS_ERRORS
 from workflows.registry import issued_key
 
 __all__ = [
@@ -30,6 +32,8 @@ __all__ = [
     "submit_and_wait",
     "wait_for_task",
 ]
+
+logger = logging.getLogger(__name__)
 
 #: The key prefix of Celery's Redis result backend.
 META_PREFIX = "celery-task-meta-"
@@ -132,10 +136,17 @@ def submit_and_wait(
     the task to finish.
 
     Subscribed before the task exists, it cannot miss the result's publish, so unlike
-    `wait_for_task` it needs no first read: one round trip fewer.
+    `wait_for_task` it needs no first read: one round trip fewer. Once ``submit`` has
+    returned the task is queued, so losing Redis during the wait ends the wait, not the
+    answer: the caller gets PENDING and can hand out the id, rather than an error that would
+    have its client submit the add again.
     """
     deadline = time.monotonic() + timeout
     with subscribed(client, meta_key(task_id), timeout) as subscription:
         submit()
-        view = _until_ready(client, subscription, task_id, present(None), deadline)
+        try:
+            view = _until_ready(client, subscription, task_id, present(None), deadline)
+        except REDIS_ERRORS as exc:
+            logger.warning("lost Redis while waiting for %s, which is queued: %s", task_id, exc)
+            view = None
     return view or present(None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -150,6 +151,36 @@ def test_a_long_poll_after_a_redis_restart_replaces_its_stale_connection(
     client.set(meta_key("after"), json.dumps({"status": states.SUCCESS, "result": 5}))
 
     assert wait_for_task(client, "after", 1) == TaskView(states.SUCCESS, 5)
+
+
+def test_a_prefer_wait_add_cut_short_by_an_outage_answers_202_with_its_id(
+    tmp_path: Path,
+) -> None:
+    server = RedisServer(data_dir=tmp_path / "redis").start()  # AOF: the queue survives
+    try:
+        client = create_app({"redis_url": server.url}).test_client()
+        # No worker: the add stays queued and the POST waits, until Redis goes away.
+        with ThreadPoolExecutor(1) as pool:
+            posted = pool.submit(
+                client.post, "/add", json={"a": 4, "b": 5}, headers={"Prefer": "wait=20"}
+            )
+            time.sleep(1)
+            server.stop()
+            response = posted.result(timeout=PROMPT + 1)
+
+        # The add was queued before the outage: the client gets its id, not a 503 that
+        # would have it submit the add a second time.
+        assert response.status_code == 202, response.json
+        task_id = response.json["task_id"]
+        assert response.headers["Location"].endswith(f"/result/{task_id}")
+
+        # Once Redis is back the add is known and still queued: nothing was lost.
+        server.start()
+        assert client.get(f"/result/{task_id}").json == {"status": "PENDING", "result": None}
+        queued = create_redis(load_settings(redis_url=server.url)).lrange("default", 0, -1)
+        assert [json.loads(m)["headers"]["id"] for m in queued] == [task_id]
+    finally:
+        server.stop()
 
 
 def test_the_beat_keeps_scheduling_through_redis_outages(
