@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -29,7 +30,7 @@ from granian.constants import Interfaces
 from config import Settings, load_settings
 from config.logging_config import server_logconfig
 
-__all__ = ["build_server", "main"]
+__all__ = ["build_server", "main", "port_in_use"]
 
 #: The WSGI app factory, as Granian imports it in each worker.
 APP_FACTORY = "api:create_app"
@@ -81,9 +82,38 @@ def _prepare_metrics_dir(settings: Settings) -> tuple[str, bool]:
     return path, own
 
 
+def port_in_use(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on, or None if it can.
+
+    Granian listens with SO_REUSEPORT, so a second server started on a port already served
+    starts without a word and the kernel splits the connections between the two: clients
+    get answers from whichever stack, maybe one on another Redis. A plain bind, which
+    SO_REUSEPORT does not let through, tells first. SO_REUSEADDR lets it past connections
+    of an earlier run still in TIME_WAIT, which Granian's own bind passes as well.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     settings = load_settings()
+    problem = port_in_use(settings.host, settings.port)
+    if problem:
+        print(
+            f"sumflow: cannot listen on {settings.host}:{settings.port}: {problem}. "
+            "Is another server running there? Stop it, or set PORT.",
+            file=sys.stderr,
+        )
+        return 1
     metrics_dir, own_dir = _prepare_metrics_dir(settings)
     try:
         build_server(settings, *args[:1]).serve()

@@ -75,6 +75,27 @@ def oversized() -> bytes:
     return b'{"a": 1, "b": 2, "pad": "' + b"x" * (limit + 1024) + b'"}'
 
 
+def test_a_second_server_on_a_port_in_use_refuses_to_start(
+    web: str, redis_url: str, logs_dir: Path
+) -> None:
+    # Granian listens with SO_REUSEPORT: without the check both would listen, and the
+    # kernel would split the clients between them.
+    port = web.rsplit(":", 1)[1]
+    second = Service(
+        api_command(), service_env(redis_url, PORT=port), logs_dir / "second-web.log"
+    ).start()
+    assert second.process is not None
+    try:
+        assert second.process.wait(timeout=30) == 1
+    finally:
+        second.stop()
+    assert (
+        f"sumflow: cannot listen on 127.0.0.1:{port}: Address already in use. "
+        "Is another server running there? Stop it, or set PORT." in second.log()
+    )
+    assert requests.get(f"{web}/health", timeout=5).status_code == 200
+
+
 def test_an_oversized_body_is_a_json_413(web: str) -> None:
     response = requests.post(
         f"{web}/add", data=oversized(), headers={"Content-Type": "application/json"}, timeout=10
