@@ -23,8 +23,10 @@ install: $(STAMP)
 ## and Flower on 127.0.0.1:5555 when it is installed (pip install -e '.[monitor]').
 run: install
 	@mkdir -p var
-	@# honcho gives the processes the settings in .env; the Redis check must see them too.
-	@if [ -f .env ]; then set -a; . ./.env; set +a; fi; \
+	@# Settings from the environment, then from .env for what it leaves unset (as docker
+	@# compose and python-dotenv do). honcho gets them merged, not the file, which it would
+	@# let override the environment.
+	@if [ -f .env ]; then saved=$$(export -p); set -a; . ./.env; set +a; eval "$$saved"; fi; \
 	if $(BIN)/python -m config.redis_server ping; then \
 		echo "sumflow: using the Redis at REDIS_URL"; procs="web worker beat"; \
 	else \
@@ -34,7 +36,7 @@ run: install
 	if $(BIN)/python -c 'import flower' 2>/dev/null; then \
 		echo "sumflow: Flower on http://127.0.0.1:5555"; procs="$$procs flower"; \
 	fi; \
-	exec $(BIN)/honcho start $$procs
+	exec $(BIN)/honcho start --env /dev/null $$procs
 
 ## test: the whole suite; it starts its own Redis, workers and beat.
 test: install
