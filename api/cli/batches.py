@@ -12,7 +12,7 @@ from api.cli.bodies import chord_body, group_body, task_options
 from api.cli.errors import ApiRefused, ApiUnavailable, TaskFailed
 from api.cli.follow import follow_group
 from api.cli.inputs import Pair, read_pairs
-from api.cli.outputs import is_sum, write_sums
+from api.cli.outputs import write_sums
 from api.cli.params import task_option_flags
 from api.cli.session import Session, json_option, pass_session
 from api.cli.tasks import finish_task
@@ -37,8 +37,11 @@ def _read(pairs_file: IO[str]) -> list[Pair]:
     return read_pairs(pairs_file, source=name)
 
 
-def _first_error(results: list[Any]) -> str:
-    return next((str(r) for r in results if r is not None and not is_sum(r)), "")
+def _first_error(group: dict[str, Any]) -> str:
+    """The first failed member's message: a failed pair's result is null, its reason is in
+    the group's ``errors``."""
+    errors = group.get("errors") or []
+    return str(errors[0].get("message", "")) if errors else "unknown (the group lists no errors)"
 
 
 def _write_csv(path: str, pairs: list[Pair], results: list[Any]) -> int:
@@ -102,7 +105,7 @@ def batch(
         failed = _write_csv(output or "-", pairs, results)
     session.note(f"group {group_id}: {len(pairs) - failed} added, {failed} failed")
     if failed:
-        raise TaskFailed(f"{failed} of {len(pairs)} adds failed; first: {_first_error(results)}")
+        raise TaskFailed(f"{failed} of {len(pairs)} adds failed; first: {_first_error(final)}")
 
 
 @click.command()

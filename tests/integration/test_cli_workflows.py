@@ -53,6 +53,10 @@ def test_batch_reports_failed_adds_with_exit_1(
     assert done.returncode == ExitCode.TASK_FAILED
     rows = list(csv.reader(io.StringIO(done.stdout)))
     assert rows[1:] == [["1", "2", ""], ["3", "4", ""]]
+    assert done.stderr.endswith(
+        "sumflow: 2 of 2 adds failed; first: RetriesExhausted: gave up after 1 attempt: "
+        "simulated transient failure on attempt 1 of 1\n"
+    )
 
 
 def test_chord_prints_the_total_of_all_sums(live_api: str, worker: Service, tmp_path: Path) -> None:

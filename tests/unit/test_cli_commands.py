@@ -109,6 +109,9 @@ def pairs_file(tmp_path: Path, text: str = "a,b\n1,2\n3,4\n5,6\n") -> str:
 
 
 def group_answers(*results: list[Any]) -> list[Reply]:
+    """``GET /groups/<id>`` answers, one per list: a number is a sum, None a pair not done,
+    a string a failed pair's message (null in ``results``, listed in ``errors``, as the API
+    answers)."""
     return [
         (
             200,
@@ -117,7 +120,12 @@ def group_answers(*results: list[Any]) -> list[Reply]:
                 "total": len(r),
                 "completed": sum(x is not None and not isinstance(x, str) for x in r),
                 "failed": sum(isinstance(x, str) for x in r),
-                "results": r,
+                "results": [None if isinstance(x, str) else x for x in r],
+                "errors": [
+                    {"task_id": f"t{i}", "index": i, "count": 1, "message": x}
+                    for i, x in enumerate(r)
+                    if isinstance(x, str)
+                ],
             },
         )
         for r in results
