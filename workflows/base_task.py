@@ -18,7 +18,9 @@ from workflows.retry import RetriesExhausted, TransientError, resolve_policy, re
 
 __all__ = ["SumflowTask"]
 
-REVOKE_REASON = "revoked by request"
+#: What a revoke stores, in Celery's own words: a worker that holds the message marks it
+#: revoked again when it comes to run it, and the answer must not change under the client.
+REVOKE_REASON = "revoked"
 
 logger = get_task_logger(__name__)
 
