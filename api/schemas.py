@@ -25,8 +25,8 @@ __all__ = [
     "operand",
 ]
 
-#: Static upper bound for delays in the schema; the configured bound (half the visibility
-#: timeout) is checked at load time and is usually lower.
+#: Upper bound of a retry policy's first delay. A countdown and a policy's backoff_max are
+#: bounded by the settings instead (half the visibility timeout), checked at load time.
 MAX_DELAY_DOC = 3600
 MAX_FAIL_TIMES = 50
 
@@ -54,8 +54,12 @@ class RetryPolicySchema(Schema):
     )
     backoff_max = JSONNumber(
         required=True,
-        validate=Range(0, MAX_DELAY_DOC),
-        metadata={"description": "Cap on any one retry delay, in seconds."},
+        # Its upper bound depends on the settings: checked with them in TaskOptionsSchema.
+        validate=Range(min=0),
+        metadata={
+            "description": "Cap on any one retry delay, in seconds; at most half the "
+            "visibility timeout."
+        },
     )
     jitter = JSONBoolean(
         required=True,
@@ -142,7 +146,8 @@ class AddRequestSchema(TaskOptionsSchema):
     a = operand("First operand.", required=True)
     b = operand("Second operand.", required=True)
     countdown = JSONNumber(
-        validate=Range(0, MAX_DELAY_DOC),
+        # Its upper bound depends on the settings: checked with them in _check_countdown.
+        validate=Range(min=0),
         metadata={
             "description": "Seconds to wait before running; at most half the visibility timeout."
         },

@@ -9,6 +9,8 @@ from flask.testing import FlaskClient
 
 pytestmark = pytest.mark.integration
 
+POLICY = {"max_retries": 1, "backoff": 1, "backoff_max": 5, "jitter": False}
+
 
 @pytest.mark.parametrize(
     ("body", "field", "fragment"),
@@ -22,8 +24,20 @@ pytestmark = pytest.mark.integration
         ({"a": 1, "b": 2, "queue": "nowhere"}, "queue", "configured queues: default, priority"),
         ({"a": 1, "b": 2, "retry_policy": "sometimes"}, "retry_policy", "named policies"),
         ({"a": 1, "b": 2, "fail_times": -1}, "fail_times", "greater than or equal to 0"),
-        ({"a": 1, "b": 2, "countdown": 99999}, "countdown", "less than or equal to"),
+        # Every bound named once, the same way: the upper one is the configured one.
+        ({"a": 1, "b": 2, "countdown": -5}, "countdown", "Must be greater than or equal to 0."),
+        ({"a": 1, "b": 2, "countdown": 99999}, "countdown", "Must be at most 300 s (half"),
         ({"a": 1, "b": 2, "countdown": 3000}, "countdown", "half the broker's visibility"),
+        (
+            {"a": 1, "b": 2, "retry_policy": {**POLICY, "backoff_max": -1}},
+            "retry_policy.backoff_max",
+            "Must be greater than or equal to 0.",
+        ),
+        (
+            {"a": 1, "b": 2, "retry_policy": {**POLICY, "backoff_max": 9999}},
+            "retry_policy.backoff_max",
+            "Must be at most 300 s (half",
+        ),
         (
             {"a": 1, "b": 2, "retry_policy": {"max_retries": 1, "backoff": 1}},
             "retry_policy.backoff_max",
