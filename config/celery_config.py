@@ -15,12 +15,18 @@ REDBEAT_KEY_PREFIX = "sumflow:redbeat:"
 
 
 def _redis_options(settings: Settings) -> dict[str, Any]:
-    """Socket options for every Redis client Celery opens: fail fast, notice dead peers."""
+    """Socket options for every Redis client Celery opens: fail fast, notice dead peers.
+
+    A read timeout too: without one, a Redis that accepts connections but does not answer
+    (stopped, swapping, a half-open link) holds a publish, and the web thread making it,
+    for as long as it lasts. Workers read their queues only once the socket is readable,
+    so the timeout does not cut their blocking BRPOP short. Timeouts are not retried.
+    """
     return {
         "socket_connect_timeout": settings.redis_timeout_seconds,
+        "socket_timeout": settings.redis_timeout_seconds,
         "socket_keepalive": True,
         "health_check_interval": 25,
-        "retry_on_timeout": True,
     }
 
 
@@ -60,7 +66,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         },
         "result_backend_transport_options": _redis_options(settings),
         "redis_socket_connect_timeout": settings.redis_timeout_seconds,
-        "redis_retry_on_timeout": True,
+        # Celery's default is 120 s: a worker storing a result into a Redis that does not
+        # answer would wait that long before result_backend_always_retry could act.
+        "redis_socket_timeout": settings.redis_timeout_seconds * 2,
         # A worker keeps trying to store a result while Redis restarts rather than losing it.
         "result_backend_always_retry": True,
         "result_backend_max_retries": 20,

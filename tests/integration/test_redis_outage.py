@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -93,6 +95,39 @@ def test_outage_gives_503_then_recovers_every_time(
             what="submissions to be accepted again",
         )
         assert sums.finished(task_id, wait=30) == {"status": "SUCCESS", "result": round_ + 3}
+
+
+#: A Redis that accepts connections but does not answer costs each call its read timeout
+#: (REDIS_TIMEOUT_SECONDS, doubled for sumflow's own client) once or twice: never a hang.
+FROZEN_PROMPT = 5.0
+
+
+def test_a_redis_that_stops_answering_gives_503_not_a_hang(own_redis: RedisServer) -> None:
+    client = create_app({"redis_url": own_redis.url}).test_client()
+    assert client.post("/add", json={"a": 1, "b": 2}).status_code == 202  # connections made
+    assert own_redis.process is not None
+
+    # Frozen, not gone: the kernel still accepts connections, nothing answers them. Before
+    # the broker had a read timeout, this POST waited for as long as Redis stayed frozen.
+    os.kill(own_redis.process.pid, signal.SIGSTOP)
+    try:
+        for method, path, body in [
+            ("POST", "/add", {"a": 1, "b": 2}),
+            ("POST", "/chains", {"numbers": [1, 2, 3]}),
+            ("GET", "/result/some-id", None),
+            ("GET", "/health", None),
+        ]:
+            answer, elapsed = timed(
+                lambda m=method, p=path, b=body: client.open(p, method=m, json=b)
+            )
+            assert answer.status_code == 503 and elapsed < FROZEN_PROMPT, (path, elapsed)
+            assert answer.json["code"] == 503, path
+    finally:
+        os.kill(own_redis.process.pid, signal.SIGCONT)
+
+    # Thawed: the same client works again.
+    eventually(lambda: client.get("/health").status_code == 200, what="health to recover")
+    assert client.post("/add", json={"a": 1, "b": 2}).status_code == 202
 
 
 def test_an_add_running_while_redis_restarts_still_completes(
