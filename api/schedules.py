@@ -13,7 +13,7 @@ from flask.blueprints import BlueprintSetupState
 from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
-from marshmallow.validate import Range, Regexp
+from marshmallow.validate import Range
 
 from api.blueprint import Blueprint
 from api.fields import JSONBoolean, JSONInteger, JSONNumber
@@ -23,6 +23,7 @@ from schedules import (
     NAME_PATTERN,
     Cron,
     Every,
+    InvalidName,
     InvalidTiming,
     ScheduleBusy,
     ScheduleExists,
@@ -31,6 +32,7 @@ from schedules import (
     ScheduleStore,
     ScheduleView,
     Timing,
+    check_name,
 )
 from schedules.timing import MAX_EVERY_SECONDS, MIN_EVERY_SECONDS, normalized_cron, parse_cron
 from workflows.redis_client import create_redis
@@ -94,17 +96,26 @@ class ScheduleFieldsSchema(TaskOptionsSchema):
             raise ValidationError("Give every or crontab, not both.", "every")
 
 
+def _valid_name(name: str) -> None:
+    """The schedules layer's own name check (a whole-string match: a regex ending in ``$``
+    alone, as marshmallow's Regexp applies it, also lets a trailing newline through)."""
+    try:
+        check_name(name)
+    except InvalidName as exc:
+        raise ValidationError(str(exc)) from None
+
+
 class ScheduleCreateSchema(ScheduleFieldsSchema):
     """A new schedule: a name, two operands, and every or crontab."""
 
     name = fields.String(
         required=True,
-        validate=Regexp(
-            NAME_PATTERN,
-            error="Must be 1-100 characters: letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit.",
-        ),
-        metadata={"description": "Unique name; also the schedule's URL.", "example": "nightly"},
+        validate=_valid_name,
+        metadata={
+            "description": "Unique name; also the schedule's URL.",
+            "example": "nightly",
+            "pattern": NAME_PATTERN,
+        },
     )
     a = operand("First operand.", required=True)
     b = operand("Second operand.", required=True)

@@ -12,6 +12,7 @@ from schedules.model import (
     ScheduleNotFound,
     ScheduleSpec,
     ScheduleView,
+    check_name,
 )
 from schedules.runs import Run
 from schedules.store import ScheduleStore
@@ -32,4 +33,5 @@ __all__ = [
     "ScheduleStore",
     "ScheduleView",
     "Timing",
+    "check_name",
 ]

@@ -49,7 +49,7 @@ class ScheduleBusy(ScheduleError):
 
 
 def check_name(name: str) -> str:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):  # not match: "$" also matches before a final newline
         raise InvalidName(
             "Must be 1-100 characters: letters, digits, '_', '.' or '-', "
             "starting with a letter or digit."

@@ -7,11 +7,12 @@ last run, which is right only at the instant of a run; sumflow computes it from 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from celery import Celery
-from celery.schedules import BaseSchedule, crontab, schedule
+from celery.schedules import BaseSchedule, ParseException, crontab, schedule
 
 __all__ = [
     "CRON_FIELDS",
@@ -34,6 +35,14 @@ MAX_EVERY_SECONDS = 366 * 86_400
 #: The five fields of a cron string, in order (Celery's crontab keyword names).
 CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
 _MAX_CRON_LENGTH = 200
+#: One cron field: items separated by commas, each ``*``, a number or name, or a range
+#: ``A-B``; ``*`` and ranges optionally ``/STEP``. Celery's own parser is lenient: it reads
+#: ``1-2-3`` as 1-2, ``*/1.5`` as every minute and ``mon-`` as Monday, and raises a
+#: ParseException (not a ValueError) on ``1,,2``. This grammar is checked first; Celery then
+#: checks the values.
+_VALUE = r"(?:[0-9]{1,3}|[a-z]{1,9})"
+_ITEM = rf"(?:\*(?:/[0-9]{{1,3}})?|{_VALUE}(?:-{_VALUE}(?:/[0-9]{{1,3}})?)?)"
+_FIELD = re.compile(rf"{_ITEM}(?:,{_ITEM})*", re.IGNORECASE)
 
 
 class InvalidTiming(ValueError):
@@ -87,9 +96,15 @@ def parse_cron(expression: str, app: Celery | None = None) -> crontab:
         raise InvalidTiming(
             f"Must have five fields (minute hour day-of-month month day-of-week), got {len(parts)}."
         )
+    for field, part in zip(CRON_FIELDS, parts, strict=True):
+        if not _FIELD.fullmatch(part):
+            raise InvalidTiming(
+                f"Not a valid cron string: {field} {part!r} must be '*', a number, a name "
+                "or a range A-B ('*' and ranges optionally with /STEP), separated by commas."
+            )
     try:
         return crontab(**dict(zip(CRON_FIELDS, parts, strict=True)), app=app)
-    except (ValueError, TypeError, IndexError) as exc:
+    except (ValueError, TypeError, IndexError, ParseException) as exc:
         raise InvalidTiming(f"Not a valid cron string: {exc}") from None
 
 

@@ -195,6 +195,8 @@ def test_an_empty_patch_changes_nothing(schedules: Schedules) -> None:
         ({"crontab": "* * *"}, "crontab", "five fields"),
         ({"crontab": "* * * * * *"}, "crontab", "five fields"),
         ({"crontab": "0 0 30 2 *"}, "crontab", "never occurs"),
+        ({"crontab": "1,,2 * * * *"}, "crontab", "minute '1,,2' must be '*'"),  # was a 500
+        ({"crontab": "1-2-3 * * * *"}, "crontab", "minute '1-2-3' must be"),  # was read as 1-2
         ({"crontab": 5}, "crontab", "Not a valid string"),
         ({"every": 0}, "every", "greater than or equal to 1"),
         ({"every": -5}, "every", "greater than or equal to 1"),
@@ -206,6 +208,7 @@ def test_an_empty_patch_changes_nothing(schedules: Schedules) -> None:
         ({"every": 60, "name": "../etc"}, "name", "Must be 1-100 characters"),
         ({"every": 60, "name": "a b"}, "name", "Must be 1-100 characters"),
         ({"every": 60, "name": "-x"}, "name", "Must be 1-100 characters"),
+        ({"every": 60, "name": "nl\n"}, "name", "Must be 1-100 characters"),
         ({"every": 60, "name": "x" * 101}, "name", "Must be 1-100 characters"),
         ({"every": 60, "name": None}, "name", "Field may not be null"),
         ({"every": 60, "a": "1"}, "a", "JSON number"),

@@ -38,6 +38,16 @@ T = datetime(2026, 3, 10, 7, 7, 17, tzinfo=UTC)  # a Tuesday
         ("0 0 31 4 *", "never occurs"),
         ("0 0 * * funday", "Invalid weekday literal"),
         ("* " * 150, "at most 200 characters"),
+        # Shapes Celery's parser would misread or crash on: named, not guessed at.
+        ("1,,2 * * * *", "minute '1,,2' must be"),
+        ("- * * * *", "minute '-' must be"),
+        ("*/-1 * * * *", "minute '\\*/-1' must be"),
+        ("1-2-3 * * * *", "minute '1-2-3' must be"),
+        ("*/1.5 * * * *", "minute '\\*/1.5' must be"),
+        ("* * * * mon-", "day_of_week 'mon-' must be"),
+        ("* * * * -1", "day_of_week '-1' must be"),
+        ("*/99999999999999999999 * * * *", "must be '\\*', a number, a name or a range"),
+        ("5/10 * * * *", "minute '5/10' must be"),
     ],
 )
 def test_bad_cron_strings_say_why(expression: str, message: str) -> None:
