@@ -51,7 +51,8 @@ def _openapi_config(settings: Settings) -> dict[str, Any]:
         "OPENAPI_URL_PREFIX": "/",
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "/docs",
-        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        # Pinned: an unpinned URL serves whatever release is newest the day /docs is opened.
+        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.35.0/",
         "API_SPEC_OPTIONS": {
             "info": {
                 "description": "Sums numbers in the background with Celery and Redis: single "

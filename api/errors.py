@@ -11,10 +11,15 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from flask_smorest import Api
 from kombu.exceptions import OperationalError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge, UnsupportedMediaType
+from werkzeug.exceptions import (
+    HTTPException,
+    MethodNotAllowed,
+    RequestEntityTooLarge,
+    UnsupportedMediaType,
+)
 
 from workflows.redis_client import REDIS_ERRORS
 
@@ -59,6 +64,11 @@ class SumflowApi(Api):
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         payload, code, headers = super().handle_http_exception(error)
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            # RFC 9110 asks a 405 to say which methods the resource does allow.
+            allowed = ", ".join(sorted(error.valid_methods))
+            headers = {**(headers or {}), "Allow": allowed}
+            payload["message"] = f"The method is not allowed for this URL; it allows {allowed}."
         if "message" not in payload:
             errors = payload.get("errors")
             if errors:
@@ -86,6 +96,15 @@ def register_error_handlers(app: Flask, api: SumflowApi) -> None:
 
     for exc_type in (*REDIS_ERRORS, OperationalError):
         app.register_error_handler(exc_type, _unavailable)
+
+    @app.after_request
+    def _options_have_no_content(response: Response) -> Response:
+        # Flask answers OPTIONS itself with an empty 200 labelled text/html; say it plainly.
+        if request.method == "OPTIONS" and response.status_code == 200 and not response.data:
+            response.status_code = 204
+            del response.headers["Content-Type"]
+            del response.headers["Content-Length"]
+        return response
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc: RequestEntityTooLarge) -> Any:

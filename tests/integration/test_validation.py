@@ -106,4 +106,15 @@ def test_unknown_paths_and_methods_answer_json(client: FlaskClient) -> None:
     assert client.get("/nowhere").json["code"] == 404
     response = client.put("/add", json={})
     assert response.status_code == 405
-    assert response.json["message"]
+    # RFC 9110: a 405 names the methods the resource allows.
+    assert response.headers["Allow"] == "OPTIONS, POST"
+    assert response.json["message"] == (
+        "The method is not allowed for this URL; it allows OPTIONS, POST."
+    )
+
+
+def test_options_answers_204_with_the_allowed_methods(client: FlaskClient) -> None:
+    response = client.options("/schedules")
+    assert response.status_code == 204
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
+    assert "Content-Type" not in response.headers and response.data == b""
