@@ -38,6 +38,28 @@ def error_body(code: int, message: str, errors: Any = None) -> dict[str, Any]:
     return body
 
 
+#: What an error answer repeats of the request, at most: a 7 MB value, or 300,000 unknown
+#: keys, must not come back as a 15 MB answer (one bad request, costly twice over).
+MAX_ERROR_ENTRIES = 10
+MAX_ERROR_TEXT = 300
+
+
+def _shorten(text: str) -> str:
+    if len(text) <= MAX_ERROR_TEXT:
+        return text
+    return f"{text[:MAX_ERROR_TEXT]}... ({len(text)} characters in all)"
+
+
+def _bounded(errors: Any) -> Any:
+    """``errors`` with at most MAX_ERROR_ENTRIES entries per level and long texts cut."""
+    if isinstance(errors, dict):
+        items = list(errors.items())[:MAX_ERROR_ENTRIES]
+        return {_shorten(str(key)): _bounded(value) for key, value in items}
+    if isinstance(errors, list | tuple):
+        return [_bounded(item) for item in errors[:MAX_ERROR_ENTRIES]]
+    return _shorten(errors) if isinstance(errors, str) else errors
+
+
 def _flatten(errors: Any, prefix: str = "") -> list[str]:
     """``{"json": {"a": ["Bad."]}}`` → ``["a: Bad."]`` (location names dropped)."""
     if isinstance(errors, dict):
@@ -72,10 +94,16 @@ class SumflowApi(Api):
         if "message" not in payload:
             errors = payload.get("errors")
             if errors:
-                problems = "; ".join(part.rstrip(".") for part in _flatten(errors))
-                payload["message"] = f"Invalid request: {problems}."
+                problems = _flatten(_bounded(errors))
+                more = len(_flatten(errors)) - len(problems)
+                listed = "; ".join(part.rstrip(".") for part in problems)
+                tail = f"; and {more} more" if more > 0 else ""
+                payload["message"] = f"Invalid request: {listed}{tail}."
             else:
                 payload["message"] = error.description or error.name
+        if "errors" in payload:
+            payload["errors"] = _bounded(payload["errors"])
+        payload["message"] = _shorten(str(payload["message"]))
         return payload, code, headers
 
 

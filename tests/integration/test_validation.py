@@ -118,3 +118,17 @@ def test_options_answers_204_with_the_allowed_methods(client: FlaskClient) -> No
     assert response.status_code == 204
     assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS", "POST"}
     assert "Content-Type" not in response.headers and response.data == b""
+
+
+def test_an_error_answer_does_not_echo_a_huge_request_back(client: FlaskClient) -> None:
+    # A megabyte-long value is cut in the answer, not sent back whole (twice, before).
+    long = client.post("/add", json={"a": 1, "b": 2, "retry_policy": "x" * 1_000_000})
+    assert long.status_code == 422
+    assert len(long.data) < 2_000
+    assert long.json["errors"]["json"]["retry_policy"][0].endswith("characters in all)")
+
+    # A thousand unknown fields: ten are listed, and the message counts the rest.
+    many = client.post("/add", json={"a": 1, "b": 2, **{f"k{i}": 1 for i in range(1000)}})
+    assert many.status_code == 422
+    assert len(many.json["errors"]["json"]) == 10
+    assert many.json["message"].endswith("; and 990 more.")
