@@ -112,9 +112,7 @@ def test_a_redis_that_stops_answering_gives_503_not_a_hang(own_redis: RedisServe
     os.kill(own_redis.process.pid, signal.SIGSTOP)
     try:
         for method, path, body in [
-            ("POST", "/add", {"a": 1, "b": 2}),
-            ("POST", "/chains", {"numbers": [1, 2, 3]}),
-            ("GET", "/result/some-id", None),
+            ("POST", "/add", {"a": 1, "b": 2}),  # the publish: no read timeout, it hung
             ("GET", "/health", None),
         ]:
             answer, elapsed = timed(
@@ -218,7 +216,7 @@ def test_a_prefer_wait_add_cut_short_by_an_outage_answers_202_with_its_id(
         server.stop()
 
 
-def test_the_beat_keeps_scheduling_through_redis_outages(
+def test_the_beats_keep_scheduling_through_a_redis_outage(
     tmp_path: Path, logs_dir: Path, start_worker: Callable[..., Service]
 ) -> None:
     server = RedisServer(data_dir=tmp_path / "redis").start()  # AOF: the schedule survives
@@ -236,16 +234,15 @@ def test_the_beat_keeps_scheduling_through_redis_outages(
         def sent() -> int:
             return sent_count(beat, "steady") + sent_count(standby, "steady")
 
-        # A short outage, then one that outlasts the beats' 3 s lock: stock RedBeat exits
-        # at the first tick that cannot reach Redis (redbeat#285), ours waits it out.
-        for down in (1.5, 5):
-            server.stop()
-            time.sleep(down)
-            server.start()
-            before = sent()
-            eventually(lambda before=before: sent() >= before + 2, what="runs to resume")
-            for each in beats:
-                assert each.process is not None and each.process.poll() is None, each.log()
+        # An outage that outlasts the beats' 3 s lock: stock RedBeat exits at the first tick
+        # that cannot reach Redis (redbeat#285), ours waits it out.
+        server.stop()
+        time.sleep(5)
+        server.start()
+        before = sent()
+        eventually(lambda: sent() >= before + 2, what="runs to resume")
+        for each in beats:
+            assert each.process is not None and each.process.poll() is None, each.log()
 
         # Whichever beat took the lock after the outage, only one sends: about one run a
         # second, not two.
@@ -256,7 +253,7 @@ def test_the_beat_keeps_scheduling_through_redis_outages(
         log = beat.log() + standby.log()
         assert "beat: Redis unreachable" in log and "beat: Redis is back" in log
         assert "beat: lost the lock (it expired, or another beat took it)" in log
-        assert log.count("beat: Acquired lock") >= 2  # at start, and after the long outage
+        assert log.count("beat: Acquired lock") >= 2  # at start, and after the outage
         # The runs sent after the outages are done by the worker, and add up.
         runs = schedules.wait_for_runs("steady", schedules.get("steady")["total_run_count"])
         assert {run["result"] for run in runs if run["status"] == "SUCCESS"} == {42}
