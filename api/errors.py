@@ -91,18 +91,17 @@ class SumflowApi(Api):
             allowed = ", ".join(sorted(error.valid_methods))
             headers = {**(headers or {}), "Allow": allowed}
             payload["message"] = f"The method is not allowed for this URL; it allows {allowed}."
-        if "message" not in payload:
-            errors = payload.get("errors")
-            if errors:
-                problems = _flatten(_bounded(errors))
+        errors = payload.get("errors")
+        if errors:
+            payload["errors"] = bounded = _bounded(errors)
+            if "message" not in payload:
+                problems = _flatten(bounded)
                 more = len(_flatten(errors)) - len(problems)
                 listed = "; ".join(part.rstrip(".") for part in problems)
                 tail = f"; and {more} more" if more > 0 else ""
                 payload["message"] = f"Invalid request: {listed}{tail}."
-            else:
-                payload["message"] = error.description or error.name
-        if "errors" in payload:
-            payload["errors"] = _bounded(payload["errors"])
+        if "message" not in payload:
+            payload["message"] = error.description or error.name
         payload["message"] = _shorten(str(payload["message"]))
         return payload, code, headers
 
