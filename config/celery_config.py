@@ -14,8 +14,8 @@ __all__ = ["celery_config", "REDBEAT_KEY_PREFIX"]
 REDBEAT_KEY_PREFIX = "sumflow:redbeat:"
 
 
-def _redis_options(settings: Settings) -> dict[str, Any]:
-    """Socket options for every Redis client Celery opens: fail fast, notice dead peers.
+def _broker_socket_options(settings: Settings) -> dict[str, Any]:
+    """Socket options for the broker's connections: fail fast, notice dead peers.
 
     A read timeout too: without one, a Redis that accepts connections but does not answer
     (stopped, swapping, a half-open link) holds a publish, and the web thread making it,
@@ -57,14 +57,15 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # One message reserved per pool slot: a busy worker does not hoard work another could do.
         "worker_prefetch_multiplier": 1,
         "broker_transport_options": {
-            **_redis_options(settings),
+            **_broker_socket_options(settings),
             # Unacknowledged messages return to the queue after this long (a dead worker's tasks).
             "visibility_timeout": settings.visibility_timeout_seconds,
             # Sweep for abandoned messages often enough to honour a short visibility timeout.
             "unacked_restore_interval": max(1, min(10, settings.visibility_timeout_seconds // 4)),
             "unacked_restore_throttle": 1,
         },
-        "result_backend_transport_options": _redis_options(settings),
+        # The result backend takes its socket options from the redis_* settings, not from
+        # result_backend_transport_options (Celery reads only retry and chord keys there).
         "redis_socket_connect_timeout": settings.redis_timeout_seconds,
         # Celery's default is 120 s: a worker storing a result into a Redis that does not
         # answer would wait that long before result_backend_always_retry could act.
