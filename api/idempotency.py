@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -27,8 +28,8 @@ from typing import Any
 import flask_smorest
 from flask import Response, current_app, request
 from flask_smorest import abort
-from marshmallow import EXCLUDE, Schema, fields
-from marshmallow.validate import Length, Regexp
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
+from marshmallow.validate import Length
 
 from api.auth import client_identity
 from api.prefer import APPLIED_HEADER
@@ -50,6 +51,19 @@ PENDING_TTL = 60
 _REPLAYED_HEADERS = ("Location", APPLIED_HEADER)
 
 
+#: Printable ASCII without spaces or commas, as documented in the OpenAPI document.
+KEY_PATTERN = r"^[\x21-\x2b\x2d-\x7e]+$"
+
+
+def _valid_key(key: str) -> None:
+    """Whole-string checks (a regex ending in ``$`` would let a trailing newline through)."""
+    if "," in key:
+        # The web server joins repeated headers with commas, so a comma means two keys.
+        raise ValidationError("Must be one key: send the header once, without commas.")
+    if not re.fullmatch(r"[\x21-\x7e]+", key):
+        raise ValidationError("Must be printable ASCII without spaces.")
+
+
 class IdempotencyHeaderSchema(Schema):
     class Meta:
         unknown = EXCLUDE  # every other header
@@ -58,11 +72,12 @@ class IdempotencyHeaderSchema(Schema):
         data_key=HEADER,
         validate=[
             Length(1, 255),
-            Regexp(r"^[\x21-\x7e]+$", error="Must be printable ASCII without spaces."),
+            _valid_key,
         ],
         metadata={
+            "pattern": KEY_PATTERN,
             "description": "Send the same key again (e.g. a UUID) to get the first response "
-            "back instead of submitting twice. Remembered as long as results are."
+            "back instead of submitting twice. Remembered as long as results are.",
         },
     )
 

@@ -99,7 +99,7 @@ def test_a_refused_request_frees_its_key(keyed: Flask) -> None:
     assert post(keyed, {"a": 1, "b": 2}, key).json == corrected.json
 
 
-@pytest.mark.parametrize("key", ["", "x" * 256, "has space", "tab\there", "é"])
+@pytest.mark.parametrize("key", ["", "x" * 256, "has space", "tab\there", "é", "x1,x2"])
 def test_malformed_keys_get_422_naming_the_header(keyed: Flask, key: str) -> None:
     response = keyed.test_client().post(
         "/add",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -114,6 +116,24 @@ def test_an_oversized_chunked_body_is_a_json_413(web: str) -> None:
     assert response.request.headers["Transfer-Encoding"] == "chunked"
     assert response.status_code == 413
     assert response.json()["code"] == 413
+
+
+def test_a_repeated_idempotency_key_header_is_refused(web: str) -> None:
+    """Two keys in one request cannot both be honoured; the server hands them over joined."""
+    host, port = web.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.putrequest("POST", "/add")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Idempotency-Key", "first")
+    connection.putheader("Idempotency-Key", "second")
+    body = b'{"a": 1, "b": 2}'
+    connection.putheader("Content-Length", str(len(body)))
+    connection.endheaders(body)
+    response = connection.getresponse()
+    answer = json.loads(response.read())
+    connection.close()
+    assert response.status == 422
+    assert "Idempotency-Key: Must be one key" in answer["message"]
 
 
 def test_a_chunked_body_within_the_limit_is_read_whole(web: str) -> None:
