@@ -12,7 +12,7 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, request
-from flask_smorest import Api
+from flask_smorest import Api, abort
 from kombu.exceptions import OperationalError
 from werkzeug.exceptions import (
     HTTPException,
@@ -109,9 +109,21 @@ class SumflowApi(Api):
 def register_error_handlers(app: Flask, api: SumflowApi) -> None:
     @app.before_request
     def _require_json_body() -> None:
-        if request.method in _BODY_METHODS and request.content_length and not request.is_json:
+        if request.method not in _BODY_METHODS or not request.content_length:
+            return
+        if not request.is_json:
             raise UnsupportedMediaType(
                 "The request body must be JSON: send 'Content-Type: application/json'."
+            )
+        encoding = request.headers.get("Content-Encoding", "").strip().lower()
+        if encoding not in ("", "identity"):
+            # RFC 9110 15.5.16: 415 for a content coding the server does not take, with
+            # Accept-Encoding naming the ones it does.
+            abort(
+                415,
+                message=f"The request body must not be encoded (Content-Encoding: {encoding}); "
+                "send the JSON as it is.",
+                headers={"Accept-Encoding": "identity"},
             )
 
     def _unavailable(exc: Exception) -> Any:

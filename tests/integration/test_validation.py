@@ -95,6 +95,21 @@ def test_a_form_body_is_415(client: FlaskClient) -> None:
     assert "application/json" in response.json["message"]
 
 
+@pytest.mark.parametrize("encoding", ["gzip", "br, gzip"])
+def test_an_encoded_body_is_415(client: FlaskClient, encoding: str) -> None:
+    """A compressed body is refused as such, not misread as broken JSON, and a body that is
+    labelled compressed but is not cannot slip through either."""
+    response = client.post("/add", json={"a": 5, "b": 3}, headers={"Content-Encoding": encoding})
+    assert response.status_code == 415
+    assert f"Content-Encoding: {encoding}" in response.json["message"]
+    assert response.headers["Accept-Encoding"] == "identity"
+
+
+def test_an_identity_encoded_body_is_read(client: FlaskClient) -> None:
+    response = client.post("/add", json={"a": 5, "b": 3}, headers={"Content-Encoding": "identity"})
+    assert response.status_code == 202
+
+
 def test_an_oversized_body_is_413(client: FlaskClient) -> None:
     body = '{"a": 1, "b": 2, "pad": "' + "x" * (9 * 1024 * 1024) + '"}'
     response = client.post("/add", data=body, content_type="application/json")
