@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 from celery.signals import after_setup_logger, after_setup_task_logger, after_task_publish
+from celery.utils.log import get_multiprocessing_logger
 
 from config import load_settings
 from config.logging_config import JsonFormatter
@@ -30,8 +31,11 @@ def _use_json_format(**kwargs: Any) -> None:
     if load_settings().log_format != "json":
         return
     configured: logging.Logger = kwargs["logger"]
-    for handler in configured.handlers:
-        handler.setFormatter(JsonFormatter())
+    # billiard's logger ("Process ... exited with signal 9") does not propagate to the root
+    # logger: Celery gives it handlers of its own, set up just before this signal.
+    for logger_ in (configured, get_multiprocessing_logger()):
+        for handler in logger_.handlers:
+            handler.setFormatter(JsonFormatter())
 
 
 @after_task_publish.connect

@@ -8,7 +8,9 @@ visibility timeout, so abandoned messages come back within seconds, not the defa
 from __future__ import annotations
 
 import gc
+import json
 import os
+import re
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,6 +34,9 @@ pytestmark = pytest.mark.integration
 
 #: Seconds before an unacknowledged message is handed to another worker, in these tests.
 VISIBILITY_TIMEOUT = 5
+
+#: A log line in Celery's text format, "[2026-01-01 00:00:00,000: INFO/MainProcess] ...".
+TEXT_LOG_LINE = re.compile(r"\[\d{4}-\d\d-\d\d [\d:,]+: \w+/")
 
 
 @pytest.fixture
@@ -88,7 +93,7 @@ def unacked(app: Flask) -> int:
 def test_a_pool_process_killed_mid_task_is_redelivered_and_succeeds(
     sums: Sums, spawn: Callable[..., Service]
 ) -> None:
-    worker = spawn(delay=2, concurrency=1)
+    worker = spawn(delay=2, concurrency=1, LOG_FORMAT="json")
     task_id = sums.submit(20, 22)
     eventually(lambda: sums.result(task_id)["status"] == "STARTED", what="the add to start")
 
@@ -100,7 +105,11 @@ def test_a_pool_process_killed_mid_task_is_redelivered_and_succeeds(
 
     # The worker requeues the message (task_reject_on_worker_lost) and runs it again.
     assert sums.finished(task_id, wait=20) == {"status": "SUCCESS", "result": 42}
-    assert "SIGKILL" in worker.log()
+    # Logged, and as JSON like every other log line (billiard's logger has its own handler).
+    lost = [line for line in worker.log().splitlines() if "exited with 'signal 9" in line]
+    assert lost, "the pool process's death was not logged"
+    assert json.loads(lost[0])["level"] == "ERROR"
+    assert not [line for line in worker.log().splitlines() if TEXT_LOG_LINE.match(line)]
 
 
 def test_a_task_that_kills_its_worker_every_time_fails_after_max_deliveries(
