@@ -144,6 +144,18 @@ class Channel(kombu_redis.Channel):
         """The Redis list a message goes to, as in kombu's own ``_put``."""
         return self._q_for_pri(queue, self._get_message_priority(message, reverse=False))
 
+    def create_publish_batch(self, max_size: int) -> Any:
+        """kombu's publish batch, sent as one MULTI/EXEC transaction per flush.
+
+        kombu pipelines a batch without a transaction, so Redis runs each LPUSH as it arrives:
+        a connection lost part way leaves the messages before the break queued, and the client
+        that was told the publish failed sends them again. Inside MULTI, Redis runs nothing
+        until EXEC arrives, so a flush is queued whole or not at all.
+        """
+        batch = super().create_publish_batch(max_size)
+        batch.pipeline.transaction = True
+        return batch
+
     def _gated(
         self, gate: PublishGate, queue: str, message: Any, commands: Sequence[tuple[Any, ...]]
     ) -> list[Any]:

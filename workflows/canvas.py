@@ -2,10 +2,12 @@
 
 Every id is chosen here before anything is sent, recorded as issued (one pipelined round
 trip), and group membership is stored, all before the first message is published: a client
-never holds an id that answers 404. If publishing fails part way the client gets an error
-and no ids; members already sent just add their pair and expire with their results.
+never holds an id that answers 404. A group's or chord's members are queued all together or
+not at all: a client told that publishing failed has nothing half-sent to run twice when it
+sends the request again. (As for a single add, a connection that breaks after Redis ran the
+publish and before its reply arrived reports a failure for work that was queued.)
 
-Chains are Celery chains. Group and chord members are published here, in pipelined batches
+Chains are Celery chains. Group and chord members are published here, in one transaction
 over one producer, with exactly the message options ``group.apply_async`` and
 ``chord.apply_async`` give them (``group_id``, ``group_index``, and for a chord its callback
 in ``chord`` plus the chord size in the backend). What is left out is the in-process
@@ -19,6 +21,7 @@ Nothing here knows about HTTP; limits on sizes are the API's job.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,9 +53,6 @@ __all__ = [
 
 Number = int | float
 Pair = Sequence[Number]
-
-#: Messages per pipelined round trip when publishing a group's members.
-PUBLISH_BATCH = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,23 +102,25 @@ def member_arguments(pairs: Sequence[Pair], chunk_size: int | None) -> tuple[str
 
 @contextmanager
 def _batch_producer(celery: SumflowCelery) -> Iterator[Producer]:
-    """A producer whose messages go out ``PUBLISH_BATCH`` per pipelined round trip.
+    """A producer whose messages go out together, in one MULTI/EXEC round trip at the end.
 
-    kombu's ``Producer.batch`` only pipelines on a connection that does not retry a timed-out
-    command (a replayed pipeline could publish twice); the app's pooled connections do retry
-    (config.celery_config), so a group gets a connection of its own without it. Against
-    one LPUSH round trip per message this makes a 10,000-member group ~3x faster to send.
-    A batch that fails part way leaves delivery of its messages uncertain: that is reported
-    as kombu's OperationalError, like any failure to publish (the API answers 503).
+    The transaction is `workflows.broker`'s: Redis runs none of the pushes until it has them
+    all. kombu's ``Producer.batch`` only pipelines on a connection that does not retry a
+    timed-out command (a replayed pipeline could publish twice); the app's pooled connections
+    do retry (config.celery_config), so a group gets a connection of its own without it.
+    Against one LPUSH round trip per message this makes a 10,000-member group ~3x faster to
+    send. A failed batch is reported as kombu's OperationalError, like any failure to publish
+    (the API answers 503).
     """
     options = {"retry_on_timeout": False}
     with celery.connection_for_write(transport_options=options) as connection:
         producer = celery.amqp.Producer(connection)
         try:
-            with producer.batch(PUBLISH_BATCH):
+            # Never flushed early: one flush is one transaction, the whole group.
+            with producer.batch(max_size=sys.maxsize):
                 yield producer
         except BatchPublishError as exc:
-            raise OperationalError(f"publishing a group failed part way: {exc}") from exc
+            raise OperationalError(f"publishing a group failed: {exc}") from exc
 
 
 def _publish_members(

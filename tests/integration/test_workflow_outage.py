@@ -51,3 +51,24 @@ def test_workflows_answer_503_during_an_outage_and_recover(own_redis: RedisServe
     )
     # The group recorded before the outage is gone with the data (no persistence here): 404.
     assert client.get(f"/groups/{group_id}").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/groups", "/chords"])
+def test_members_are_queued_all_together_or_not_at_all(own_redis: RedisServer, path: str) -> None:
+    """Redis refusing writes part way through a group (out of memory, here) leaves no member
+    queued, so the client's retry does not run the first members twice."""
+    app = create_app({"redis_url": own_redis.url})
+    client: FlaskClient = app.test_client()
+    redis = app.extensions["sumflow"].redis
+    pairs = [[index, 1] for index in range(3000)]  # some 3 MB of messages
+
+    # Room for the ids and the group record, and for about a third of the messages.
+    redis.config_set("maxmemory", int(redis.info("memory")["used_memory"]) + 1_500_000)
+    refused = client.post(path, json={"pairs": pairs})
+    assert refused.status_code == 503, refused.json
+    assert redis.llen("default") == 0
+
+    redis.config_set("maxmemory", 0)
+    accepted = client.post(path, json={"pairs": pairs})
+    assert accepted.status_code == 202, accepted.json
+    assert redis.llen("default") == len(pairs)
