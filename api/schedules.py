@@ -84,7 +84,8 @@ class ScheduleFieldsSchema(TaskOptionsSchema):
         validate=_check_cron,
         metadata={
             "description": "Five-field cron string in UTC: minute hour day-of-month month "
-            "day-of-week (0-6 from Sunday, or names). Give this or every.",
+            "day-of-week (0-6 from Sunday, or sun..sat; months 1-12, or jan..dec; a range "
+            "may wrap around, as fri-mon). Give this or every.",
             "example": "*/5 * * * *",
         },
     )

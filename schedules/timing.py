@@ -35,14 +35,32 @@ MAX_EVERY_SECONDS = 366 * 86_400
 #: The five fields of a cron string, in order (Celery's crontab keyword names).
 CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
 _MAX_CRON_LENGTH = 200
-#: One cron field: items separated by commas, each ``*``, a number or name, or a range
-#: ``A-B``; ``*`` and ranges optionally ``/STEP``. Celery's own parser is lenient: it reads
-#: ``1-2-3`` as 1-2, ``*/1.5`` as every minute and ``mon-`` as Monday, and raises a
-#: ParseException (not a ValueError) on ``1,,2``. This grammar is checked first; Celery then
-#: checks the values.
-_VALUE = r"(?:[0-9]{1,3}|[a-z]{1,9})"
-_ITEM = rf"(?:\*(?:/[0-9]{{1,3}})?|{_VALUE}(?:-{_VALUE}(?:/[0-9]{{1,3}})?)?)"
-_FIELD = re.compile(rf"{_ITEM}(?:,{_ITEM})*", re.IGNORECASE)
+#: One cron field: items separated by commas, each ``*``, a value or a range ``A-B`` (which
+#: may wrap around, as Celery reads it: ``fri-mon``, ``22-2``); ``*`` and ranges optionally
+#: ``/STEP``. Values are numbers, and in the month and day-of-week fields also three-letter
+#: names. Celery's own parser is lenient: it reads ``1-2-3`` as 1-2, ``*/1.5`` as every
+#: minute, ``mon-`` as Monday and any name in any field (``tue`` as minute 2, ``jan`` as
+#: Monday), and raises a ParseException (not a ValueError) on ``1,,2``. This grammar is
+#: checked first; Celery then checks the values.
+_NUMBER = r"[0-9]{1,3}"
+_MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
+_DAYS = "sun mon tue wed thu fri sat".split()
+
+
+def _field_grammar(names: list[str]) -> re.Pattern[str]:
+    value = "|".join([_NUMBER, *names])
+    item = rf"(?:\*(?:/{_NUMBER})?|(?:{value})(?:-(?:{value})(?:/{_NUMBER})?)?)"
+    return re.compile(rf"{item}(?:,{item})*", re.IGNORECASE)
+
+
+#: Each field's grammar and how its error message describes a value.
+_FIELDS = {
+    "minute": (_field_grammar([]), "a number"),
+    "hour": (_field_grammar([]), "a number"),
+    "day_of_month": (_field_grammar([]), "a number"),
+    "month_of_year": (_field_grammar(_MONTHS), "a number or a month (jan..dec)"),
+    "day_of_week": (_field_grammar(_DAYS), "a number or a day (sun..sat)"),
+}
 
 
 class InvalidTiming(ValueError):
@@ -97,10 +115,11 @@ def parse_cron(expression: str, app: Celery | None = None) -> crontab:
             f"Must have five fields (minute hour day-of-month month day-of-week), got {len(parts)}."
         )
     for field, part in zip(CRON_FIELDS, parts, strict=True):
-        if not _FIELD.fullmatch(part):
+        grammar, value = _FIELDS[field]
+        if not grammar.fullmatch(part):
             raise InvalidTiming(
-                f"Not a valid cron string: {field} {part!r} must be '*', a number, a name "
-                "or a range A-B ('*' and ranges optionally with /STEP), separated by commas."
+                f"Not a valid cron string: {field} {part!r} must be '*', {value} or a range "
+                "A-B ('*' and ranges optionally with /STEP), separated by commas."
             )
     try:
         return crontab(**dict(zip(CRON_FIELDS, parts, strict=True)), app=app)

@@ -36,7 +36,14 @@ T = datetime(2026, 3, 10, 7, 7, 17, tzinfo=UTC)  # a Tuesday
         ("* 24 * * *", "Invalid end range: 24 > 23"),
         ("*/0 * * * *", "step cannot be zero"),
         ("0 0 31 4 *", "never occurs"),
-        ("0 0 * * funday", "Invalid weekday literal"),
+        ("0 0 * * funday", "day_of_week 'funday' must be '\\*', a number or a day"),
+        ("0 0 * * monday", "day_of_week 'monday' must be"),
+        # Names only where they mean something: Celery would read each of these as a number.
+        ("tue * * * *", "minute 'tue' must be '\\*', a number or a range"),
+        ("0 0 sat * *", "day_of_month 'sat' must be"),
+        ("0 0 foo * *", "day_of_month 'foo' must be"),
+        ("0 0 1 fri *", "month_of_year 'fri' must be '\\*', a number or a month"),
+        ("0 0 * * jan", "day_of_week 'jan' must be"),
         ("* " * 150, "at most 200 characters"),
         # Shapes Celery's parser would misread or crash on: named, not guessed at.
         ("1,,2 * * * *", "minute '1,,2' must be"),
@@ -46,7 +53,7 @@ T = datetime(2026, 3, 10, 7, 7, 17, tzinfo=UTC)  # a Tuesday
         ("*/1.5 * * * *", "minute '\\*/1.5' must be"),
         ("* * * * mon-", "day_of_week 'mon-' must be"),
         ("* * * * -1", "day_of_week '-1' must be"),
-        ("*/99999999999999999999 * * * *", "must be '\\*', a number, a name or a range"),
+        ("*/99999999999999999999 * * * *", "must be '\\*', a number or a range"),
         ("5/10 * * * *", "minute '5/10' must be"),
     ],
 )
@@ -59,6 +66,11 @@ def test_cron_fields_are_minute_hour_day_month_weekday() -> None:
     cron = parse_cron("5 4 3 2 1")
     assert (cron.minute, cron.hour, cron.day_of_month) == ({5}, {4}, {3})
     assert (cron.month_of_year, cron.day_of_week) == ({2}, {1})
+    named = parse_cron("0 0 * Feb-Apr,dec MON-wed,sat")
+    assert (named.month_of_year, named.day_of_week) == ({2, 3, 4, 12}, {1, 2, 3, 6})
+    # Ranges wrap around, as Celery reads them.
+    wrapping = parse_cron("0 22-1 * * fri-mon")
+    assert (wrapping.hour, wrapping.day_of_week) == ({22, 23, 0, 1}, {5, 6, 0, 1})
     assert normalized_cron("  */5   *  * * * ") == "*/5 * * * *"
 
 
