@@ -11,9 +11,9 @@ import click
 from api.cli.bodies import chord_body, group_body, task_options
 from api.cli.errors import ApiRefused, ApiUnavailable, TaskFailed
 from api.cli.follow import follow_group
-from api.cli.inputs import Pair, read_pairs
+from api.cli.inputs import InputError, Pair, read_pairs
 from api.cli.outputs import write_sums
-from api.cli.params import task_option_flags
+from api.cli.params import Seconds, task_option_flags
 from api.cli.session import Session, json_option, pass_session
 from api.cli.tasks import finish_task
 
@@ -22,7 +22,7 @@ __all__ = ["batch", "chord"]
 PAIRS_FILE = click.argument("pairs_file", type=click.File("r", encoding="utf-8"))
 POLL_INTERVAL = click.option(
     "--poll-interval",
-    type=click.FloatRange(min=0.05),
+    type=Seconds(min=0.05, max=60),
     default=0.5,
     show_default=True,
     help="Seconds between progress checks.",
@@ -34,7 +34,10 @@ NO_WAIT = click.option(
 
 def _read(pairs_file: IO[str]) -> list[Pair]:
     name = "stdin" if pairs_file.name == "<stdin>" else pairs_file.name
-    return read_pairs(pairs_file, source=name)
+    try:
+        return read_pairs(pairs_file, source=name)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def _first_error(group: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from api.cli import batches, schedules, system, tasks
 from api.cli.client import DEFAULT_URL, ApiClient
 from api.cli.errors import UsageProblem
 from api.cli.inputs import InputError
+from api.cli.params import Seconds
 from api.cli.session import Session
 
 __all__ = ["cli", "main"]
@@ -48,7 +49,7 @@ class SumflowGroup(click.Group):
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.1),
+    type=Seconds(min=0.1, max=3600),
     default=10.0,
     show_default=True,
     help="Seconds to wait for the API to answer (long polls get 30 s more).",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -9,7 +10,7 @@ import click
 
 from api.cli.inputs import InputError, parse_number
 
-__all__ = ["NUMBER", "NUMBERS_SETTINGS", "NumberType", "task_option_flags"]
+__all__ = ["NUMBER", "NUMBERS_SETTINGS", "NumberType", "Seconds", "task_option_flags"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,6 +33,19 @@ class NumberType(click.ParamType):
 
 
 NUMBER = NumberType()
+
+
+class Seconds(click.FloatRange):
+    """A duration in seconds within a range, and finite: a range alone lets ``nan`` through
+    (no comparison holds for it), and ``inf`` past any bound that is only a minimum."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail(f"{value!r} is not a finite number of seconds.", param, ctx)
+        return seconds
 
 
 def task_option_flags(command: F) -> F:

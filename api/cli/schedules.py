@@ -9,7 +9,7 @@ import click
 
 from api.cli.bodies import schedule_body, schedule_changes
 from api.cli.outputs import runs_table, schedule_lines, schedules_table
-from api.cli.params import NUMBER, NUMBERS_SETTINGS
+from api.cli.params import NUMBER, NUMBERS_SETTINGS, Seconds
 from api.cli.session import Session, json_option, pass_session
 
 __all__ = ["schedules"]
@@ -47,7 +47,7 @@ def show(session: Session, name: str) -> None:
 @click.argument("name")
 @click.argument("a", type=NUMBER)
 @click.argument("b", type=NUMBER)
-@click.option("--every", type=click.FloatRange(min=0, min_open=True), help="Interval, seconds.")
+@click.option("--every", type=Seconds(min=0, min_open=True), help="Interval, seconds.")
 @click.option("--crontab", metavar="'M H DoM Mon DoW'", help="A cron expression, in UTC.")
 @click.option("--queue", "-q", help="A configured queue.")
 @click.option("--retry-policy", "-r", metavar="NAME|JSON", help="A policy name or JSON object.")
@@ -82,7 +82,7 @@ def create(
 
 @schedules.command()
 @click.argument("name")
-@click.option("--every", type=click.FloatRange(min=0, min_open=True), help="New interval, s.")
+@click.option("--every", type=Seconds(min=0, min_open=True), help="New interval, s.")
 @click.option("--crontab", help="New cron expression.")
 @click.option("--a", "a", type=NUMBER, help="New first operand.")
 @click.option("--b", "b", type=NUMBER, help="New second operand.")

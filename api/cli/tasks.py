@@ -10,7 +10,7 @@ from api.cli.bodies import add_body, chain_body, task_options
 from api.cli.errors import TaskFailed
 from api.cli.follow import wait_for_task
 from api.cli.outputs import format_number
-from api.cli.params import NUMBER, NUMBERS_SETTINGS, task_option_flags
+from api.cli.params import NUMBER, NUMBERS_SETTINGS, Seconds, task_option_flags
 from api.cli.session import Session, json_option, pass_session
 
 __all__ = ["add", "chain", "finish_task", "result", "revoke"]
@@ -35,9 +35,7 @@ def finish_task(session: Session, task_id: str) -> None:
 @click.argument("a", type=NUMBER)
 @click.argument("b", type=NUMBER)
 @task_option_flags
-@click.option(
-    "--countdown", type=click.FloatRange(min=0), help="Seconds to wait before it may run."
-)
+@click.option("--countdown", type=Seconds(min=0), help="Seconds to wait before it may run.")
 @click.option("--wait", "-w", is_flag=True, help=WAIT_HELP)
 @json_option
 @pass_session

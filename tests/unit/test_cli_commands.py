@@ -361,3 +361,36 @@ def test_url_must_be_http(api: Any) -> None:
     assert result.stderr == (
         "sumflow: --url must start with http:// or https://, got 'localhost:5000'\n"
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("add", "1", "2", "--countdown", "nan"),
+        ("add", "1", "2", "--countdown", "inf"),
+        ("add", "1", "2", "--countdown", "1e400"),
+        ("schedules", "create", "x", "1", "2", "--every", "inf"),
+        ("schedules", "update", "x", "--every", "nan"),
+        ("--timeout", "inf", "add", "1", "2"),
+        ("--timeout", "nan", "add", "1", "2"),
+        ("batch", "-", "--poll-interval", "inf"),
+    ],
+)
+def test_durations_must_be_finite_numbers_or_it_is_a_usage_error(
+    api: Any, args: tuple[str, ...]
+) -> None:
+    fake = api({})
+    result = fake.run(*args, input="1,2\n")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "Invalid value" in result.output
+    assert fake.requests == []
+
+
+def test_batch_of_a_file_that_is_not_utf8_is_a_usage_error(api: Any, tmp_path: Path) -> None:
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_bytes(b"\xff\xfe1,2\n")
+    fake = api({})
+    result = fake.run("batch", str(pairs))
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "pairs.csv: not UTF-8 text (invalid start byte at byte 0)" in result.output
+    assert fake.requests == []
