@@ -29,7 +29,6 @@ import flask_smorest
 from flask import Response, current_app, request
 from flask_smorest import abort
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
-from marshmallow.validate import Length
 
 from api.auth import client_identity
 from api.prefer import APPLIED_HEADER
@@ -51,17 +50,19 @@ PENDING_TTL = 60
 _REPLAYED_HEADERS = ("Location", APPLIED_HEADER)
 
 
-#: Printable ASCII without spaces or commas, as documented in the OpenAPI document.
-KEY_PATTERN = r"^[\x21-\x2b\x2d-\x7e]+$"
+#: 1 to 255 printable ASCII characters without spaces or commas, as the OpenAPI document says.
+KEY_PATTERN = r"^[\x21-\x2b\x2d-\x7e]{1,255}$"
 
 
 def _valid_key(key: str) -> None:
-    """Whole-string checks (a regex ending in ``$`` would let a trailing newline through)."""
+    """Whole-string checks with one message each (a regex ending in ``$`` would let a
+    trailing newline through). The web server hands over a value that is not ASCII as an
+    empty string, so an empty key gets the same message as one with wrong characters."""
     if "," in key:
         # The web server joins repeated headers with commas, so a comma means two keys.
         raise ValidationError("Must be one key: send the header once, without commas.")
-    if not re.fullmatch(r"[\x21-\x7e]+", key):
-        raise ValidationError("Must be printable ASCII without spaces.")
+    if not re.fullmatch(r"[\x21-\x7e]{1,255}", key):
+        raise ValidationError("Must be 1 to 255 printable ASCII characters, without spaces.")
 
 
 class IdempotencyHeaderSchema(Schema):
@@ -70,10 +71,7 @@ class IdempotencyHeaderSchema(Schema):
 
     idempotency_key = fields.String(
         data_key=HEADER,
-        validate=[
-            Length(1, 255),
-            _valid_key,
-        ],
+        validate=_valid_key,
         metadata={
             "pattern": KEY_PATTERN,
             "description": "Send the same key again (e.g. a UUID) to get the first response "

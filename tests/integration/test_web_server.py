@@ -118,14 +118,24 @@ def test_an_oversized_chunked_body_is_a_json_413(web: str) -> None:
     assert response.json()["code"] == 413
 
 
-def test_a_repeated_idempotency_key_header_is_refused(web: str) -> None:
-    """Two keys in one request cannot both be honoured; the server hands them over joined."""
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        # Two keys cannot both be honoured; the server hands them over joined by a comma.
+        ([b"first", b"second"], "Must be one key: send the header once, without commas."),
+        # The server hands a value that is not ASCII over as an empty string.
+        ([b"ab\xc3\xa9"], "Must be 1 to 255 printable ASCII characters, without spaces."),
+    ],
+)
+def test_idempotency_keys_the_server_mangles_are_refused(
+    web: str, keys: list[bytes], message: str
+) -> None:
     host, port = web.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=10)
     connection.putrequest("POST", "/add")
     connection.putheader("Content-Type", "application/json")
-    connection.putheader("Idempotency-Key", "first")
-    connection.putheader("Idempotency-Key", "second")
+    for key in keys:
+        connection.putheader("Idempotency-Key", key)
     body = b'{"a": 1, "b": 2}'
     connection.putheader("Content-Length", str(len(body)))
     connection.endheaders(body)
@@ -133,7 +143,8 @@ def test_a_repeated_idempotency_key_header_is_refused(web: str) -> None:
     answer = json.loads(response.read())
     connection.close()
     assert response.status == 422
-    assert "Idempotency-Key: Must be one key" in answer["message"]
+    assert answer["errors"] == {"headers": {"Idempotency-Key": [message]}}
+    assert answer["message"] == f"Invalid request: Idempotency-Key: {message}"
 
 
 def test_a_chunked_body_within_the_limit_is_read_whole(web: str) -> None:
