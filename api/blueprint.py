@@ -10,16 +10,39 @@ from typing import Any, NoReturn
 import flask_smorest
 import marshmallow as ma
 from flask_smorest.error_handler import ErrorSchema
-from webargs.flaskparser import FlaskParser, abort
+from webargs.core import missing
+from webargs.flaskparser import FlaskParser, abort, is_json_request
 
 from api import idempotency
 
 __all__ = ["Blueprint"]
 
 
+class DuplicateKey(Exception):
+    """A JSON object names ``key`` twice."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object_with_unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict, refusing a key given twice: Python would keep the last value
+    silently, so ``{"a": 1, "b": 2, "a": 5}`` would add 5 where the client may have meant 1."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
 class JSONBodyParser(FlaskParser):
-    """webargs' Flask parser, but every undecodable body is a 400 that says why, and each
-    argument schema is built once rather than on every request.
+    """webargs' Flask parser, but every undecodable body is a 400 that says why, a key given
+    twice in an object is a 422 naming it, and each argument schema is built once rather
+    than on every request.
 
     Python refuses integers of more than 4,300 digits with a plain ValueError, and JSON nested
     thousands deep with a RecursionError; webargs expects neither, and each would otherwise
@@ -42,8 +65,18 @@ class JSONBodyParser(FlaskParser):
         return super()._get_schema(argmap, req)
 
     def _raw_load_json(self, req: Any) -> Any:
+        if not is_json_request(req):
+            return missing
         try:
-            return super()._raw_load_json(req)
+            text = req.get_data(cache=True).decode()
+        except UnicodeDecodeError as exc:  # as webargs words it
+            raise json.JSONDecodeError(
+                f"Bytes decoding error : {exc.reason}", str(exc.object), exc.start
+            ) from exc
+        try:
+            return json.loads(text, object_pairs_hook=_object_with_unique_keys)
+        except DuplicateKey as exc:
+            abort(422, messages={"json": {exc.key: ["Given more than once in the body."]}})
         except json.JSONDecodeError:
             raise
         except RecursionError as exc:

@@ -89,6 +89,20 @@ def test_a_list_body_is_422(client: FlaskClient) -> None:
     assert "body: Invalid input type" in response.json["message"]
 
 
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ('{"a": 1, "b": 2, "a": 5}', "a"),
+        ('{"a": 1, "b": 2, "retry_policy": {"max_retries": 1, "max_retries": 9}}', "max_retries"),
+    ],
+)
+def test_a_key_given_twice_is_422_naming_it(client: FlaskClient, body: str, key: str) -> None:
+    response = client.post("/add", data=body, content_type="application/json")
+    assert response.status_code == 422
+    assert response.json["errors"] == {"json": {key: ["Given more than once in the body."]}}
+    assert response.json["message"] == f"Invalid request: {key}: Given more than once in the body."
+
+
 def test_a_form_body_is_415(client: FlaskClient) -> None:
     response = client.post("/add", data={"a": "5", "b": "3"})
     assert response.status_code == 415
