@@ -8,6 +8,9 @@ Skipping it saves two Redis commands per submission and keeps the publishing pat
 shared pub/sub connection (which is not safe to share between the web server's threads).
 ``AsyncResult.get()`` still works: it subscribes for itself when it waits.
 
+A task the worker cancels because it lost Redis mid-run is stored as RETRY with a message
+that says so (`RunCancelled`), instead of Celery's unreadable ``Retry(Retry(...), ...)``.
+
 Chains: when a step fails, Celery 5.7 stores the same exception on every later step, which
 does not say which step broke; when a step is revoked it leaves the later steps PENDING for
 ever. Here both end every later step with `ChainAborted`, naming the step that broke.
@@ -21,12 +24,32 @@ from typing import Any
 
 from celery import states
 from celery.backends.redis import RedisBackend
+from celery.exceptions import Retry
 
-__all__ = ["ChainAborted", "ResultBackend", "chain_abort_message", "describe_exception"]
+__all__ = [
+    "CANCELLED_MESSAGE",
+    "ChainAborted",
+    "ResultBackend",
+    "RunCancelled",
+    "chain_abort_message",
+    "describe_exception",
+]
 
 
 class ChainAborted(Exception):
     """An earlier step of the chain failed or was revoked, so this step never ran."""
+
+
+class RunCancelled(Exception):
+    """The worker lost Redis while running the task and stopped it; it runs again."""
+
+
+#: The reason Celery gives a task it cancels because the worker lost its broker connection.
+_CELERY_CANCEL_REASON = "cancelled by Celery"
+CANCELLED_MESSAGE = (
+    "the worker lost its connection to Redis while running it; it runs again when its "
+    "message returns to the queue (VISIBILITY_TIMEOUT_SECONDS)"
+)
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -107,6 +130,21 @@ class ResultBackend(RedisBackend):
             self._abort_steps(steps, ChainAborted(message), state)
         if call_errbacks and request.errbacks:
             self._call_task_errbacks(request, exc, traceback)
+
+    def mark_as_retry(
+        self,
+        task_id: str,
+        exc: Any,
+        traceback: Any = None,
+        request: Any = None,
+        store_result: bool = True,
+        state: str = states.RETRY,
+    ) -> Any:
+        """Celery's, but a task cancelled on a lost connection says so in words: Celery stores
+        ``Retry(message=...)``, whose arguments serialize as ``Retry(Retry(...), None, None)``."""
+        if isinstance(exc, Retry) and exc.message == _CELERY_CANCEL_REASON:
+            exc = RunCancelled(CANCELLED_MESSAGE)
+        return super().mark_as_retry(task_id, exc, traceback, request, store_result, state)
 
     def mark_as_revoked(
         self,
