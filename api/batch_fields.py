@@ -14,7 +14,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
-from api.fields import OPERAND_LIMIT
+from api.fields import NON_FINITE, OPERAND_LIMIT
 
 __all__ = ["MAX_REPORTED", "NumberList", "PairList", "operand_error"]
 
@@ -22,7 +22,6 @@ __all__ = ["MAX_REPORTED", "NumberList", "PairList", "operand_error"]
 MAX_REPORTED = 10
 
 INVALID = "Must be a JSON number, not a string, boolean or null."
-NON_FINITE = "Must be a finite number, not NaN or Infinity."
 OUT_OF_RANGE = f"Must be between {-OPERAND_LIMIT} and {OPERAND_LIMIT}."
 NOT_A_PAIR = "Must be a pair [a, b] of two numbers."
 

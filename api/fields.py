@@ -7,11 +7,15 @@ from typing import Any
 
 from marshmallow import fields
 
-__all__ = ["JSONBoolean", "JSONInteger", "JSONNumber", "OPERAND_LIMIT", "Operand"]
+__all__ = ["NON_FINITE", "JSONBoolean", "JSONInteger", "JSONNumber", "OPERAND_LIMIT", "Operand"]
 
 #: Largest operand magnitude accepted (2**63 - 1). Sums are exact integers beyond it,
 #: and floats this size still add without overflowing to infinity.
 OPERAND_LIMIT = 2**63 - 1
+
+#: JSON has no NaN or Infinity, but Python reads them, and reads a float too large for a
+#: double (1e400) as Infinity.
+NON_FINITE = "Must be a finite number: not NaN or Infinity, nor larger than 1.8e308."
 
 
 class _StrictNumber:
@@ -19,7 +23,7 @@ class _StrictNumber:
 
     default_error_messages = {
         "invalid": "Must be a JSON number, not a string, boolean or null.",
-        "non_finite": "Must be a finite number, not NaN or Infinity.",
+        "non_finite": NON_FINITE,
     }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
