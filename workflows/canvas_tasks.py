@@ -40,7 +40,7 @@ def add_many(
         time.sleep(delay * len(pairs))
     attempt = self.request.retries + 1
     if attempt <= fail_times:
-        raise TransientError(f"simulated transient failure on attempt {attempt} of {fail_times}")
+        raise TransientError(f"simulated transient failure {attempt} of {fail_times}")
     return add_pairs(pairs)
 
 

@@ -34,5 +34,5 @@ def add(
         time.sleep(delay)
     attempt = self.request.retries + 1
     if attempt <= fail_times:
-        raise TransientError(f"simulated transient failure on attempt {attempt} of {fail_times}")
+        raise TransientError(f"simulated transient failure {attempt} of {fail_times}")
     return add_numbers(a, b)

@@ -92,7 +92,7 @@ def test_a_failed_task_exits_1_with_its_message(live_api: str, worker: Service) 
     line = one_line(failed.stderr)
     assert line.startswith("sumflow: task ") and line.endswith(
         "ended FAILURE: RetriesExhausted: gave up after 1 attempt: "
-        "simulated transient failure on attempt 1 of 1"
+        "simulated transient failure 1 of 1"
     )
 
 

@@ -55,7 +55,7 @@ def test_batch_reports_failed_adds_with_exit_1(
     assert rows[1:] == [["1", "2", ""], ["3", "4", ""]]
     assert done.stderr.endswith(
         "sumflow: 2 of 2 adds failed; first: RetriesExhausted: gave up after 1 attempt: "
-        "simulated transient failure on attempt 1 of 1\n"
+        "simulated transient failure 1 of 1\n"
     )
 
 
