@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -17,18 +17,24 @@ __all__ = ["add", "chain", "finish_task", "result", "revoke"]
 
 WAIT_HELP = "Wait for the result and print it (exit 1 if the task fails)."
 
+#: The states `sumflow result` reports as an error, exiting 1, with or without --wait.
+ENDED_BADLY = ("FAILURE", "REVOKED")
+
 
 def finish_task(session: Session, task_id: str) -> None:
     """Wait for ``task_id``; print its result, or fail with its error message."""
     with session.interruptible(f"task {task_id} goes on: sumflow result {task_id} --wait"):
         body = wait_for_task(session.client, task_id)
-    status, value = body["status"], body.get("result")
-    if status == "SUCCESS":
-        session.emit({"task_id": task_id, **body}, format_number(value))
-        return
+    if body["status"] != "SUCCESS":
+        _ended_badly(session, task_id, body)
+    session.emit({"task_id": task_id, **body}, format_number(body.get("result")))
+
+
+def _ended_badly(session: Session, task_id: str, body: dict[str, Any]) -> NoReturn:
+    """Exit 1 with the error of a task that failed or was revoked (its JSON first, if asked)."""
     if session.json:
         session.emit({"task_id": task_id, **body})
-    raise TaskFailed(f"task {task_id} ended {status}: {value}")
+    raise TaskFailed(f"task {task_id} ended {body['status']}: {body.get('result')}")
 
 
 @click.command(context_settings=NUMBERS_SETTINGS)
@@ -64,11 +70,14 @@ def add(
 @json_option
 @pass_session
 def result(session: Session, task_id: str, wait: bool) -> None:
-    """Show a task's status and result: "SUCCESS 8", "PENDING", ..."""
+    """Show a task's status and result: "SUCCESS 8", "PENDING", ... (exit 1 if it failed
+    or was revoked)."""
     if wait:
         finish_task(session, task_id)
         return
     body = session.client.get(f"/result/{task_id}")
+    if body["status"] in ENDED_BADLY:
+        _ended_badly(session, task_id, body)
     value = body.get("result")
     text = body["status"] if value is None else f"{body['status']} {format_number(value)}"
     session.emit(body, text)

@@ -94,6 +94,10 @@ def test_a_failed_task_exits_1_with_its_message(live_api: str, worker: Service) 
         "ended FAILURE: RetriesExhausted: gave up after 1 attempt: "
         "simulated transient failure 1 of 1"
     )
+    # Read again without --wait, the failure exits 1 just the same.
+    task_id = line.split()[2]
+    shown = console_script(live_api, "result", task_id)
+    assert (shown.returncode, shown.stdout, one_line(shown.stderr)) == (1, "", line)
 
 
 def test_retries_with_an_inline_policy(live_api: str, worker: Service) -> None:
@@ -126,7 +130,9 @@ def test_revoke_a_waiting_task(live_api: str, worker: Service) -> None:
     task_id = one_line(sumflow(live_api, "add", "1", "2", "--countdown", "60").stdout)
     revoked = sumflow(live_api, "revoke", task_id)
     assert (revoked.returncode, revoked.stdout) == (0, f"revoked {task_id}\n")
-    assert sumflow(live_api, "result", task_id).stdout.startswith("REVOKED ")
+    shown = sumflow(live_api, "result", task_id)
+    assert (shown.returncode, shown.stdout) == (ExitCode.TASK_FAILED, "")
+    assert one_line(shown.stderr).startswith(f"sumflow: task {task_id} ended REVOKED: ")
     again = sumflow(live_api, "revoke", task_id)
     assert again.returncode == ExitCode.REFUSED
     assert "HTTP 409" in one_line(again.stderr)

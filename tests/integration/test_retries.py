@@ -43,8 +43,7 @@ def test_failure_says_how_many_attempts_and_the_last_error(sums: Sums, worker: S
     body = sums.finished(sums.submit(1, 2, fail_times=3, retry_policy=policy))
     assert body == {
         "status": "FAILURE",
-        "result": "RetriesExhausted: gave up after 2 attempts: "
-        "simulated transient failure 2 of 3",
+        "result": "RetriesExhausted: gave up after 2 attempts: simulated transient failure 2 of 3",
     }
 
 
