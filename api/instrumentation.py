@@ -17,7 +17,14 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from api.access_log import log_request
 
-__all__ = ["HttpMetrics", "count_declined_wait", "endpoint_label", "http_metrics", "init_app"]
+__all__ = [
+    "HttpMetrics",
+    "count_declined_wait",
+    "declare_waiting_endpoints",
+    "endpoint_label",
+    "http_metrics",
+    "init_app",
+]
 
 EXTENSION_KEY = "sumflow_http_metrics"
 
@@ -88,6 +95,13 @@ class HttpMetrics:
 def current_endpoint() -> str:
     """The current request's endpoint label (its URL rule, or ``unmatched``)."""
     return endpoint_label(request.url_rule.rule if request.url_rule is not None else None)
+
+
+def declare_waiting_endpoints(app: Flask, *endpoints: str) -> None:
+    """Report 0 declined waits for ``endpoints`` from the first scrape: a labelled counter
+    has no series until its first increment, and an alert on its growth would see none."""
+    for endpoint in endpoints:
+        app.extensions[EXTENSION_KEY].waits_declined.labels(endpoint)
 
 
 def count_declined_wait() -> None:

@@ -6,12 +6,13 @@ from typing import Any
 
 from celery import states, uuid
 from flask import jsonify, request, url_for
+from flask.blueprints import BlueprintSetupState
 from flask.views import MethodView
 from flask_smorest import abort
 
 from api import prefer
 from api.blueprint import Blueprint
-from api.instrumentation import count_declined_wait
+from api.instrumentation import count_declined_wait, declare_waiting_endpoints
 from api.rate_limit import counted_with_publish, publish_gate
 from api.schemas import (
     MAX_WAIT_SECONDS,
@@ -45,6 +46,11 @@ _PREFER_DOC = {
     "without it (the server already holds as many waits as it allows) the 202 comes at once, "
     "with `Retry-After: 1`.",
 }
+
+
+@blp.record_once
+def _declare_waits(state: BlueprintSetupState) -> None:
+    declare_waiting_endpoints(state.app, "/add", "/result/<task_id>")
 
 
 def _located(task_id: str) -> dict[str, str]:

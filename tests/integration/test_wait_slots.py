@@ -95,3 +95,9 @@ def test_requests_without_a_wait_never_take_a_slot(app: Flask) -> None:
     client.delete(f"/tasks/{task_id}")
     for thread in holders:
         thread.join(timeout=20)
+
+
+def test_both_waiting_endpoints_report_zero_declines_from_the_first_scrape(app: Flask) -> None:
+    scraped = app.test_client().get("/metrics").get_data(as_text=True)
+    for endpoint in ("/add", "/result/<task_id>"):
+        assert f'sumflow_waits_declined_total{{endpoint="{endpoint}"}} 0.0' in scraped
