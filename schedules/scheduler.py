@@ -75,7 +75,13 @@ class ResilientScheduler(RedBeatScheduler):
             logger.info("beat: Acquired lock")
             return True
         if not self._standing_by:
-            logger.warning("beat: another beat holds the lock; standing by")
+            # Usually another beat; after an outage it can also be a take that Redis ran
+            # late, after its sender had given up on the reply. Either way it expires.
+            logger.warning(
+                "beat: the lock is held elsewhere; standing by (it is free again within %ss "
+                "if its holder is gone)",
+                int(self.lock_timeout),
+            )
         self._standing_by = True
         return False
 
