@@ -105,6 +105,29 @@ class GroupRequestSchema(TaskOptionsSchema):
             "chunk_size",
         )
 
+    @validates_schema
+    def _check_chunk_time(self, data: dict[str, Any], **_: Any) -> None:
+        """A chunk is one message, unacknowledged until its last add is done. On Redis one
+        held past the visibility timeout is delivered again while it still runs (celery#4400),
+        and a reserved message may wait a whole chunk before it starts: so, as for countdowns,
+        a chunk must take at most half the timeout."""
+        settings = _settings()
+        pairs, chunk_size = data.get("pairs"), data.get("chunk_size")
+        if pairs is None or chunk_size is None or settings.add_delay_seconds <= 0:
+            return
+        limit = settings.max_delay_seconds
+        largest = min(chunk_size, len(pairs))
+        if largest * settings.add_delay_seconds <= limit:
+            return
+        most = int(limit // settings.add_delay_seconds)
+        raise ValidationError(
+            f"Must be at most {most}: a chunk of {largest} adds takes "
+            f"{largest * settings.add_delay_seconds:g} s (ADD_DELAY_SECONDS "
+            f"{settings.add_delay_seconds:g}), and a chunk must finish within {limit:g} s "
+            "(half the broker's visibility timeout).",
+            "chunk_size",
+        )
+
 
 class ChordRequestSchema(GroupRequestSchema):
     """A group of adds whose callback totals every sum."""

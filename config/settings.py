@@ -154,6 +154,12 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError(f"DEFAULT_RETRY_POLICY {settings.default_retry_policy!r} is unknown")
     if settings.visibility_timeout_seconds < 2:
         raise ConfigError("VISIBILITY_TIMEOUT_SECONDS must be at least 2")
+    if settings.add_delay_seconds > settings.max_delay_seconds:
+        # An add held past the visibility timeout is delivered again while it runs.
+        raise ConfigError(
+            "ADD_DELAY_SECONDS must be at most half of VISIBILITY_TIMEOUT_SECONDS, "
+            f"{settings.max_delay_seconds:g} s"
+        )
     if settings.max_deliveries < 1:
         raise ConfigError("MAX_DELIVERIES must be at least 1")
     if settings.worker_concurrency < 1:

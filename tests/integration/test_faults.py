@@ -53,7 +53,12 @@ def aof_redis(tmp_path: Path) -> Iterator[RedisServer]:
 @pytest.fixture
 def fault_app(aof_redis: RedisServer) -> Flask:
     return create_app(
-        {"redis_url": aof_redis.url, "visibility_timeout_seconds": VISIBILITY_TIMEOUT}
+        {
+            "redis_url": aof_redis.url,
+            "visibility_timeout_seconds": VISIBILITY_TIMEOUT,
+            # The app's own check: at most half the visibility timeout per add.
+            "add_delay_seconds": VISIBILITY_TIMEOUT / 2,
+        }
     )
 
 

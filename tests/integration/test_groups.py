@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from api import create_app
 from tests.conftest import Sums
 from tests.support import Service, eventually
 
@@ -169,3 +170,27 @@ def test_100000_of_the_largest_pairs_fit_in_the_body_limit(client: FlaskClient) 
     # Parsed and validated (the unknown queue is the only complaint), not refused for size.
     assert response.status_code == 422
     assert "queue: Unknown queue" in response.json["message"]
+
+
+@pytest.mark.parametrize("path", ["/groups", "/chords"])
+def test_a_chunk_must_finish_within_half_the_visibility_timeout(
+    quiet_redis_url: str, path: str
+) -> None:
+    """A chunk runs as one message; held longer than the visibility timeout it would be
+    delivered again while it runs. 3 s per add and 600 s: at most 100 adds per chunk."""
+    client = create_app(
+        {"redis_url": quiet_redis_url, "add_delay_seconds": 3, "visibility_timeout_seconds": 600}
+    ).test_client()
+    refused = client.post(path, json={"pairs": [[1, 2]] * 101, "chunk_size": 500})
+    assert refused.status_code == 422
+    assert refused.json["errors"] == {
+        "json": {
+            "chunk_size": [
+                "Must be at most 100: a chunk of 101 adds takes 303 s (ADD_DELAY_SECONDS 3), "
+                "and a chunk must finish within 300 s (half the broker's visibility timeout)."
+            ]
+        }
+    }
+    # The largest chunk counts, not the chunk_size asked for.
+    assert client.post(path, json={"pairs": [[1, 2]] * 5, "chunk_size": 500}).status_code == 202
+    assert client.post(path, json={"pairs": [[1, 2]] * 100, "chunk_size": 100}).status_code == 202

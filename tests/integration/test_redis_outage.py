@@ -134,7 +134,11 @@ def test_an_add_running_while_redis_restarts_still_completes(
 ) -> None:
     server = RedisServer(data_dir=tmp_path / "redis").start()  # AOF, as `make run` keeps it
     try:
-        settings = {"redis_url": server.url, "visibility_timeout_seconds": VISIBILITY_TIMEOUT}
+        settings = {
+            "redis_url": server.url,
+            "visibility_timeout_seconds": VISIBILITY_TIMEOUT,
+            "add_delay_seconds": 2,
+        }
         app = create_app(settings)
         sums = Sums(app.test_client())
         worker = start_worker(

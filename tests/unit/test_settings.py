@@ -41,6 +41,10 @@ def test_environment_is_parsed() -> None:
         ({"DEFAULT_QUEUE": "nowhere"}, "DEFAULT_QUEUE 'nowhere' is not in TASK_QUEUES"),
         ({"PORT": "80.5"}, "PORT must be a int"),
         ({"MAX_DELIVERIES": "0"}, "MAX_DELIVERIES must be at least 1"),
+        (
+            {"ADD_DELAY_SECONDS": "3", "VISIBILITY_TIMEOUT_SECONDS": "5"},
+            "ADD_DELAY_SECONDS must be at most half of VISIBILITY_TIMEOUT_SECONDS, 2.5 s",
+        ),
     ],
 )
 def test_bad_values_are_refused_by_name(env: dict[str, str], message: str) -> None:
