@@ -8,6 +8,8 @@ Skipping it saves two Redis commands per submission and keeps the publishing pat
 shared pub/sub connection (which is not safe to share between the web server's threads).
 ``AsyncResult.get()`` still works: it subscribes for itself when it waits.
 
+A chord member's count towards its chord is retried while Redis is away, like its result.
+
 A task the worker cancels because it lost Redis mid-run is stored as RETRY with a message
 that says so (`RunCancelled`), instead of Celery's unreadable ``Retry(Retry(...), ...)``.
 
@@ -101,6 +103,20 @@ class ResultBackend(RedisBackend):
             pipe.set(key, value, ex=expires or None)
             pipe.publish(key, value)
             pipe.execute()
+
+    def on_chord_part_return(
+        self, request: Any, state: str, result: Any, propagate: Any = None, **kwargs: Any
+    ) -> None:
+        """Celery's, retried while Redis is away, as storing a result already is.
+
+        Celery stores a chord member's result (retried, ``result_backend_always_retry``) and
+        then counts it towards the chord (not retried). A Redis restart between the two
+        failed the member that had just succeeded, and its chord with it. Celery 5.7 counts
+        each member once per task id, so a retry cannot count one twice.
+        """
+        self._ensure_retryable(
+            super().on_chord_part_return, request, state, result, propagate=propagate, **kwargs
+        )
 
     def on_task_call(self, producer: Any, task_id: str) -> None:
         """Do not subscribe at publish time (see module docstring)."""

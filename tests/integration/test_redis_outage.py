@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from celery import states
+import redis
+from celery import states, uuid
+from celery.app.task import Context
 from flask.testing import FlaskClient
 
 from api import create_app
@@ -21,6 +24,7 @@ from tests.conftest import TEST_ADD_DELAY, Sums
 from tests.schedule_support import Schedules, sent_count, start_beat
 from tests.support import Service, eventually, wait_for_worker
 from workflows.backend import CANCELLED_MESSAGE
+from workflows.canvas_tasks import SUM_ALL_TASK
 from workflows.redis_client import create_redis
 from workflows.registry import mark_issued
 from workflows.results import TaskView, meta_key, wait_for_task
@@ -272,4 +276,37 @@ def test_the_beats_keep_scheduling_through_a_redis_outage(
     finally:
         for each in beats:
             each.stop()
+        server.stop()
+
+
+def test_a_chord_member_counted_while_redis_restarts_is_counted_once_it_is_back(
+    tmp_path: Path,
+) -> None:
+    """The worker stores a member's result, then counts it towards its chord. Redis gone
+    between the two used to fail the member, and the chord with it; the count now waits for
+    Redis as the result does, and the last member still sends the callback."""
+    server = RedisServer(data_dir=tmp_path / "redis").start()  # AOF: the chord survives
+    try:
+        celery = create_app({"redis_url": server.url}).extensions["celery"]
+        backend = celery.backend
+        group_id, member_id, callback_id = uuid(), uuid(), uuid()
+        callback = celery.tasks[SUM_ALL_TASK].signature((), {}, task_id=callback_id)
+        callback.freeze(callback_id, group_id=group_id)
+        backend.set_chord_size(group_id, 1)
+        member = Context(id=member_id, group=group_id, group_index=0, chord=callback)
+
+        server.stop()
+        restart = threading.Timer(1.5, server.start)
+        restart.start()
+        try:
+            backend.on_chord_part_return(member, states.SUCCESS, 3)
+        finally:
+            restart.join()
+
+        # Counted: the chord was complete, so its callback was sent, with the member's sum.
+        queued = [json.loads(m) for m in redis.Redis.from_url(server.url).lrange("default", 0, -1)]
+        assert [(m["headers"]["id"], m["headers"]["task"]) for m in queued] == [
+            (callback_id, SUM_ALL_TASK)
+        ]
+    finally:
         server.stop()
