@@ -28,10 +28,12 @@ def create_celery(settings: Settings | None = None) -> SumflowCelery:
     conf["result_backend"] = f"{RESULT_BACKEND_CLASS}+{settings.redis_url}"
     app.conf.update(conf)
     # Register the shared tasks with every app we build, and the signal handlers that count
-    # task outcomes and log each task sent (workflows.outcomes, workflows.log_setup).
+    # task outcomes, log each task sent and give pool processes their own process group
+    # (workflows.outcomes, workflows.log_setup, workflows.pool_processes).
     import workflows.canvas_tasks  # noqa: F401
     import workflows.log_setup  # noqa: F401
     import workflows.outcomes  # noqa: F401
+    import workflows.pool_processes  # noqa: F401
     import workflows.tasks  # noqa: F401
 
     return app

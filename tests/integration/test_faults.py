@@ -117,6 +117,24 @@ def test_a_pool_process_killed_mid_task_is_redelivered_and_succeeds(
     assert not [line for line in worker.log().splitlines() if TEXT_LOG_LINE.match(line)]
 
 
+def test_a_worker_stopped_as_supervisors_stop_it_finishes_its_running_add(
+    sums: Sums, spawn: Callable[..., Service]
+) -> None:
+    """honcho (make run's Ctrl-C) sends SIGTERM to the worker's whole process group."""
+    worker = spawn(delay=2, concurrency=1)
+    task_id = sums.submit(20, 22)
+    eventually(lambda: sums.result(task_id)["status"] == "STARTED", what="the add to start")
+
+    assert worker.process is not None
+    os.killpg(worker.process.pid, signal.SIGTERM)
+
+    # Warm shutdown: the running add finishes, then the worker exits cleanly. No other worker
+    # runs, so a killed add would have stayed STARTED.
+    assert worker.process.wait(timeout=20) == 0
+    assert sums.result(task_id) == {"status": "SUCCESS", "result": 42}
+    assert "exited with 'signal 15" not in worker.log()
+
+
 def test_a_task_that_kills_its_worker_every_time_fails_after_max_deliveries(
     fault_app: Flask, sums: Sums, spawn: Callable[..., Service]
 ) -> None:
