@@ -130,7 +130,9 @@ def register_error_handlers(app: Flask, api: SumflowApi) -> None:
         logger.warning(
             "Redis unavailable while handling %s %s: %s", request.method, request.path, exc
         )
-        body = error_body(503, f"Redis is unavailable, try again shortly ({type(exc).__name__}).")
+        # The cause is in the log line above; the client's next step is the same whatever it
+        # was (a refused connection, a timeout, kombu's OperationalError wrapping either).
+        body = error_body(503, "Redis is unavailable, try again shortly.")
         return body, 503, {"Retry-After": "2"}
 
     for exc_type in (*REDIS_ERRORS, OperationalError):
