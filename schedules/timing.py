@@ -53,11 +53,13 @@ def _field_grammar(names: list[str]) -> re.Pattern[str]:
     return re.compile(rf"{item}(?:,{item})*", re.IGNORECASE)
 
 
+_NUMBERS_ONLY = (_field_grammar([]), "a number")
+
 #: Each field's grammar and how its error message describes a value.
 _FIELDS = {
-    "minute": (_field_grammar([]), "a number"),
-    "hour": (_field_grammar([]), "a number"),
-    "day_of_month": (_field_grammar([]), "a number"),
+    "minute": _NUMBERS_ONLY,
+    "hour": _NUMBERS_ONLY,
+    "day_of_month": _NUMBERS_ONLY,
     "month_of_year": (_field_grammar(_MONTHS), "a number or a month (jan..dec)"),
     "day_of_week": (_field_grammar(_DAYS), "a number or a day (sun..sat)"),
 }
