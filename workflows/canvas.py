@@ -106,15 +106,12 @@ def _batch_producer(celery: SumflowCelery) -> Iterator[Producer]:
 
     The transaction is `workflows.broker`'s: Redis runs none of the pushes until it has them
     all. kombu's ``Producer.batch`` only pipelines on a connection that does not retry a
-    timed-out command (a replayed pipeline could publish twice); the app's pooled connections
-    do retry (config.celery_config), so a group gets a connection of its own without it.
-    Against one LPUSH round trip per message this makes a 10,000-member group ~3x faster to
-    send. A failed batch is reported as kombu's OperationalError, like any failure to publish
-    (the API answers 503).
+    timed-out command (a replayed pipeline could publish twice), which the app's pooled
+    connections do not (config.celery_config). Against one LPUSH round trip per message this
+    makes a 10,000-member group ~3x faster to send. A failed batch is reported as kombu's
+    OperationalError, like any failure to publish (the API answers 503).
     """
-    options = {"retry_on_timeout": False}
-    with celery.connection_for_write(transport_options=options) as connection:
-        producer = celery.amqp.Producer(connection)
+    with celery.producer_or_acquire() as producer:
         try:
             # Never flushed early: one flush is one transaction, the whole group.
             with producer.batch(max_size=sys.maxsize):
