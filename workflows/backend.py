@@ -49,8 +49,8 @@ class RunCancelled(Exception):
 #: The reason Celery gives a task it cancels because the worker lost its broker connection.
 _CELERY_CANCEL_REASON = "cancelled by Celery"
 CANCELLED_MESSAGE = (
-    "the worker lost its connection to Redis while running it; it runs again when its "
-    "message returns to the queue (VISIBILITY_TIMEOUT_SECONDS)"
+    "the worker lost its connection to Redis while running it; it runs again once the worker "
+    "has reconnected (or, if that worker stops instead, after VISIBILITY_TIMEOUT_SECONDS)"
 )
 
 

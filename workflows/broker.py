@@ -10,8 +10,9 @@ from its transport and fails with ``AttributeError: 'NoneType' object has no att
 reconnecting. (tests/integration/test_redis_outage.py restarts Redis under a running add.)
 
 The fix: a dead connection has no BRPOP reply to read, so close the channel anyway. The
-unacknowledged messages it could not restore stay in Redis's ``unacked`` hash, from where any
-worker restores them after the visibility timeout. Selected by ``broker_transport`` in
+unacknowledged messages it could not restore stay in Redis's ``unacked`` hash; the worker
+requeues them when it reconnects (`workflows.requeue`), and any worker would after the
+visibility timeout. Selected by ``broker_transport`` in
 `config.celery_config`; it speaks redis:// and rediss:// like the stock transport.
 
 Speed: kombu's channel creates a new ``redis.Redis`` object (sharing the channel's connection
@@ -44,6 +45,8 @@ import redis
 from celery import Celery
 from kombu import Producer
 from kombu.transport import redis as kombu_redis
+
+from workflows.requeue import note_unrestored
 
 __all__ = ["Channel", "PublishGate", "Transport", "pooled_producer", "written_with_publish"]
 
@@ -176,7 +179,15 @@ class Channel(kombu_redis.Channel):
                 pass
             except self.connection_errors:
                 pass  # the connection is gone, and the reply with it; _in_poll is reset
-        super().close()
+        try:
+            super().close()
+        except self.connection_errors:
+            # kombu could not put back the messages this channel held: requeue them once the
+            # worker has reconnected, not after the visibility timeout (workflows.requeue).
+            qos = self._qos
+            if qos is not None:
+                note_unrestored({t: m for t, m in qos._delivered.items() if t not in qos._dirty})
+            raise
 
 
 class Transport(kombu_redis.Transport):

@@ -6,6 +6,7 @@ from celery import Celery
 
 from config import Settings, load_settings
 from config.celery_config import celery_config
+from workflows.requeue import RequeueUnrestored
 
 __all__ = ["SumflowCelery", "create_celery"]
 
@@ -27,6 +28,8 @@ def create_celery(settings: Settings | None = None) -> SumflowCelery:
     conf = celery_config(settings)
     conf["result_backend"] = f"{RESULT_BACKEND_CLASS}+{settings.redis_url}"
     app.conf.update(conf)
+    # What a worker held when it lost Redis is requeued when it reconnects (workflows.requeue).
+    app.steps["consumer"].add(RequeueUnrestored)
     # Register the shared tasks with every app we build, and the signal handlers that count
     # task outcomes, log each task sent and give pool processes their own process group
     # (workflows.outcomes, workflows.log_setup, workflows.pool_processes).

@@ -1,0 +1,64 @@
+"""Messages a worker held when it lost Redis go back to their queue as soon as it reconnects,
+not after the visibility timeout.
+
+A worker holds a message unacknowledged while it runs the task (``acks_late``) or waits for
+its countdown. When the connection breaks, Celery stops the running tasks
+(``worker_cancel_long_running_tasks_on_connection_loss``) and forgets the countdowns, leaving
+the messages for the broker to deliver again. RabbitMQ does that at once. On Redis, kombu
+puts a channel's messages back when the channel closes, but here the close fails, since
+Redis is what went away; the messages stay in kombu's ``unacked`` hash until a worker's sweep
+finds them older than VISIBILITY_TIMEOUT_SECONDS (600 s by default).
+
+So the channel notes what it could not put back (`workflows.broker.Channel.close`), and once
+the worker has reconnected this consumer step finishes kombu's restore. It uses kombu's
+``restore_by_tag``, as the sweep does, which moves a message out of the hash under WATCH:
+whichever gets there first requeues it, and the other finds nothing. A worker that dies
+instead of reconnecting leaves its messages to the visibility timeout, as before.
+
+Like kombu's restore at close, this puts back every message the channel held unacknowledged.
+One that a pool process had been handed but not yet started, or had just finished, when the
+connection broke may then run twice: at-least-once delivery allows it, and an add is a pure
+function of its arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import bootsteps
+
+__all__ = ["RequeueUnrestored", "note_unrestored", "unrestored"]
+
+logger = logging.getLogger(__name__)
+
+#: Messages a closed channel held and could not put back, delivery tag to ``name[task id]``.
+#: Per process: only a worker's consuming channels hold any.
+unrestored: dict[str, str] = {}
+
+
+def note_unrestored(delivered: dict[str, Any]) -> None:
+    """Remember ``delivered`` (kombu's delivery tag to message) for the next connection."""
+    for tag, message in delivered.items():
+        headers = getattr(message, "headers", None) or {}
+        unrestored[tag] = f"{headers.get('task', 'message')}[{headers.get('id', tag)}]"
+
+
+class RequeueUnrestored(bootsteps.StartStopStep):
+    """A consumer step: on every connection, requeue what the last one could not put back.
+
+    It starts with the connection, before the task consumer and the event loop, so the
+    messages are in their queues before this worker reads from them again.
+    """
+
+    requires = ("celery.worker.consumer.connection:Connection",)
+
+    def start(self, c: Any) -> None:
+        if not unrestored:
+            return
+        qos = c.connection.default_channel.qos
+        # Each goes to the head of its queue, where it was: the last one first keeps the order.
+        for tag, task in reversed(list(unrestored.items())):
+            qos.restore_by_tag(tag)  # a connection error here: Celery reconnects and retries
+            del unrestored[tag]
+            logger.info("task %s requeued: its worker lost Redis while holding it", task)
