@@ -4,6 +4,11 @@ Celery configures the worker's and the beat's logging itself; its ``after_setup_
 ``after_setup_task_logger`` signals let us swap in the JSON formatter when LOG_FORMAT=json.
 ``after_task_publish`` fires wherever a task is sent (the API, the beat, a retrying worker),
 so each of them logs the task id and the queue it went to.
+
+Celery's result backend logs each retry of a Redis operation with the whole chained
+traceback: a worker storing a result through a Redis restart of about a second wrote some
+1,200 lines of them.
+`OneLineRetries` keeps each retry to one line that names the error.
 """
 
 from __future__ import annotations
@@ -17,12 +22,27 @@ from celery.utils.log import get_multiprocessing_logger
 from config import load_settings
 from config.logging_config import JsonFormatter
 
-__all__ = ["SENT"]
+__all__ = ["SENT", "OneLineRetries"]
 
 #: The outcome logged for a message handed to the broker.
 SENT = "SENT"
 
 logger = logging.getLogger("sumflow.tasks")
+
+
+class OneLineRetries(logging.Filter):
+    """Log the backend's "Failed operation ... Retrying" warnings without their traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and str(record.msg).startswith("Failed operation"):
+            error = record.exc_info[1]
+            record.msg = f"{record.getMessage()} ({type(error).__name__}: {error})"
+            record.args = None
+            record.exc_info = record.exc_text = None
+        return True
+
+
+logging.getLogger("celery.backends.base").addFilter(OneLineRetries())
 
 
 @after_setup_logger.connect

@@ -151,3 +151,25 @@ def test_each_request_is_logged_once_with_its_fields(caplog: pytest.LogCaptureFi
         "duration_ms": 12.34,
     }
     assert second.getMessage() == '10.0.0.7 "POST /add" 202 - ms'
+
+
+def test_a_result_backend_retry_is_one_line_naming_the_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Celery logs each retry with the whole chained traceback, over a hundred lines each time."""
+    import workflows.log_setup  # noqa: F401  (installs the filter)
+
+    backend_logger = logging.getLogger("celery.backends.base")
+    try:
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
+    except ConnectionError:
+        with caplog.at_level(logging.WARNING, logger="celery.backends.base"):
+            backend_logger.warning(
+                "Failed operation %s. Retrying %s more times.", "_store_result", 19, exc_info=True
+            )
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        "Failed operation _store_result. Retrying 19 more times. "
+        "(ConnectionError: Error 111 connecting to 127.0.0.1:6390. Connection refused.)"
+    )
+    assert record.exc_info is None and "Traceback" not in caplog.text
