@@ -7,8 +7,7 @@ so each of them logs the task id and the queue it went to.
 
 Celery's result backend logs each retry of a Redis operation with the whole chained
 traceback: a worker storing a result through a Redis restart of about a second wrote some
-1,200 lines of them.
-`OneLineRetries` keeps each retry to one line that names the error.
+1,200 lines of them. `OneLineRetries` keeps each retry to one line that names the error.
 """
 
 from __future__ import annotations
