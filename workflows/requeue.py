@@ -56,9 +56,19 @@ class RequeueUnrestored(bootsteps.StartStopStep):
     def start(self, c: Any) -> None:
         if not unrestored:
             return
-        qos = c.connection.default_channel.qos
+        channel = c.connection.default_channel
+        qos = channel.qos
         # Each goes to the head of its queue, where it was: the last one first keeps the order.
+        # A connection error in here: Celery reconnects, and this step tries again.
         for tag, task in reversed(list(unrestored.items())):
-            qos.restore_by_tag(tag)  # a connection error here: Celery reconnects and retries
+            held = channel.client.hexists(qos.unacked_key, tag)  # for the log line only
+            qos.restore_by_tag(tag)
             del unrestored[tag]
-            logger.info("task %s requeued: its worker lost Redis while holding it", task)
+            if held:
+                logger.info("task %s requeued: its worker lost Redis while holding it", task)
+            else:
+                logger.warning(
+                    "task %s not requeued: Redis no longer holds its message (another worker "
+                    "requeued it, or Redis restarted without persistence)",
+                    task,
+                )
