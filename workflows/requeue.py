@@ -47,8 +47,8 @@ def note_unrestored(delivered: dict[str, Any]) -> None:
 class RequeueUnrestored(bootsteps.StartStopStep):
     """A consumer step: on every connection, requeue what the last one could not put back.
 
-    It starts with the connection, before the task consumer and the event loop, so the
-    messages are in their queues before this worker reads from them again.
+    It starts once the connection is up and before the event loop, which Celery always starts
+    last, so the messages are in their queues before this worker reads from them again.
     """
 
     requires = ("celery.worker.consumer.connection:Connection",)
