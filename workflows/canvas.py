@@ -106,12 +106,19 @@ def _batch_producer(celery: SumflowCelery) -> Iterator[Producer]:
 
     The transaction is `workflows.broker`'s: Redis runs none of the pushes until it has them
     all. kombu's ``Producer.batch`` only pipelines on a connection that does not retry a
-    timed-out command (a replayed pipeline could publish twice), which the app's pooled
-    connections do not (config.celery_config). Against one LPUSH round trip per message this
-    makes a 10,000-member group ~3x faster to send. A failed batch is reported as kombu's
-    OperationalError, like any failure to publish (the API answers 503).
+    timed-out command (a replayed pipeline could publish twice); otherwise it quietly sends
+    each message on its own. sumflow's broker options set no such retry (config.celery_config),
+    and a configuration that did would be refused here rather than lose the guarantee. Against
+    one LPUSH round trip per message this makes a 10,000-member group ~3x faster to send. A
+    failed batch is reported as kombu's OperationalError, like any failure to publish (the API
+    answers 503).
     """
     with celery.producer_or_acquire() as producer:
+        if not producer.channel.supports_batch_publish:
+            raise RuntimeError(
+                "the broker connection retries timed-out commands (retry_on_timeout), so kombu "
+                "would publish a group's members one by one, not all or none: remove that option"
+            )
         try:
             # Never flushed early: one flush is one transaction, the whole group.
             with producer.batch(max_size=sys.maxsize):

@@ -6,11 +6,16 @@ import json
 from typing import Any
 
 import pytest
+import redis
 from flask.testing import FlaskClient
 
 from api import create_app
+from config import load_settings
 from tests.conftest import Sums
 from tests.support import Service, eventually
+from workflows.canvas import submit_group
+from workflows.celery_app import create_celery
+from workflows.submit import TaskOptions
 
 pytestmark = pytest.mark.integration
 
@@ -194,3 +199,16 @@ def test_a_chunk_must_finish_within_half_the_visibility_timeout(
     # The largest chunk counts, not the chunk_size asked for.
     assert client.post(path, json={"pairs": [[1, 2]] * 5, "chunk_size": 500}).status_code == 202
     assert client.post(path, json={"pairs": [[1, 2]] * 100, "chunk_size": 100}).status_code == 202
+
+
+def test_a_broker_that_replays_timed_out_commands_cannot_publish_groups(redis_url: str) -> None:
+    """kombu sends a batch's messages one by one over such a connection, which would end the
+    all-or-none guarantee without a word; sumflow refuses instead."""
+    celery = create_celery(load_settings({"redis_url": redis_url}))
+    celery.conf.broker_transport_options = {
+        **celery.conf.broker_transport_options,
+        "retry_on_timeout": True,
+    }
+    client = redis.Redis.from_url(redis_url)
+    with pytest.raises(RuntimeError, match="retry_on_timeout"):
+        submit_group(celery, client, [(1, 2)], TaskOptions())
