@@ -16,7 +16,6 @@ from workflows.submit import TaskOptions
 __all__ = [
     "MAX_WAIT_SECONDS",
     "AddRequestSchema",
-    "ErrorSchema",
     "RetryPolicySchema",
     "TaskAcceptedSchema",
     "TaskDoneSchema",
@@ -27,7 +26,9 @@ __all__ = [
 
 #: Upper bound of a retry policy's first delay. A countdown and a policy's backoff_max are
 #: bounded by the settings instead (half the visibility timeout), checked at load time.
-MAX_DELAY_DOC = 3600
+MAX_FIRST_BACKOFF = 3600
+#: Most retries a policy may ask for.
+MAX_RETRIES = 20
 MAX_FAIL_TIMES = 50
 
 
@@ -44,12 +45,12 @@ class RetryPolicySchema(Schema):
 
     max_retries = JSONInteger(
         required=True,
-        validate=Range(0, 20),
+        validate=Range(0, MAX_RETRIES),
         metadata={"description": "Retries after the first try."},
     )
     backoff = JSONNumber(
         required=True,
-        validate=Range(0, MAX_DELAY_DOC),
+        validate=Range(0, MAX_FIRST_BACKOFF),
         metadata={"description": "First retry delay in seconds; doubles with each retry."},
     )
     backoff_max = JSONNumber(
@@ -211,12 +212,3 @@ class RevokeQuerySchema(Schema):
 class RevokeAcceptedSchema(Schema):
     task_id = fields.String(required=True)
     terminate = fields.Boolean(required=True)
-
-
-class ErrorSchema(Schema):
-    """Every error response: flask-smorest's shape."""
-
-    code = fields.Integer(required=True)
-    status = fields.String(required=True)
-    message = fields.String()
-    errors = fields.Dict()

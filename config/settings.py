@@ -60,7 +60,6 @@ class Settings:
     # --- Retry policies.
     retry_policies: Mapping[str, RetryPolicy] = field(default_factory=lambda: BUILTIN_POLICIES)
     default_retry_policy: str = "default"
-    max_retries_limit: int = 20
 
     # --- Schedules (RedBeat). Runs kept per schedule in its history (newest first).
     schedule_runs_kept: int = 100

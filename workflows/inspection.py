@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import redis
 from celery import Celery
@@ -13,7 +12,7 @@ from kombu.exceptions import OperationalError
 
 from workflows.redis_client import REDIS_ERRORS
 
-__all__ = ["QueueInfo", "WorkerDirectory", "queue_depths"]
+__all__ = ["WorkerDirectory", "queue_depths"]
 
 #: kombu's Redis transport keeps one list per priority step: "name", "name\x06\x163", ...
 _PRIORITY_SEPARATOR = "\x06\x16"
@@ -35,13 +34,6 @@ def queue_depths(client: redis.Redis, queues: Sequence[str]) -> dict[str, int]:
         lengths = pipe.execute()
     steps = len(_PRIORITY_STEPS)
     return {queue: sum(lengths[i * steps : (i + 1) * steps]) for i, queue in enumerate(queues)}
-
-
-@dataclass(frozen=True, slots=True)
-class QueueInfo:
-    name: str
-    messages: int
-    workers: list[str]
 
 
 class WorkerDirectory:

@@ -65,6 +65,7 @@ class Subscription:
 def _subscribe(pubsub: PubSub, channel: str, timeout: float) -> Subscription:
     pubsub.subscribe(channel)
     subscription = Subscription(pubsub, channel)
+    # Unconfirmed only once the whole wait's time is spent; the caller's read then decides.
     subscription.confirmed(timeout)
     return subscription
 
