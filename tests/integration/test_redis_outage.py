@@ -56,7 +56,8 @@ def expect_outage_answers(client: FlaskClient) -> None:
     """Health, submissions and reads all say "unavailable" promptly, as JSON, never a 500."""
     health, elapsed = timed(lambda: client.get("/health"))
     assert health.status_code == 503 and elapsed < PROMPT
-    assert "Redis does not answer" in health.json["message"]
+    # Not why: the endpoint is open to anyone, and the error names Redis's address.
+    assert health.json["message"] == "Redis does not answer."
     add, elapsed = timed(lambda: client.post("/add", json={"a": 1, "b": 2}))
     assert add.status_code == 503 and elapsed < PROMPT
     assert add.json["message"].startswith("Redis is unavailable")
