@@ -189,7 +189,10 @@ class RunsQuerySchema(Schema):
     limit = fields.Integer(
         load_default=100,
         validate=Range(1, 10_000),
-        metadata={"description": "At most this many runs (the history keeps the newest 100)."},
+        metadata={
+            "description": "At most this many runs (the history keeps the newest "
+            "SCHEDULE_RUNS_KEPT, 100 by default)."
+        },
     )
 
 
@@ -274,6 +277,7 @@ class Schedule(MethodView):
     @blp.arguments(ScheduleUpdateSchema)
     @blp.response(200, ScheduleSchema)
     @blp.alt_response(404, description="No schedule with this name.")
+    @blp.alt_response(409, description="It kept changing under this update; send it again.")
     def patch(self, body: dict[str, Any], name: str) -> Any:
         """Change fields; the next run moves only if the timing changes or it is re-enabled."""
         changes = {key: body[key] for key in body if key not in ("every", "crontab")}

@@ -1,4 +1,4 @@
-"""Request bodies exactly as the API contract (shared/API.md) names their fields."""
+"""Request bodies exactly as the API names their fields (README: the walk-through)."""
 
 from __future__ import annotations
 

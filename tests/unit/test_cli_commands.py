@@ -1,7 +1,7 @@
-"""CLI commands for endpoints built in other branches (/chains, /groups, /chords, /schedules),
-checked against the contract in shared/API.md: the requests they send, and what they print and
-exit with for the answers API.md promises. An httpx transport stands in for the server until
-those endpoints are merged; then the live tests in tests/integration/test_cli.py take over.
+"""CLI commands for /chains, /groups, /chords and /schedules against a stand-in server (an
+httpx transport): the requests they send, and what they print and exit with for each answer the
+API can give, the rare ones included. tests/integration/test_cli*.py run them against the live
+API.
 """
 
 from __future__ import annotations
