@@ -2,8 +2,8 @@
 
 A running RedBeat beat holds a lock key and renews it every tick (``redbeat_lock_timeout``:
 BEAT_LOCK_TIMEOUT_SECONDS, 10 s by default); it releases the lock when it stops, and the key
-expires if the beat dies. So the key's presence says a beat is alive, within one lock timeout. The entries are the members of
-RedBeat's schedule sorted set.
+expires if the beat dies. So the key's presence says a beat is alive, within one lock timeout.
+The entries are the members of RedBeat's schedule sorted set.
 """
 
 from __future__ import annotations
