@@ -35,9 +35,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     conf: dict[str, Any] = {
         # One Redis for everything: broker, results and the RedBeat store.
         "broker_url": settings.redis_url,
-        # kombu's Redis transport with a fix: the worker outlives a Redis restart mid-task.
+        # kombu's Redis transport with sumflow's changes (workflows/broker.py): a worker
+        # outlives a Redis restart mid-task, a publish is one round trip, a group all or none.
         "broker_transport": "workflows.broker:Transport",
-        "result_backend": settings.redis_url,
+        # Celery's Redis result backend with sumflow's changes (workflows/backend.py: no
+        # SUBSCRIBE per publish, readable cancelled runs, chains that end clearly).
+        "result_backend": f"workflows.backend:ResultBackend+{settings.redis_url}",
         # JSON only: never unpickle data that came over the network.
         "task_serializer": "json",
         "result_serializer": "json",

@@ -10,9 +10,6 @@ from workflows.requeue import RequeueUnrestored
 
 __all__ = ["SumflowCelery", "create_celery"]
 
-#: Our result backend class: Celery's Redis backend minus a per-publish SUBSCRIBE (see module).
-RESULT_BACKEND_CLASS = "workflows.backend:ResultBackend"
-
 
 class SumflowCelery(Celery):
     """A Celery app that carries the sumflow Settings it was built from."""
@@ -25,9 +22,7 @@ def create_celery(settings: Settings | None = None) -> SumflowCelery:
     settings = settings or load_settings()
     app = SumflowCelery("sumflow", set_as_current=False)
     app.settings = settings
-    conf = celery_config(settings)
-    conf["result_backend"] = f"{RESULT_BACKEND_CLASS}+{settings.redis_url}"
-    app.conf.update(conf)
+    app.conf.update(celery_config(settings))
     # What a worker held when it lost Redis is requeued when it reconnects (workflows.requeue).
     app.steps["consumer"].add(RequeueUnrestored)
     # Register the shared tasks with every app we build, and the signal handlers that count
