@@ -13,11 +13,17 @@ from flask.blueprints import BlueprintSetupState
 from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
-from marshmallow.validate import Range
+from marshmallow.validate import Length, Range
 
 from api.blueprint import Blueprint
 from api.fields import JSONBoolean, JSONInteger, JSONNumber
-from api.schemas import MAX_FAIL_TIMES, RetryPolicySchema, TaskOptionsSchema, operand
+from api.schemas import (
+    MAX_FAIL_TIMES,
+    RetryPolicyField,
+    RetryPolicySchema,
+    TaskOptionsSchema,
+    operand,
+)
 from api.services import EXTENSION_KEY, services
 from schedules import (
     NAME_PATTERN,
@@ -132,8 +138,26 @@ class ScheduleCreateSchema(ScheduleFieldsSchema):
 
 
 class ScheduleUpdateSchema(ScheduleFieldsSchema):
-    """Fields to change; the others keep their values."""
+    """Fields to change; the others keep their values. ``null`` puts an option back to its
+    default, as a schedule created without it has."""
 
+    queue = fields.String(
+        allow_none=True,
+        validate=Length(1, 200),
+        metadata={"description": "A configured queue; null: back to the routing rules."},
+    )
+    retry_policy = RetryPolicyField(
+        allow_none=True,
+        metadata={
+            "description": "A policy name, an inline policy, or null: back to the default "
+            "policy (DEFAULT_RETRY_POLICY, as it is when each run is sent).",
+            "oneOf": [
+                {"type": "string"},
+                {"$ref": "#/components/schemas/RetryPolicy"},
+                {"type": "null"},
+            ],
+        },
+    )
     fail_times = JSONInteger(
         validate=Range(0, MAX_FAIL_TIMES),
         metadata={"description": "The first k attempts of each run fail, to watch retries."},
@@ -142,7 +166,7 @@ class ScheduleUpdateSchema(ScheduleFieldsSchema):
     @post_load
     def _resolve(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         """Replaces TaskOptionsSchema's hook: only the fields given, policy names resolved."""
-        if "retry_policy" in data:
+        if data.get("retry_policy") is not None:
             data["retry_policy"] = resolve_policy(services().settings, data["retry_policy"])
         return data
 

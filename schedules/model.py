@@ -51,7 +51,7 @@ class ScheduleBusy(ScheduleError):
 def check_name(name: str) -> str:
     if not _NAME.fullmatch(name):  # not match: "$" also matches before a final newline
         raise InvalidName(
-            "Must be 1-100 characters: letters, digits, '_', '.' or '-', "
+            "Must be 1-100 characters: ASCII letters, digits, '_', '.' or '-', "
             "starting with a letter or digit."
         )
     return name

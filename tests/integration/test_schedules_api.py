@@ -124,6 +124,17 @@ def test_options_are_stored_resolved(schedules: Schedules) -> None:
     assert schedules.patch("careful", retry_policy=inline)["retry_policy"] == inline
 
 
+def test_null_puts_an_option_back_to_its_default(schedules: Schedules) -> None:
+    """PATCHing null brings a changed queue or policy back to what a schedule created without
+    them has: the queue the routing rules give, and no policy of its own (the default)."""
+    plain = schedules.create("plain", every=30)
+    assert (plain["queue"], plain["retry_policy"]) == ("default", None)
+    schedules.create("tuned", every=30, queue="priority", retry_policy="patient")
+    schedules.patch("tuned", queue=None, retry_policy=None)
+    stored = schedules.get("tuned")
+    assert (stored["queue"], stored["retry_policy"]) == ("default", None)
+
+
 def test_entries_name_their_queue_explicitly(
     schedules: Schedules, celery_app: SumflowCelery
 ) -> None:
