@@ -55,6 +55,15 @@ def _field_grammar(names: list[str]) -> re.Pattern[str]:
 
 _NUMBERS_ONLY = (_field_grammar([]), "a number")
 
+#: The values each field takes, as Celery numbers them (days of the week from Sunday).
+_RANGES = {
+    "minute": (0, 59),
+    "hour": (0, 23),
+    "day_of_month": (1, 31),
+    "month_of_year": (1, 12),
+    "day_of_week": (0, 6),
+}
+
 #: Each field's grammar and how its error message describes a value.
 _FIELDS = {
     "minute": _NUMBERS_ONLY,
@@ -123,10 +132,30 @@ def parse_cron(expression: str, app: Celery | None = None) -> crontab:
                 f"Not a valid cron string: {field} {part!r} must be '*', {value} or a range "
                 "A-B ('*' and ranges optionally with /STEP), separated by commas."
             )
+        _check_values(field, part)
     try:
         return crontab(**dict(zip(CRON_FIELDS, parts, strict=True)), app=app)
     except (ValueError, TypeError, IndexError, ParseException) as exc:
         raise InvalidTiming(f"Not a valid cron string: {exc}") from None
+
+
+def _check_values(field: str, part: str) -> None:
+    """Numbers within the field's range and steps of at least 1, said in cron's words (Celery
+    says "Invalid end range: 7 > 6" of a lone 7, and "slice step cannot be zero")."""
+    low, high = _RANGES[field]
+    for item in part.split(","):
+        values, _, step = item.partition("/")
+        if step and int(step) == 0:
+            raise InvalidTiming(
+                f"Not a valid cron string: {field} step in {item!r} must be 1 or more."
+            )
+        for number in (v for v in values.split("-") if v.isdigit()):
+            if not low <= int(number) <= high:
+                sunday = " (0 is Sunday)" if field == "day_of_week" else ""
+                raise InvalidTiming(
+                    f"Not a valid cron string: {field} {int(number)} is not in "
+                    f"{low}-{high}{sunday}."
+                )
 
 
 def normalized_cron(expression: str) -> str:

@@ -202,7 +202,7 @@ def test_an_empty_patch_changes_nothing(schedules: Schedules) -> None:
 @pytest.mark.parametrize(
     ("body", "field", "fragment"),
     [
-        ({"crontab": "61 * * * *"}, "crontab", "Invalid end range: 61 > 59"),
+        ({"crontab": "61 * * * *"}, "crontab", "minute 61 is not in 0-59"),
         ({"crontab": "* * *"}, "crontab", "five fields"),
         ({"crontab": "* * * * * *"}, "crontab", "five fields"),
         ({"crontab": "0 0 30 2 *"}, "crontab", "never occurs"),
