@@ -7,7 +7,8 @@ beat (the ``imports`` setting); when the beat starts, ``beat_init`` connects a
 ``before_task_publish`` receiver bound to that beat's settings. The receiver acts only on
 messages carrying the schedule header that `schedules.store` puts in every entry's options,
 and records the run (issued id, last run, history) in one round trip before it is published,
-so a run is never visible to a worker before it is visible in its history.
+so a run is never visible to a worker before it is visible in its history. A run the beat
+cannot route (`schedules.scheduler`) is recorded too, as a FAILURE that says why.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from celery import states, uuid
+from celery.backends.base import Backend
+from celery.exceptions import QueueNotFound
 from celery.signals import beat_init, before_task_publish
 
 from config import Settings
@@ -24,18 +28,25 @@ from schedules.runs import RUN_HEADER, RunLog
 from schedules.scheduler import adopt
 from workflows.redis_client import REDIS_ERRORS, create_redis
 
-__all__ = ["RunRecorder"]
+__all__ = ["RunNotSent", "RunRecorder"]
 
 logger = logging.getLogger(__name__)
+
+
+class RunNotSent(Exception):
+    """The beat could not send a scheduled run; stored as that run's FAILURE."""
 
 
 class RunRecorder:
     """A ``before_task_publish`` receiver writing each scheduled run to its history."""
 
-    def __init__(self, client: redis.Redis, runs: RunLog, key_prefix: str) -> None:
+    def __init__(
+        self, client: redis.Redis, runs: RunLog, key_prefix: str, backend: Backend
+    ) -> None:
         self.client = client
         self.runs = runs
         self.key_prefix = key_prefix
+        self.backend = backend
 
     def __call__(self, headers: dict[str, Any] | None = None, **_: Any) -> None:
         headers = headers or {}
@@ -51,6 +62,24 @@ class RunRecorder:
             # Publishing will meet the same outage; the beat retries the run, not the record.
             logger.warning("could not record run %s of schedule %s: %s", task_id, name, exc)
 
+    def unroutable(self, entry: Any, error: QueueNotFound) -> None:
+        """Record a run the beat could not route as a failed run, with the reason."""
+        queue = (entry.options or {}).get("queue")
+        reason = (
+            f"not sent: the beat does not know queue {queue!r} (TASK_QUEUES); "
+            "configure it there, or PATCH the schedule's queue"
+        )
+        logger.warning("schedule %s: run %s (%s)", entry.name, reason, error)
+        task_id = uuid()
+        try:
+            self.backend.store_result(task_id, RunNotSent(reason), states.FAILURE)
+            with self.client.pipeline(transaction=False) as pipe:
+                run_at = datetime.now(UTC)
+                self.runs.record(pipe, entry.name, self.key_prefix + entry.name, task_id, run_at)
+                pipe.execute()
+        except REDIS_ERRORS as exc:
+            logger.warning("could not record unsent run of schedule %s: %s", entry.name, exc)
+
 
 @beat_init.connect
 def _prepare_beat(sender: Any = None, **_: Any) -> None:
@@ -58,11 +87,12 @@ def _prepare_beat(sender: Any = None, **_: Any) -> None:
     settings: Settings | None = getattr(app, "settings", None)
     if settings is None:
         return  # some other Celery app: nothing of ours to record
-    adopt(sender.scheduler)
     recorder = RunRecorder(
         create_redis(settings),
         RunLog(settings.schedule_runs_kept, settings.result_expires_seconds),
         app.conf.redbeat_key_prefix,
+        app.backend,
     )
+    adopt(sender.scheduler, on_unroutable=recorder.unroutable)
     before_task_publish.connect(recorder, weak=False, dispatch_uid="sumflow.schedule-runs")
     logger.info("sumflow: recording scheduled runs")

@@ -7,7 +7,12 @@ lock that expired during a long outage is another exit (redbeat#230).
 
 `ResilientScheduler` keeps the beat alive: a tick that meets an outage logs it once and tries
 again a second later, and a lost lock is taken again if it is free, or waited for if another
-beat took it, so there is never more than one beat sending. The contract's command,
+beat took it, so there is never more than one beat sending.
+
+A run that cannot be routed (its queue is not among this beat's TASK_QUEUES, say after a queue
+was retired) is counted by RedBeat all the same and used to fail with a traceback in the
+beat's log only, every time it fell due. The scheduler hands it to `on_unroutable`, which
+records it in the schedule's history as a failed run (`schedules.beat`). The contract's command,
 ``celery -A workflows beat -S redbeat.RedBeatScheduler``, names the stock class, so
 `adopt` switches the scheduler's class when the beat starts (``schedules.beat``).
 """
@@ -15,9 +20,12 @@ beat took it, so there is never more than one beat sending. The contract's comma
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import redis
+from celery.beat import SchedulingError
+from celery.exceptions import QueueNotFound
 from redbeat.schedulers import LUA_EXTEND_TO_SCRIPT, RedBeatScheduler, get_redis
 from redis.exceptions import LockNotOwnedError
 
@@ -34,6 +42,18 @@ class ResilientScheduler(RedBeatScheduler):
 
     _in_outage = False
     _standing_by = False
+    #: Told of each run that could not be routed, with the entry and Celery's error.
+    on_unroutable: Callable[[Any, QueueNotFound], None] | None = None
+
+    def apply_async(self, entry: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().apply_async(entry, *args, **kwargs)
+        except SchedulingError as exc:
+            cause = exc.__context__
+            if not isinstance(cause, QueueNotFound) or self.on_unroutable is None:
+                raise
+            self.on_unroutable(entry, cause)
+            return None
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         try:
@@ -99,7 +119,10 @@ class ResilientScheduler(RedBeatScheduler):
         return lock
 
 
-def adopt(scheduler: object) -> None:
+def adopt(
+    scheduler: object, on_unroutable: Callable[[Any, QueueNotFound], None] | None = None
+) -> None:
     """Give a stock `RedBeatScheduler` the resilient behaviour; leave any other alone."""
     if type(scheduler) is RedBeatScheduler:
         scheduler.__class__ = ResilientScheduler
+        scheduler.on_unroutable = on_unroutable

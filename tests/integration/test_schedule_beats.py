@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -25,9 +26,13 @@ class Beats:
         self.redis_url, self.logs_dir = redis_url, logs_dir
         self.started: list[Service] = []
 
-    def start(self, wait: bool = True) -> Service:
+    def start(self, wait: bool = True, **env: Any) -> Service:
         beat = start_beat(
-            self.redis_url, self.logs_dir, wait=wait, BEAT_LOCK_TIMEOUT_SECONDS=LOCK_TIMEOUT
+            self.redis_url,
+            self.logs_dir,
+            wait=wait,
+            BEAT_LOCK_TIMEOUT_SECONDS=LOCK_TIMEOUT,
+            **env,
         )
         self.started.append(beat)
         return beat
@@ -98,3 +103,31 @@ def test_entries_survive_a_beat_restart(beats: Beats, schedules: Schedules) -> N
     assert (entry["a"], entry["b"], entry["every"]) == (20, 22, 1)
     runs = schedules.wait_for_runs("durable", count + 2)
     assert {run["result"] for run in runs if run["status"] == "SUCCESS"} == {42}
+
+
+def test_a_run_the_beat_cannot_route_is_a_failed_run_saying_why(
+    beats: Beats, schedules: Schedules
+) -> None:
+    """An operator retired the "priority" queue from the beat's TASK_QUEUES, and a schedule
+    still names it. The runs used to fail in the beat's log only, with a traceback each time,
+    while the schedule's run count went up and its history stayed empty."""
+    beat = beats.start(TASK_QUEUES="default")
+    schedules.create("retired", every=1, queue="priority")
+    schedules.wait_for_runs("retired", 2, timeout=10)
+
+    runs = schedules.runs("retired")
+    assert {run["status"] for run in runs} == {"FAILURE"}
+    assert runs[0]["result"] == (
+        "RunNotSent: not sent: the beat does not know queue 'priority' (TASK_QUEUES); "
+        "configure it there, or PATCH the schedule's queue"
+    )
+    assert schedules.get("retired")["total_run_count"] >= len(runs)
+    assert "Traceback" not in beat.log()
+
+    # Put back on a queue the beat knows, it runs again.
+    schedules.patch("retired", queue="default")
+    eventually(
+        lambda: schedules.runs("retired")[0]["status"] == "SUCCESS",
+        timeout=10,
+        what="a run on the default queue to succeed",
+    )
