@@ -93,7 +93,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_routing_key": settings.default_queue,
         "task_create_missing_queues": False,
         "task_routes": {"sumflow.*": {"queue": settings.default_queue}},
-        "worker_pool": settings.worker_pool,
+        # prefork is Celery's, mended to survive a reconnect just after a run was stopped.
+        "worker_pool": (
+            "workflows.prefork:TaskPool"
+            if settings.worker_pool == "prefork"
+            else settings.worker_pool
+        ),
         "worker_concurrency": settings.worker_concurrency,
         # Task events (three PUBLISHes and an event dispatch per task) are off: make bench
         # measured them at 15-18% of end-to-end throughput and 0.5 ms of single-add latency.
