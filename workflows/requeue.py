@@ -59,10 +59,12 @@ class RequeueUnrestored(bootsteps.StartStopStep):
         channel = c.connection.default_channel
         qos = channel.qos
         # Each goes to the head of its queue, where it was: the last one first keeps the order.
-        # A connection error in here: Celery reconnects, and this step tries again.
+        # A connection error in here: Celery reconnects, and this step tries again. Not
+        # ``channel.client``: that is the consumer's own connection, where a BRPOP may wait.
         for tag, task in reversed(list(unrestored.items())):
-            held = channel.client.hexists(qos.unacked_key, tag)  # for the log line only
-            qos.restore_by_tag(tag)
+            with channel.conn_or_acquire() as client:
+                held = client.hexists(qos.unacked_key, tag)  # for the log line only
+                qos.restore_by_tag(tag, client=client)
             del unrestored[tag]
             if held:
                 logger.info("task %s requeued: its worker lost Redis while holding it", task)
