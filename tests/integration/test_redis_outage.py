@@ -197,6 +197,32 @@ def test_an_add_running_while_redis_restarts_runs_again_once_the_worker_reconnec
     assert sums.finished(sums.submit(1, 1), wait=20) == {"status": "SUCCESS", "result": 2}
 
 
+def test_the_first_health_after_a_redis_restart_sees_the_workers(
+    restartable_stack: tuple[RedisServer, Sums, Service],
+) -> None:
+    """The web process's pooled broker connections die with the old Redis. Collecting the
+    workers' replies over one used to fail, and /health then said that no worker was up."""
+    server, sums, worker = restartable_stack
+    api = sums.client
+
+    def health_lists_the_worker() -> bool:
+        health = api.get("/health")
+        assert health.status_code == 200, health.json
+        return any(name.startswith(f"{worker.name}@") for name in health.json["workers"])
+
+    assert health_lists_the_worker()  # and the web process's pools hold connections now
+    task_id = sums.submit(1, 2, countdown=60)
+    warmed = time.monotonic()
+
+    restart(server)
+    eventually(lambda: worker.log().count("Connected to") == 2, what="the worker to reconnect")
+    time.sleep(max(1.0, warmed + 3.5 - time.monotonic()))  # consuming; past /health's cache
+
+    revoke = api.delete(f"/tasks/{task_id}")
+    assert revoke.status_code == 202, revoke.json
+    assert health_lists_the_worker()
+
+
 def test_a_run_cancelled_by_a_lost_connection_reads_as_such(
     celery_app: SumflowCelery, sums: Sums
 ) -> None:
