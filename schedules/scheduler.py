@@ -7,14 +7,14 @@ lock that expired during a long outage is another exit (redbeat#230).
 
 `ResilientScheduler` keeps the beat alive: a tick that meets an outage logs it once and tries
 again a second later, and a lost lock is taken again if it is free, or waited for if another
-beat took it, so there is never more than one beat sending.
+beat took it, so there is never more than one beat sending. The contract's command,
+``celery -A workflows beat -S redbeat.RedBeatScheduler``, names the stock class, so
+`adopt` switches the scheduler's class when the beat starts (``schedules.beat``).
 
 A run that cannot be routed (its queue is not among this beat's TASK_QUEUES, say after a queue
 was retired) is counted by RedBeat all the same and used to fail with a traceback in the
 beat's log only, every time it fell due. The scheduler hands it to `on_unroutable`, which
-records it in the schedule's history as a failed run (`schedules.beat`). The contract's command,
-``celery -A workflows beat -S redbeat.RedBeatScheduler``, names the stock class, so
-`adopt` switches the scheduler's class when the beat starts (``schedules.beat``).
+records it in the schedule's history as a failed run (`schedules.beat`).
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ event loop. A process that has exited but is not yet reaped has had its exit wat
 (``_sentinel_poll`` set to None), and registering None fails: kombu 5.7 raises ValueError for
 it, expecting Celery to skip such a process, but Celery 5.7 skips only OSError and
 AttributeError (celery#9250, kombu#2623). The worker then stopped with "Unrecoverable error:
-ValueError('file descriptor is None')" and stayed down: seen twice in about 110 Redis restarts
-under load across several workers.
+ValueError('file descriptor is None')" and stayed down: a helper saw it twice in about 110
+worker reconnects under load (a race: 90 more here did not hit it).
 
 An exited process has nothing left to watch, so it is skipped; Celery reaps and replaces it.
 Selected by ``worker_pool`` in `config.celery_config` when WORKER_POOL is ``prefork``.
