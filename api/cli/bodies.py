@@ -91,6 +91,7 @@ def schedule_body(
     crontab: str | None = None,
     queue: str | None = None,
     retry_policy: str | None = None,
+    fail_times: int | None = None,
     enabled: bool = True,
 ) -> dict[str, Any]:
     """``POST /schedules``: exactly one of ``every`` (seconds) and ``crontab``."""
@@ -101,7 +102,7 @@ def schedule_body(
         body["every"] = every
     else:
         body["crontab"] = crontab
-    body.update(task_options(queue, retry_policy))
+    body.update(task_options(queue, retry_policy, fail_times))
     if not enabled:
         body["enabled"] = False
     return body
@@ -114,12 +115,21 @@ def schedule_changes(
     a: Number | None = None,
     b: Number | None = None,
     enabled: bool | None = None,
+    queue: str | None = None,
+    retry_policy: str | None = None,
+    fail_times: int | None = None,
 ) -> dict[str, Any]:
     """``PATCH /schedules/<name>``: only the fields to change."""
     if every is not None and crontab is not None:
         raise InputError("give at most one of --every and --crontab")
     changes = {"every": every, "crontab": crontab, "a": a, "b": b, "enabled": enabled}
     body = {key: value for key, value in changes.items() if value is not None}
+    body.update(task_options(queue, retry_policy))
+    if fail_times is not None:  # 0 is a change too: back to no simulated failures
+        body["fail_times"] = fail_times
     if not body:
-        raise InputError("nothing to change: give --every, --crontab, --a or --b")
+        raise InputError(
+            "nothing to change: give --every, --crontab, --a, --b, --queue, --retry-policy "
+            "or --fail-times"
+        )
     return body

@@ -9,7 +9,7 @@ import click
 
 from api.cli.bodies import schedule_body, schedule_changes
 from api.cli.outputs import runs_table, schedule_lines, schedules_table
-from api.cli.params import NUMBER, NUMBERS_SETTINGS, Seconds
+from api.cli.params import NUMBER, NUMBERS_SETTINGS, Seconds, task_option_flags
 from api.cli.session import Session, json_option, pass_session
 
 __all__ = ["schedules"]
@@ -49,8 +49,7 @@ def show(session: Session, name: str) -> None:
 @click.argument("b", type=NUMBER)
 @click.option("--every", type=Seconds(min=0, min_open=True), help="Interval, seconds.")
 @click.option("--crontab", metavar="'M H DoM Mon DoW'", help="A cron expression, in UTC.")
-@click.option("--queue", "-q", help="A configured queue.")
-@click.option("--retry-policy", "-r", metavar="NAME|JSON", help="A policy name or JSON object.")
+@task_option_flags
 @click.option("--disabled", is_flag=True, help="Create it paused.")
 @json_option
 @pass_session
@@ -63,6 +62,7 @@ def create(
     crontab: str | None,
     queue: str | None,
     retry_policy: str | None,
+    fail_times: int,
     disabled: bool,
 ) -> None:
     """Create schedule NAME that adds A + B --every SECONDS or on a --crontab."""
@@ -74,6 +74,7 @@ def create(
         crontab=crontab,
         queue=queue,
         retry_policy=retry_policy,
+        fail_times=fail_times,
         enabled=not disabled,
     )
     entry = session.client.post("/schedules", body)
@@ -86,6 +87,9 @@ def create(
 @click.option("--crontab", help="New cron expression.")
 @click.option("--a", "a", type=NUMBER, help="New first operand.")
 @click.option("--b", "b", type=NUMBER, help="New second operand.")
+@click.option("--queue", "-q", help="New queue (a configured one).")
+@click.option("--retry-policy", "-r", metavar="NAME|JSON", help="New policy: name or JSON.")
+@click.option("--fail-times", type=click.IntRange(min=0), help="New simulated failures per run.")
 @json_option
 @pass_session
 def update(
@@ -95,9 +99,20 @@ def update(
     crontab: str | None,
     a: Any,
     b: Any,
+    queue: str | None,
+    retry_policy: str | None,
+    fail_times: int | None,
 ) -> None:
-    """Change a schedule's interval, crontab or operands."""
-    changes = schedule_changes(every=every, crontab=crontab, a=a, b=b)
+    """Change a schedule's timing, operands, queue, retry policy or simulated failures."""
+    changes = schedule_changes(
+        every=every,
+        crontab=crontab,
+        a=a,
+        b=b,
+        queue=queue,
+        retry_policy=retry_policy,
+        fail_times=fail_times,
+    )
     entry = session.client.call("PATCH", _path(name), json=changes)
     session.emit(entry, [f"updated {name}", *schedule_lines(entry)])
 
@@ -137,9 +152,12 @@ def delete(session: Session, name: str) -> None:
 
 @schedules.command()
 @click.argument("name")
+@click.option(
+    "--limit", type=click.IntRange(1, 10_000), default=100, show_default=True, help="At most N."
+)
 @json_option
 @pass_session
-def runs(session: Session, name: str) -> None:
+def runs(session: Session, name: str, limit: int) -> None:
     """The runs of NAME, newest first, with their status and result."""
-    body = session.client.get(_path(name, "runs"))
+    body = session.client.get(_path(name, "runs"), params={"limit": limit})
     session.emit(body, runs_table(body, name))

@@ -327,6 +327,38 @@ def test_schedules_update_sends_only_the_changes(api: Any) -> None:
     assert fake.bodies("PATCH", "/schedules/nightly") == [{"every": 30, "a": -5}]
 
 
+def test_schedules_update_changes_the_task_options_too(api: Any) -> None:
+    fake = api({"PATCH /schedules/nightly": [(200, {**ENTRY, "queue": "priority"})]})
+    result = fake.run(
+        "schedules", "update", "nightly", "-q", "priority", "-r", "patient", "--fail-times", "0"
+    )
+    assert result.exit_code == 0, result.output
+    assert fake.bodies("PATCH", "/schedules/nightly") == [
+        {"queue": "priority", "retry_policy": "patient", "fail_times": 0}
+    ]
+    nothing = fake.run("schedules", "update", "nightly")
+    assert nothing.exit_code == 2 and "--retry-policy or --fail-times" in nothing.output
+
+
+def test_schedules_create_takes_fail_times_and_runs_takes_a_limit(api: Any) -> None:
+    fake = api(
+        {
+            "POST /schedules": [(201, ENTRY)],
+            "GET /schedules/nightly/runs": [(200, {"runs": []})],
+        }
+    )
+    created = fake.run(
+        "schedules", "create", "nightly", "1", "2", "--every", "60", "--fail-times", "2"
+    )
+    assert created.exit_code == 0, created.output
+    assert fake.bodies("POST", "/schedules") == [
+        {"name": "nightly", "a": 1, "b": 2, "every": 60, "fail_times": 2}
+    ]
+    assert fake.run("schedules", "runs", "nightly", "--limit", "5").exit_code == 0
+    (request,) = [r for r in fake.requests if r.url.path == "/schedules/nightly/runs"]
+    assert request.url.params["limit"] == "5"
+
+
 def test_unknown_schedule_exits_3(api: Any) -> None:
     fake = api({"GET /schedules/nope": [error(404, "No schedule named 'nope'.")]})
     result = fake.run("schedules", "show", "nope")
