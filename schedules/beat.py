@@ -55,9 +55,7 @@ class RunRecorder:
             return  # not a scheduled run
         task_id = headers["id"]
         try:
-            with self.client.pipeline(transaction=False) as pipe:
-                self.runs.record(pipe, name, self.key_prefix + name, task_id, datetime.now(UTC))
-                pipe.execute()
+            self._record(name, task_id)
         except REDIS_ERRORS as exc:
             # Publishing will meet the same outage; the beat retries the run, not the record.
             logger.warning("could not record run %s of schedule %s: %s", task_id, name, exc)
@@ -73,12 +71,15 @@ class RunRecorder:
         task_id = uuid()
         try:
             self.backend.store_result(task_id, RunNotSent(reason), states.FAILURE)
-            with self.client.pipeline(transaction=False) as pipe:
-                run_at = datetime.now(UTC)
-                self.runs.record(pipe, entry.name, self.key_prefix + entry.name, task_id, run_at)
-                pipe.execute()
+            self._record(entry.name, task_id)
         except REDIS_ERRORS as exc:
             logger.warning("could not record unsent run of schedule %s: %s", entry.name, exc)
+
+    def _record(self, name: str, task_id: str) -> None:
+        """Write run ``task_id`` of schedule ``name`` to its history, in one round trip."""
+        with self.client.pipeline(transaction=False) as pipe:
+            self.runs.record(pipe, name, self.key_prefix + name, task_id, datetime.now(UTC))
+            pipe.execute()
 
 
 @beat_init.connect
