@@ -50,6 +50,15 @@ class Seconds(click.FloatRange):
 
 def task_option_flags(command: F) -> F:
     """``--queue``, ``--retry-policy`` and ``--fail-times``, as every submission takes them."""
+    return _task_options(command, fail_times_default=0)
+
+
+def task_option_changes(command: F) -> F:
+    """The same flags for changing a schedule: each None unless given."""
+    return _task_options(command, fail_times_default=None)
+
+
+def _task_options(command: F, fail_times_default: int | None) -> F:
     for decorator in reversed(
         (
             click.option("--queue", "-q", help="A configured queue (see `sumflow queues`)."),
@@ -62,8 +71,8 @@ def task_option_flags(command: F) -> F:
             click.option(
                 "--fail-times",
                 type=click.IntRange(min=0),
-                default=0,
-                show_default=True,
+                default=fail_times_default,
+                show_default=fail_times_default is not None,
                 help="Make the first K attempts of each add fail, to watch retries.",
             ),
         )

@@ -9,7 +9,13 @@ import click
 
 from api.cli.bodies import schedule_body, schedule_changes
 from api.cli.outputs import runs_table, schedule_lines, schedules_table
-from api.cli.params import NUMBER, NUMBERS_SETTINGS, Seconds, task_option_flags
+from api.cli.params import (
+    NUMBER,
+    NUMBERS_SETTINGS,
+    Seconds,
+    task_option_changes,
+    task_option_flags,
+)
 from api.cli.session import Session, json_option, pass_session
 
 __all__ = ["schedules"]
@@ -87,9 +93,7 @@ def create(
 @click.option("--crontab", help="New cron expression.")
 @click.option("--a", "a", type=NUMBER, help="New first operand.")
 @click.option("--b", "b", type=NUMBER, help="New second operand.")
-@click.option("--queue", "-q", help="New queue (a configured one).")
-@click.option("--retry-policy", "-r", metavar="NAME|JSON", help="New policy: name or JSON.")
-@click.option("--fail-times", type=click.IntRange(min=0), help="New simulated failures per run.")
+@task_option_changes
 @json_option
 @pass_session
 def update(
