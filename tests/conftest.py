@@ -1,6 +1,8 @@
 """Fixtures: a private redis-server on a free port, real Celery workers, the app and a client.
 
-Nothing here talks to a Redis that happens to be running on the machine.
+Nothing here talks to a Redis that happens to be running on the machine. Session fixtures are
+per process: under `make test` (pytest-xdist, whole files per process) each process has its
+own Redis, shared worker and API, so tests in different processes never see each other's work.
 """
 
 from __future__ import annotations
