@@ -26,6 +26,7 @@ from pathlib import Path
 
 from granian import Granian
 from granian.constants import Interfaces
+from granian.log import LogLevels
 
 from config import Settings, load_settings
 from config.logging_config import server_logconfig
@@ -65,6 +66,8 @@ def build_server(settings: Settings, factory: str = APP_FACTORY) -> Granian:
         workers_kill_timeout=KILL_TIMEOUT_SECONDS,
         # The app logs one line per request itself (api/access_log.py).
         log_access=False,
+        # Granian sets its own logger to this level over the dictconfig's.
+        log_level=LogLevels(settings.log_level.lower()),
         log_dictconfig=server_logconfig(settings),
         **tls,
     )

@@ -101,9 +101,11 @@ def server_logconfig(settings: Settings) -> dict[str, Any]:
     """The web server's logging config (Granian's ``log_dictconfig``): the server's own lines
     and the app's share one format.
 
-    The root logger takes INFO, so the app's lines (requests, a task sent, a Redis outage) are
-    kept. Granian's loggers pass their lines to the root, which formats them like ours.
+    The root logger takes LOG_LEVEL: at INFO, the default, the app's lines (requests, a task
+    sent, a Redis outage) are kept; at WARNING only problems are, and the per-request lines are
+    not even built. Granian's loggers pass their lines to the root, which formats them like ours.
     """
+    level = settings.log_level
     formatter = _formatter_config(settings)
     return {
         "version": 1,
@@ -116,10 +118,10 @@ def server_logconfig(settings: Settings) -> dict[str, Any]:
                 "stream": "ext://sys.stderr",
             },
         },
-        "root": {"level": "INFO", "handlers": ["stderr"]},
+        "root": {"level": level, "handlers": ["stderr"]},
         "loggers": {
-            "_granian": {"level": "INFO", "handlers": [], "propagate": True},
-            "granian.access": {"level": "INFO", "handlers": [], "propagate": True},
+            "_granian": {"level": level, "handlers": [], "propagate": True},
+            "granian.access": {"level": level, "handlers": [], "propagate": True},
         },
     }
 
@@ -128,7 +130,7 @@ def configure_root_logging(settings: Settings) -> None:
     """Give the root logger a handler in our format, unless something configured it already.
 
     Granian (`server_logconfig`), Celery and pytest configure logging themselves; this is
-    for `flask --app api run`, where nothing else would show the app's INFO lines.
+    for `flask --app api run`, where nothing else would show the app's lines at LOG_LEVEL.
     """
     root = logging.getLogger()
     if root.handlers:
@@ -136,4 +138,4 @@ def configure_root_logging(settings: Settings) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(make_formatter(settings))
     root.addHandler(handler)
-    root.setLevel(logging.INFO)
+    root.setLevel(settings.log_level)

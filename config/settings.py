@@ -15,11 +15,13 @@ from limits import parse_many
 
 from config.retry_policies import BUILTIN_POLICIES, RetryPolicy
 
-__all__ = ["LOG_FORMATS", "SSL_CERT_REQS", "ConfigError", "Settings", "load_settings"]
+__all__ = ["LOG_FORMATS", "LOG_LEVELS", "SSL_CERT_REQS", "ConfigError", "Settings", "load_settings"]
 
 #: Accepted values of REDIS_SSL_CERT_REQS (redis-py's names for ssl.CERT_*).
 SSL_CERT_REQS = ("required", "optional", "none")
 LOG_FORMATS = ("text", "json")
+#: Accepted values of LOG_LEVEL: the logging module's level names.
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigError(ValueError):
@@ -89,6 +91,9 @@ class Settings:
 
     # --- Operations.
     log_format: str = "text"  # "json": one JSON object per log line, for a log pipeline
+    # The least severe lines kept. INFO keeps a line per request and per task sent; WARNING
+    # keeps problems only (outages, refusals, failures), for less CPU per request.
+    log_level: str = "INFO"
     # Where the web workers share Prometheus metrics; api/serve.py makes a temp dir
     # when unset. Empty in a single process (`flask run`, tests): metrics stay in memory.
     prometheus_multiproc_dir: str = ""
@@ -183,6 +188,8 @@ def _validated(settings: Settings) -> Settings:
             ) from None
     if settings.log_format not in LOG_FORMATS:
         raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
+    if settings.log_level not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
     if settings.max_pairs < 1:
         raise ConfigError("MAX_PAIRS must be at least 1")
     if settings.max_chain_numbers < 2:
@@ -232,6 +239,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         tls_key_file=_env_optional(env, "TLS_KEY_FILE"),
         rate_limit=_env_disableable(env, "RATE_LIMIT", d.rate_limit),
         log_format=_env_str(env, "LOG_FORMAT", d.log_format).lower(),
+        log_level=_env_str(env, "LOG_LEVEL", d.log_level).upper(),
         prometheus_multiproc_dir=_env_str(
             env, "PROMETHEUS_MULTIPROC_DIR", d.prometheus_multiproc_dir
         ),

@@ -72,6 +72,27 @@ def test_https_when_given_a_certificate(redis_url: str, tmp_path: Path) -> None:
         service.stop()
 
 
+def test_log_level_warning_leaves_out_the_per_request_lines(
+    web: str, redis_url: str, tmp_path: Path, logs_dir: Path
+) -> None:
+    quiet, quiet_base = serve(redis_url, tmp_path / "quiet-web.log", LOG_LEVEL="WARNING")
+    try:
+        for base in (web, quiet_base):
+            assert (
+                requests.post(f"{base}/add", json={"a": 1, "b": 2}, timeout=10).status_code == 202
+            )
+        # The default (INFO) logs the request and the task it sent; WARNING neither, nor
+        # Granian's own start-up lines.
+        loud_log = (logs_dir / "web.log").read_text()
+        assert '"POST /add" 202' in loud_log and "SENT queue=default" in loud_log
+        assert "Listening at" in loud_log
+        quiet_log = quiet.log()
+        assert "/add" not in quiet_log and "SENT" not in quiet_log
+        assert "Listening at" not in quiet_log
+    finally:
+        quiet.stop()
+
+
 def oversized() -> bytes:
     """A JSON body just over the default MAX_REQUEST_BYTES."""
     limit = load_settings({}).max_request_bytes

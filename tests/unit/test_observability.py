@@ -132,6 +132,19 @@ def test_unknown_log_format_is_refused() -> None:
         load_settings({"LOG_FORMAT": "xml"})
 
 
+def test_log_level_is_chosen_by_settings_for_the_server_and_the_app() -> None:
+    assert load_settings({}).log_level == "INFO"
+    config = server_logconfig(load_settings({"LOG_LEVEL": "warning"}))
+    levels = {name: logger["level"] for name, logger in config["loggers"].items()}
+    assert config["root"]["level"] == "WARNING"
+    assert levels == {"_granian": "WARNING", "granian.access": "WARNING"}
+
+
+def test_unknown_log_level_is_refused() -> None:
+    with pytest.raises(ConfigError, match="LOG_LEVEL must be one of DEBUG, INFO, WARNING"):
+        load_settings({"LOG_LEVEL": "loud"})
+
+
 def test_each_request_is_logged_once_with_its_fields(caplog: pytest.LogCaptureFixture) -> None:
     app = Flask(__name__)
     environ = {"REMOTE_ADDR": "10.0.0.7"}
