@@ -3,13 +3,18 @@
 The API runs under its web server with two worker processes (the `live_api` fixture), so the request
 counters are only right if the multiprocess aggregation works; the task outcomes come from
 real worker processes through Redis.
+
+The counters are global, so this module runs on a Redis, API and workers of its own (the
+fixtures below stand in for conftest's shared ones): work another test left behind, such as a
+countdown add the shared worker runs seconds later, would otherwise be counted here too.
 """
 
 from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,13 +24,49 @@ from prometheus_client.parser import text_string_to_metric_families
 from redbeat import RedBeatSchedulerEntry
 
 from api import create_app
+from config import load_settings
 from config.redis_server import free_port
-from tests.support import Service, eventually
-from workflows import SumflowCelery
+from tests.conftest import TEST_ADD_DELAY, Workers
+from tests.support import Service, eventually, start_api
+from workflows import SumflowCelery, create_celery
 
 pytestmark = pytest.mark.integration
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+@pytest.fixture(scope="module")
+def celery_app(quiet_redis_url: str) -> SumflowCelery:
+    return create_celery(load_settings(redis_url=quiet_redis_url))
+
+
+@pytest.fixture(scope="module")
+def live_api(quiet_redis_url: str, logs_dir: Path) -> Iterator[str]:
+    service, url = start_api(
+        quiet_redis_url,
+        logs_dir / "metrics-api.log",
+        WEB_WORKERS=2,
+        ADD_DELAY_SECONDS=TEST_ADD_DELAY,
+    )
+    yield url
+    service.stop()
+
+
+@pytest.fixture(scope="module")
+def worker(quiet_redis_url: str, celery_app: SumflowCelery, logs_dir: Path) -> Iterator[Service]:
+    """The module's shared worker: like the session's, it consumes only "default"."""
+    workers = Workers(quiet_redis_url, celery_app, logs_dir)
+    yield workers.start(("default",), concurrency=4)
+    workers.stop_all()
+
+
+@pytest.fixture
+def start_worker(
+    quiet_redis_url: str, celery_app: SumflowCelery, logs_dir: Path
+) -> Iterator[Callable[..., Service]]:
+    workers = Workers(quiet_redis_url, celery_app, logs_dir)
+    yield workers.start
+    workers.stop_all()
 
 
 def parse(text: str) -> Samples:
