@@ -92,7 +92,7 @@ class Settings:
     # --- Operations.
     log_format: str = "text"  # "json": one JSON object per log line, for a log pipeline
     # The least severe lines kept. INFO keeps a line per request and per task sent; WARNING
-    # keeps problems only (outages, refusals, failures), for less CPU per request.
+    # keeps problems only (Redis outages, failed tasks), for less CPU per request.
     log_level: str = "INFO"
     # Where the web workers share Prometheus metrics; api/serve.py makes a temp dir
     # when unset. Empty in a single process (`flask run`, tests): metrics stay in memory.
