@@ -5,8 +5,9 @@ counters are only right if the multiprocess aggregation works; the task outcomes
 real worker processes through Redis.
 
 The counters are global, so this module runs on a Redis, API and workers of its own (the
-fixtures below stand in for conftest's shared ones): work another test left behind, such as a
-countdown add the shared worker runs seconds later, would otherwise be counted here too.
+module-scoped fixtures below stand in for conftest's session-wide ones): work another test
+left behind, such as a countdown add the shared worker runs seconds later, would otherwise be
+counted here too.
 """
 
 from __future__ import annotations
@@ -36,14 +37,20 @@ Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 @pytest.fixture(scope="module")
-def celery_app(quiet_redis_url: str) -> SumflowCelery:
-    return create_celery(load_settings(redis_url=quiet_redis_url))
+def redis_url(quiet_redis_url: str) -> str:
+    """This module's Redis, which conftest's function-scoped fixtures (start_worker) then use."""
+    return quiet_redis_url
 
 
 @pytest.fixture(scope="module")
-def live_api(quiet_redis_url: str, logs_dir: Path) -> Iterator[str]:
+def celery_app(redis_url: str) -> SumflowCelery:
+    return create_celery(load_settings(redis_url=redis_url))
+
+
+@pytest.fixture(scope="module")
+def live_api(redis_url: str, logs_dir: Path) -> Iterator[str]:
     service, url = start_api(
-        quiet_redis_url,
+        redis_url,
         logs_dir / "metrics-api.log",
         WEB_WORKERS=2,
         ADD_DELAY_SECONDS=TEST_ADD_DELAY,
@@ -53,19 +60,10 @@ def live_api(quiet_redis_url: str, logs_dir: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def worker(quiet_redis_url: str, celery_app: SumflowCelery, logs_dir: Path) -> Iterator[Service]:
+def worker(redis_url: str, celery_app: SumflowCelery, logs_dir: Path) -> Iterator[Service]:
     """The module's shared worker: like the session's, it consumes only "default"."""
-    workers = Workers(quiet_redis_url, celery_app, logs_dir)
+    workers = Workers(redis_url, celery_app, logs_dir)
     yield workers.start(("default",), concurrency=4)
-    workers.stop_all()
-
-
-@pytest.fixture
-def start_worker(
-    quiet_redis_url: str, celery_app: SumflowCelery, logs_dir: Path
-) -> Iterator[Callable[..., Service]]:
-    workers = Workers(quiet_redis_url, celery_app, logs_dir)
-    yield workers.start
     workers.stop_all()
 
 
