@@ -106,13 +106,18 @@ class Workers:
         self.started.clear()
 
 
-@pytest.fixture(scope="session")
-def worker(redis_url: str, celery_app: SumflowCelery, logs_dir: Path) -> Iterator[Service]:
-    """The session's shared worker. It consumes only "default", so that tests can watch work
-    wait in "priority" until they start a worker for it."""
+def shared_worker(redis_url: str, celery_app: SumflowCelery, logs_dir: Path) -> Iterator[Service]:
+    """The body of a shared-worker fixture. It consumes only "default", so that tests can watch
+    work wait in "priority" until they start a worker for it."""
     workers = Workers(redis_url, celery_app, logs_dir)
     yield workers.start(("default",), concurrency=4)
     workers.stop_all()
+
+
+@pytest.fixture(scope="session")
+def worker(redis_url: str, celery_app: SumflowCelery, logs_dir: Path) -> Iterator[Service]:
+    """The session's shared worker (`shared_worker`)."""
+    yield from shared_worker(redis_url, celery_app, logs_dir)
 
 
 @pytest.fixture
@@ -152,15 +157,18 @@ def sums(client: FlaskClient) -> Sums:
     return Sums(client)
 
 
-@pytest.fixture(scope="session")
-def live_api(redis_url: str, logs_dir: Path) -> Iterator[str]:
-    """The API with two worker processes, as `make run` serves it, on a free
-    port and the suite's Redis: for tests that speak real HTTP (the CLI, /metrics)."""
-    service, url = start_api(
-        redis_url, logs_dir / "live-api.log", WEB_WORKERS=2, ADD_DELAY_SECONDS=TEST_ADD_DELAY
-    )
+def served_api(redis_url: str, log: Path) -> Iterator[str]:
+    """The body of a live-API fixture: the API with two worker processes, as `make run` serves
+    it, on a free port and ``redis_url``."""
+    service, url = start_api(redis_url, log, WEB_WORKERS=2, ADD_DELAY_SECONDS=TEST_ADD_DELAY)
     yield url
     service.stop()
+
+
+@pytest.fixture(scope="session")
+def live_api(redis_url: str, logs_dir: Path) -> Iterator[str]:
+    """The API on the suite's Redis, for tests that speak real HTTP (the CLI, /metrics)."""
+    yield from served_api(redis_url, logs_dir / "live-api.log")
 
 
 @pytest.fixture(scope="module")

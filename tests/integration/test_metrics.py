@@ -27,8 +27,8 @@ from redbeat import RedBeatSchedulerEntry
 from api import create_app
 from config import load_settings
 from config.redis_server import free_port
-from tests.conftest import TEST_ADD_DELAY, Workers
-from tests.support import Service, eventually, start_api
+from tests.conftest import served_api, shared_worker
+from tests.support import Service, eventually
 from workflows import SumflowCelery, create_celery
 
 pytestmark = pytest.mark.integration
@@ -49,22 +49,12 @@ def celery_app(redis_url: str) -> SumflowCelery:
 
 @pytest.fixture(scope="module")
 def live_api(redis_url: str, logs_dir: Path) -> Iterator[str]:
-    service, url = start_api(
-        redis_url,
-        logs_dir / "metrics-api.log",
-        WEB_WORKERS=2,
-        ADD_DELAY_SECONDS=TEST_ADD_DELAY,
-    )
-    yield url
-    service.stop()
+    yield from served_api(redis_url, logs_dir / "metrics-api.log")
 
 
 @pytest.fixture(scope="module")
 def worker(redis_url: str, celery_app: SumflowCelery, logs_dir: Path) -> Iterator[Service]:
-    """The module's shared worker: like the session's, it consumes only "default"."""
-    workers = Workers(redis_url, celery_app, logs_dir)
-    yield workers.start(("default",), concurrency=4)
-    workers.stop_all()
+    yield from shared_worker(redis_url, celery_app, logs_dir)
 
 
 def parse(text: str) -> Samples:
