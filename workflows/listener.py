@@ -63,10 +63,16 @@ class Subscription:
 
 
 def _subscribe(pubsub: PubSub, channel: str, timeout: float) -> Subscription:
+    """Subscribe and wait for Redis's confirmation, as long as any command's reply is waited
+    for (the client's read timeout), not the caller's whole wait: a Redis that accepts
+    connections but does not answer would otherwise hold a ``?wait=30`` for 30 s before its
+    503. A confirmation that has not come by then is a timeout, like any other read's."""
     pubsub.subscribe(channel)
     subscription = Subscription(pubsub, channel)
-    # Unconfirmed only once the whole wait's time is spent; the caller's read then decides.
-    subscription.confirmed(timeout)
+    read_timeout = pubsub.connection_pool.connection_kwargs.get("socket_timeout") or timeout
+    within = min(timeout, read_timeout)
+    if not subscription.confirmed(within) and within < timeout:
+        raise redis.TimeoutError(f"Redis did not confirm a subscription within {within:g} s")
     return subscription
 
 

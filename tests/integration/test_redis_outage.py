@@ -112,19 +112,28 @@ FROZEN_PROMPT = 5.0
 
 def test_a_redis_that_stops_answering_gives_503_not_a_hang(own_redis: RedisServer) -> None:
     client = create_app({"redis_url": own_redis.url}).test_client()
-    assert client.post("/add", json={"a": 1, "b": 2}).status_code == 202  # connections made
+    added = client.post("/add", json={"a": 1, "b": 2})  # connections made
+    assert added.status_code == 202
+    task_id = added.json["task_id"]
+    assert client.get(f"/result/{task_id}?wait=0.1").status_code == 200  # and a pub/sub one
     assert own_redis.process is not None
 
     # Frozen, not gone: the kernel still accepts connections, nothing answers them. Before
     # the broker had a read timeout, this POST waited for as long as Redis stayed frozen.
     os.kill(own_redis.process.pid, signal.SIGSTOP)
     try:
-        for method, path, body in [
-            ("POST", "/add", {"a": 1, "b": 2}),  # the publish: no read timeout, it hung
-            ("GET", "/health", None),
+        for method, path, body, headers in [
+            ("POST", "/add", {"a": 1, "b": 2}, {}),  # the publish: no read timeout, it hung
+            ("GET", "/health", None, {}),
+            # Long-polls: their subscription's confirmation took the whole wait (20 s), then
+            # the read its timeout.
+            ("GET", f"/result/{task_id}?wait=20", None, {}),
+            ("POST", "/add", {"a": 1, "b": 2}, {"Prefer": "wait=20"}),
         ]:
             answer, elapsed = timed(
-                lambda m=method, p=path, b=body: client.open(p, method=m, json=b)
+                lambda m=method, p=path, b=body, h=headers: client.open(
+                    p, method=m, json=b, headers=h
+                )
             )
             assert answer.status_code == 503 and elapsed < FROZEN_PROMPT, (path, elapsed)
             assert answer.json["code"] == 503, path
