@@ -14,7 +14,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
-from api.fields import NON_FINITE, OPERAND_LIMIT
+from api.fields import OPERAND_LIMIT, OPERAND_NON_FINITE, OPERAND_OUT_OF_RANGE
 
 __all__ = ["MAX_REPORTED", "NumberList", "PairList", "operand_error"]
 
@@ -22,7 +22,6 @@ __all__ = ["MAX_REPORTED", "NumberList", "PairList", "operand_error"]
 MAX_REPORTED = 10
 
 INVALID = "Must be a JSON number, not a string, boolean or null."
-OUT_OF_RANGE = f"Must be between {-OPERAND_LIMIT} and {OPERAND_LIMIT}."
 NOT_A_PAIR = "Must be a pair [a, b] of two numbers."
 
 
@@ -30,11 +29,11 @@ def operand_error(value: Any) -> str | None:
     """Why ``value`` is not an operand (see `api.fields.Operand`), or None if it is one."""
     kind = type(value)
     if kind is int:
-        return None if -OPERAND_LIMIT <= value <= OPERAND_LIMIT else OUT_OF_RANGE
+        return None if -OPERAND_LIMIT <= value <= OPERAND_LIMIT else OPERAND_OUT_OF_RANGE
     if kind is float:
         if not math.isfinite(value):
-            return NON_FINITE
-        return None if -OPERAND_LIMIT <= value <= OPERAND_LIMIT else OUT_OF_RANGE
+            return OPERAND_NON_FINITE
+        return None if -OPERAND_LIMIT <= value <= OPERAND_LIMIT else OPERAND_OUT_OF_RANGE
     return INVALID  # bool, str, None, list, dict, and int/float subclasses
 
 

@@ -7,7 +7,16 @@ from typing import Any
 
 from marshmallow import fields
 
-__all__ = ["NON_FINITE", "JSONBoolean", "JSONInteger", "JSONNumber", "OPERAND_LIMIT", "Operand"]
+__all__ = [
+    "NON_FINITE",
+    "OPERAND_NON_FINITE",
+    "OPERAND_OUT_OF_RANGE",
+    "JSONBoolean",
+    "JSONInteger",
+    "JSONNumber",
+    "OPERAND_LIMIT",
+    "Operand",
+]
 
 #: Largest operand magnitude accepted (2**63 - 1). Sums are exact integers beyond it,
 #: and floats this size still add without overflowing to infinity.
@@ -16,6 +25,11 @@ OPERAND_LIMIT = 2**63 - 1
 #: JSON has no NaN or Infinity, but Python reads them, and reads a float too large for a
 #: double (1e400) as Infinity.
 NON_FINITE = "Must be a finite number: not NaN or Infinity, nor larger than 1.8e308."
+
+#: An operand's messages name its own range, whichever endpoint and however far outside
+#: (1.5e308, and 1e400 read as Infinity, are both simply too large).
+OPERAND_OUT_OF_RANGE = f"Must be between {-OPERAND_LIMIT} and {OPERAND_LIMIT}."
+OPERAND_NON_FINITE = f"{OPERAND_OUT_OF_RANGE[:-1]}, not NaN or Infinity."
 
 
 class _StrictNumber:
@@ -45,6 +59,8 @@ class JSONNumber(_StrictNumber, fields.Number):
 
 class Operand(JSONNumber):
     """An operand of a sum: a finite JSON number (see OPERAND_LIMIT for the range)."""
+
+    default_error_messages = {"non_finite": OPERAND_NON_FINITE}
 
 
 class JSONInteger(_StrictNumber, fields.Integer):

@@ -7,7 +7,14 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
 from marshmallow.validate import Length, Range
 
-from api.fields import OPERAND_LIMIT, JSONBoolean, JSONInteger, JSONNumber, Operand
+from api.fields import (
+    OPERAND_LIMIT,
+    OPERAND_OUT_OF_RANGE,
+    JSONBoolean,
+    JSONInteger,
+    JSONNumber,
+    Operand,
+)
 from api.services import services
 from config import RetryPolicy
 from workflows.retry import UnknownRetryPolicy, resolve_policy
@@ -34,7 +41,7 @@ MAX_FAIL_TIMES = 50
 
 def operand(description: str, **kwargs: Any) -> Operand:
     return Operand(
-        validate=Range(-OPERAND_LIMIT, OPERAND_LIMIT),
+        validate=Range(-OPERAND_LIMIT, OPERAND_LIMIT, error=OPERAND_OUT_OF_RANGE),
         metadata={"description": description, "example": 5},
         **kwargs,
     )
