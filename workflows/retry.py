@@ -45,10 +45,16 @@ def resolve_policy(settings: Settings, spec: str | Mapping[str, Any] | None) -> 
             raise UnknownRetryPolicy(spec) from None
     return RetryPolicy(
         max_retries=int(spec["max_retries"]),
-        backoff=float(spec["backoff"]),
-        backoff_max=float(spec["backoff_max"]),
+        backoff=_seconds(spec["backoff"]),
+        backoff_max=_seconds(spec["backoff_max"]),
         jitter=bool(spec["jitter"]),
     )
+
+
+def _seconds(value: Any) -> float:
+    """A number of seconds kept as given (30 stays 30, as a named policy's does, not 30.0);
+    anything else converted."""
+    return value if type(value) in (int, float) else float(value)
 
 
 def retry_delay(

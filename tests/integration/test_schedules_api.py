@@ -121,7 +121,9 @@ def test_options_are_stored_resolved(schedules: Schedules) -> None:
     }
     assert body["fail_times"] == 1
     inline = {"max_retries": 2, "backoff": 0.5, "backoff_max": 1, "jitter": False}
-    assert schedules.patch("careful", retry_policy=inline)["retry_policy"] == inline
+    stored = schedules.patch("careful", retry_policy=inline)["retry_policy"]
+    assert stored == inline
+    assert type(stored["backoff_max"]) is int  # as sent: 1, not 1.0
 
 
 def test_null_puts_an_option_back_to_its_default(schedules: Schedules) -> None:

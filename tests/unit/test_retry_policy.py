@@ -24,6 +24,8 @@ def test_names_inline_objects_and_the_default_resolve() -> None:
     assert resolve_policy(settings, "none").max_retries == 0
     assert resolve_policy(settings, None) == settings.retry_policies["default"]
     inline = {"max_retries": 2, "backoff": 0.5, "backoff_max": 2, "jitter": False}
-    assert resolve_policy(settings, inline) == RetryPolicy(2, 0.5, 2.0, False)
+    resolved = resolve_policy(settings, inline)
+    assert resolved == RetryPolicy(2, 0.5, 2, False)
+    assert type(resolved.backoff_max) is int  # echoed as 2, the way it was sent
     with pytest.raises(UnknownRetryPolicy):
         resolve_policy(settings, "nope")
