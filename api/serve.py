@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -106,6 +107,20 @@ def port_in_use(host: str, port: int) -> str | None:
     return None
 
 
+def _stop_only_on_parents_word() -> None:
+    """In each forked Granian worker: block SIGINT, so that the parent's SIGTERM is the one
+    signal that stops it.
+
+    A terminal's Ctrl-C sends SIGINT to every process of its foreground group, workers
+    included, and the parent then sends each worker SIGTERM. A worker that gets both at once
+    handles neither about one time in three: its main thread waits on a lock that only a
+    signal delivered to that thread interrupts, so it serves on until Granian kills it after
+    KILL_TIMEOUT_SECONDS, cutting its requests. With SIGINT blocked, Ctrl-C stops the server
+    as SIGTERM does, in well under a second.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     settings = load_settings()
@@ -118,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     metrics_dir, own_dir = _prepare_metrics_dir(settings)
+    os.register_at_fork(after_in_child=_stop_only_on_parents_word)
     try:
         build_server(settings, *args[:1]).serve()
     finally:
