@@ -200,8 +200,20 @@ def _validated(settings: Settings) -> Settings:
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Build settings from ``env`` (default: the process environment), then ``overrides``."""
-    env = os.environ if env is None else env
+    """Build settings from ``env`` (default: the process environment), then ``overrides``.
+
+    ``env`` holds environment variables (``REDIS_URL``); a field name there (``redis_url``)
+    is refused rather than ignored, since ignoring it would quietly leave the default (a
+    Redis on 127.0.0.1:6379) in its place. Fields go in ``overrides``."""
+    if env is None:
+        env = os.environ
+    else:
+        misplaced = sorted(name for name in env if name in Settings.__dataclass_fields__)
+        if misplaced:
+            raise TypeError(
+                f"load_settings: {', '.join(misplaced)} are Settings fields, not environment "
+                "variables; pass them as keyword overrides"
+            )
     d = Settings()
     settings = Settings(
         redis_url=_env_str(env, "REDIS_URL", d.redis_url),

@@ -26,6 +26,20 @@ TEST_ADD_DELAY = 0.2
 _names = itertools.count(1)
 
 
+#: REDIS_URL for the whole session: a port nothing listens on. Settings read from the
+#: environment would otherwise default to 127.0.0.1:6379, where this machine may run a Redis of
+#: its own: a test that forgot to pass its Redis would pass here and fail elsewhere. It fails
+#: here too, at once.
+UNREACHABLE_REDIS = "redis://127.0.0.1:9/0"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_redis_by_default() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("REDIS_URL", UNREACHABLE_REDIS)
+        yield
+
+
 @pytest.fixture(scope="session")
 def logs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("logs")

@@ -204,7 +204,7 @@ def test_a_chunk_must_finish_within_half_the_visibility_timeout(
 def test_a_broker_that_replays_timed_out_commands_cannot_publish_groups(redis_url: str) -> None:
     """kombu sends a batch's messages one by one over such a connection, which would end the
     all-or-none guarantee without a word; sumflow refuses instead."""
-    celery = create_celery(load_settings({"redis_url": redis_url}))
+    celery = create_celery(load_settings({}, redis_url=redis_url))
     celery.conf.broker_transport_options = {
         **celery.conf.broker_transport_options,
         "retry_on_timeout": True,

@@ -52,6 +52,13 @@ def test_bad_values_are_refused_by_name(env: dict[str, str], message: str) -> No
         load_settings(env)
 
 
+def test_a_field_name_among_the_environment_is_refused_not_ignored() -> None:
+    """Ignored, ``{"redis_url": ...}`` would leave the default Redis on 127.0.0.1:6379."""
+    with pytest.raises(TypeError, match="redis_url are Settings fields"):
+        load_settings({"redis_url": "redis://127.0.0.1:7000/0"})
+    assert load_settings({}, redis_url="redis://127.0.0.1:7000/0").redis_url.endswith(":7000/0")
+
+
 def test_celery_is_json_only_and_explicit_about_queues() -> None:
     conf = celery_config(load_settings({}))
     assert conf["accept_content"] == ["json"] and conf["task_serializer"] == "json"
