@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -22,7 +21,10 @@ def test_revoke_a_waiting_task(client: FlaskClient, sums: Sums, worker: Service)
     assert sums.result(task_id) == revoked
     # When the countdown ends, the worker holding the message marks it revoked itself, in
     # Celery's words: the answer must read the same before and after.
-    time.sleep(2)
+    eventually(
+        lambda: f"sumflow.add[{task_id}] REVOKED" in worker.log(),
+        what="the worker to discard the revoked add",
+    )
     assert sums.result(task_id) == revoked
 
 
@@ -63,6 +65,12 @@ def test_a_revoke_survives_a_worker_that_was_not_running(
     task_id = sums.submit(4, 4, queue="priority")
     kept_id = sums.submit(5, 5, queue="priority")
     assert client.delete(f"/tasks/{task_id}").status_code == 202
-    start(("priority",))
+    fresh = start(("priority",))
     assert sums.finished(kept_id) == {"status": "SUCCESS", "result": 10}
     assert sums.result(task_id)["status"] == "REVOKED"
+    # The API wrote REVOKED itself: the worker's log shows it discarded the message.
+    eventually(
+        lambda: f"sumflow.add[{task_id}] REVOKED" in fresh.log(),
+        what="the new worker to discard the revoked add",
+    )
+    assert f"sumflow.add[{task_id}] succeeded" not in fresh.log()
