@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from flask.testing import FlaskClient
 
@@ -43,13 +45,20 @@ def test_unknown_task_id_is_404(client: FlaskClient) -> None:
 
 
 def test_wait_returns_as_soon_as_the_task_is_done(sums: Sums, worker: Service) -> None:
+    # A promise of the contract, not a speed figure: the add takes TEST_ADD_DELAY (0.2 s),
+    # and the answer comes when it is done, not when the 10 s are up.
     task_id = sums.submit(1, 1)
+    started = time.monotonic()
     assert sums.result(task_id, wait=10) == {"status": "SUCCESS", "result": 2}
+    assert time.monotonic() - started < 5
 
 
 def test_wait_gives_up_after_the_requested_time(sums: Sums, worker: Service) -> None:
+    # Held for the 0.3 s asked for (the add is due in 5 s), then answered as it stands.
     task_id = sums.submit(1, 1, countdown=5)
+    started = time.monotonic()
     assert sums.result(task_id, wait=0.3) == {"status": "PENDING", "result": None}
+    assert 0.3 <= time.monotonic() - started < 3
 
 
 def test_wait_above_30_seconds_is_refused(client: FlaskClient, sums: Sums) -> None:
