@@ -23,7 +23,6 @@ def health(client: FlaskClient) -> dict[str, Any]:
 
 @pytest.fixture
 def beat(redis_url: str, logs_dir: Path) -> Iterator[Service]:
-    # An int: beat_command()'s default 1.0 becomes "1.0", which `celery beat` refuses.
     command = beat_command(max_interval=1)
     service = Service(command, service_env(redis_url), logs_dir / "beat-health.log")
     yield service.start()

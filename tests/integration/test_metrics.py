@@ -74,6 +74,14 @@ def scrape(url: str) -> Samples:
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
+    """The sample's value; a sample that is not there fails the test (a gauge at 0 is there)."""
+    key = (name, tuple(sorted(labels.items())))
+    assert key in samples, f"no sample {key}"
+    return samples[key]
+
+
+def count(samples: Samples, name: str, **labels: str) -> float:
+    """A labelled counter's value: it has no sample until its first increment, which reads 0."""
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
@@ -103,7 +111,7 @@ def finished(url: str, task_id: str) -> dict[str, Any]:
 
 def outcomes(url: str, state: str, queue: str = "default") -> float:
     samples = scrape(url)
-    return value(
+    return count(
         samples, "sumflow_task_outcomes_total", state=state, queue=queue, task="sumflow.add"
     )
 
@@ -137,7 +145,7 @@ def test_request_counters_add_up_across_web_workers(live_api: str, worker: Servi
     after = scrape(live_api)
 
     def delta(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+        return count(after, name, **labels) - count(before, name, **labels)
 
     assert delta("sumflow_submissions_total", endpoint="/add") == 12
     assert delta("sumflow_http_requests_total", method="POST", endpoint="/add", status="202") == 12

@@ -24,6 +24,8 @@ from workflows.registry import issued_key
 from workflows.results import TaskView, submit_and_wait
 from workflows.submit import TaskOptions, submit_add
 
+pytestmark = pytest.mark.integration
+
 QUEUE = "default"
 STOP = "sumflow-test-monitor-stop"
 

@@ -77,7 +77,8 @@ def declined(app: Flask, endpoint: str) -> float:
     """``sumflow_waits_declined_total`` for ``endpoint``, from the app's own registry."""
     registry = app.extensions["sumflow_http_metrics"].registry
     value = registry.get_sample_value("sumflow_waits_declined_total", {"endpoint": endpoint})
-    return value or 0.0
+    assert value is not None, f"no declined-waits sample for {endpoint}"  # there from the start
+    return value
 
 
 def test_requests_without_a_wait_never_take_a_slot(app: Flask) -> None:

@@ -278,7 +278,7 @@ def test_long_polls_cannot_take_every_thread(redis_url: str, logs_dir: Path) -> 
             polls = [pool.submit(requests.get, result, params={"wait": 25}) for _ in range(4)]
             # One poll more than the slots: it comes back now, not in 25 s, and says when to
             # ask again; so the other three hold every slot.
-            answered = next(iter(as_completed(polls, timeout=20))).result()
+            answered = next(iter(as_completed(polls, timeout=10))).result()
             assert answered.json() == {"status": "PENDING", "result": None}
             assert answered.headers["Retry-After"] == "1"
 
