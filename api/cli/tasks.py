@@ -66,12 +66,14 @@ def add(
 
 @click.command()
 @click.argument("task_id")
-@click.option("--wait", "-w", is_flag=True, help="Wait until the task is done.")
+@click.option(
+    "--wait", "-w", is_flag=True, help="Wait until the task is done, then print the sum alone."
+)
 @json_option
 @pass_session
 def result(session: Session, task_id: str, wait: bool) -> None:
-    """Show a task's status and result: "SUCCESS 8", "PENDING", ... (exit 1 if it failed
-    or was revoked)."""
+    """Show a task's status and result: "SUCCESS 8", "PENDING", ... With --wait, the sum
+    alone ("8"), as add --wait prints it. Exit 1 if it failed or was revoked."""
     if wait:
         finish_task(session, task_id)
         return
