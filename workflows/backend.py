@@ -16,6 +16,12 @@ that says so (`RunCancelled`), instead of Celery's unreadable ``Retry(Retry(...)
 Chains: when a step fails, Celery 5.7 stores the same exception on every later step, which
 does not say which step broke; when a step is revoked it leaves the later steps PENDING for
 ever. Here both end every later step with `ChainAborted`, naming the step that broke.
+
+A finished task stays finished. Celery publishes a retry's message before it stores RETRY,
+so with no backoff another pool process can run the retry to its end first, and the late
+RETRY then replaced the SUCCESS (or the final FAILURE): the task read RETRY for ever, and its
+group never completed. Celery guards only SUCCESS, with a GET ahead of the SET, which this race
+passes between. Here one script does the check and the write (`STORE_UNLESS_DONE`).
 """
 
 from __future__ import annotations
@@ -26,16 +32,41 @@ from typing import Any
 
 from celery import states
 from celery.backends.redis import RedisBackend
-from celery.exceptions import Retry
+from celery.exceptions import BackendStoreError, Retry
+from kombu.utils.encoding import bytes_to_str
 
 __all__ = [
     "CANCELLED_MESSAGE",
+    "STORE_UNLESS_DONE",
     "ChainAborted",
     "ResultBackend",
     "RunCancelled",
     "chain_abort_message",
     "describe_exception",
 ]
+
+
+#: Store a task's state and announce it, unless the stored one says more: SUCCESS stays (as
+#: in Celery), and no finished state gives way to an unfinished one. KEYS: the task's key;
+#: ARGV: the encoded state, its name, and seconds to keep it (0: for ever). 1 if stored.
+STORE_UNLESS_DONE = """
+local current = redis.call('GET', KEYS[1])
+if current then
+    local ok, meta = pcall(cjson.decode, current)
+    local status = ok and type(meta) == 'table' and meta['status'] or nil
+    local done = {SUCCESS = true, FAILURE = true, REVOKED = true}
+    if status == 'SUCCESS' or (done[status] and not done[ARGV[2]]) then
+        return 0
+    end
+end
+if ARGV[3] ~= '0' then
+    redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+else
+    redis.call('SET', KEYS[1], ARGV[1])
+end
+redis.call('PUBLISH', KEYS[1], ARGV[1])
+return 1
+"""
 
 
 class ChainAborted(Exception):
@@ -103,6 +134,36 @@ class ResultBackend(RedisBackend):
             pipe.set(key, value, ex=expires or None)
             pipe.publish(key, value)
             pipe.execute()
+
+    def _store_result(
+        self,
+        task_id: str,
+        result: Any,
+        state: str,
+        traceback: Any = None,
+        request: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Celery's, minus its GET of the stored state: `STORE_UNLESS_DONE` checks it in the
+        same step as the write, where no other process can come in between."""
+        meta = self._get_result_meta(
+            result=result, state=state, traceback=traceback, request=request
+        )
+        meta["task_id"] = bytes_to_str(task_id)
+        value = self.encode(meta)
+        if isinstance(value, str) and len(value) > self._MAX_STR_VALUE_SIZE:
+            raise BackendStoreError(
+                "value too large for Redis backend", state=state, task_id=task_id
+            )
+        expires = self.failure_expires if state == states.FAILURE else None
+        key = bytes_to_str(self.get_key_for_task(task_id))
+        self.ensure(self._store_unless_done, (key, value, state, expires))
+        return result
+
+    def _store_unless_done(self, key: str, value: Any, state: str, expires: int | None) -> None:
+        if expires is None:
+            expires = self.expires
+        self.client.eval(STORE_UNLESS_DONE, 1, key, value, state, int(expires or 0))
 
     def on_chord_part_return(
         self, request: Any, state: str, result: Any, propagate: Any = None, **kwargs: Any

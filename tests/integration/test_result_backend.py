@@ -1,0 +1,96 @@
+"""The result backend keeps a finished task finished, whatever order late states arrive in.
+
+Celery publishes a retry's message before it stores RETRY, so with no backoff the next attempt
+can run and finish on another pool process first; the late RETRY used to replace its SUCCESS
+(test_groups' chunk retries ended RETRY for ever, one run in a few). Stored here in that
+order, on a real Redis, with the worker's own backend.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from celery import states, uuid
+from celery.exceptions import Retry
+
+from config import load_settings
+from workflows import create_celery
+from workflows.backend import ResultBackend
+from workflows.results import meta_key
+
+pytestmark = pytest.mark.integration
+
+#: What a task of each state stores as its result.
+RESULTS: dict[str, Any] = {
+    states.STARTED: {"pid": 1},
+    states.RETRY: Retry("again", exc=ValueError("boom"), when=0),
+    states.SUCCESS: 2,
+    states.FAILURE: ValueError("boom"),
+    states.REVOKED: ValueError("revoked"),
+}
+
+
+@pytest.fixture
+def backend(quiet_redis_url: str) -> Iterator[ResultBackend]:
+    celery = create_celery(load_settings({}, redis_url=quiet_redis_url))
+    assert isinstance(celery.backend, ResultBackend)
+    yield celery.backend
+    celery.close()
+
+
+@pytest.fixture
+def client(quiet_redis_url: str) -> redis.Redis:
+    return redis.Redis.from_url(quiet_redis_url)
+
+
+def stored(client: redis.Redis, task_id: str) -> str:
+    return json.loads(client.get(meta_key(task_id)))["status"]
+
+
+def store(backend: ResultBackend, task_id: str, state: str) -> None:
+    backend.store_result(task_id, RESULTS[state], state)
+
+
+@pytest.mark.parametrize("done", [states.SUCCESS, states.FAILURE, states.REVOKED])
+@pytest.mark.parametrize("late", [states.STARTED, states.RETRY])
+def test_a_late_unfinished_state_leaves_a_finished_one(
+    backend: ResultBackend, client: redis.Redis, done: str, late: str
+) -> None:
+    task_id = uuid()
+    store(backend, task_id, done)
+    store(backend, task_id, late)
+    assert stored(client, task_id) == done
+
+
+def test_success_stays_whatever_comes_after_and_nothing_is_announced(
+    backend: ResultBackend, client: redis.Redis
+) -> None:
+    task_id = uuid()
+    store(backend, task_id, states.SUCCESS)
+    with client.pubsub() as pubsub:
+        pubsub.subscribe(meta_key(task_id))
+        assert pubsub.get_message(timeout=1)["type"] == "subscribe"
+        for state in (states.FAILURE, states.REVOKED, states.RETRY):
+            store(backend, task_id, state)
+        assert pubsub.get_message(timeout=0.5) is None  # refused states are not published
+    assert json.loads(client.get(meta_key(task_id)))["result"] == 2
+
+
+def test_every_state_of_a_normal_run_is_stored_and_announced_in_turn(
+    backend: ResultBackend, client: redis.Redis
+) -> None:
+    task_id = uuid()
+    run = [states.STARTED, states.RETRY, states.STARTED, states.FAILURE, states.SUCCESS]
+    with client.pubsub() as pubsub:
+        pubsub.subscribe(meta_key(task_id))
+        assert pubsub.get_message(timeout=1)["type"] == "subscribe"
+        for state in run:
+            store(backend, task_id, state)
+            assert stored(client, task_id) == state
+        heard = [json.loads(pubsub.get_message(timeout=1)["data"])["status"] for _ in run]
+    assert heard == run  # a later run may still succeed after a failure, as in Celery
+    assert 0 < client.ttl(meta_key(task_id)) <= backend.expires
