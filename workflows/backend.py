@@ -121,12 +121,12 @@ def _without_chain(request: Any) -> Any:
 
 class ResultBackend(RedisBackend):
     def _set(self, key: str, value: Any, expires: int | None = None) -> None:
-        """Store and announce a state: Celery's own `_set` without MULTI/EXEC.
+        """Store and announce what Celery saves through ``set`` (a saved group; a task's states
+        go through `_store_result`): Celery's own `_set` without MULTI/EXEC.
 
-        Each state a task stores (STARTED, then SUCCESS or FAILURE) is a SET and a PUBLISH
-        in one round trip. On one connection Redis runs them in order anyway, and nothing
-        needs the pair atomic (a reader that sees the value before the message sees what the
-        message carries), so the transaction only cost four commands per task.
+        A SET and a PUBLISH in one round trip. On one connection Redis runs them in order
+        anyway, and nothing needs the pair atomic (a reader that sees the value before the
+        message sees what the message carries), so the transaction only cost two commands.
         """
         if expires is None:
             expires = self.expires
