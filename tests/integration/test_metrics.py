@@ -60,7 +60,7 @@ def worker(redis_url: str, celery_app: SumflowCelery, logs_dir: Path) -> Iterato
 def parse(text: str) -> Samples:
     """Every sample as {(name, sorted labels): value}; raises if the text is not valid."""
     return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        sample_key(sample.name, **sample.labels): sample.value
         for family in text_string_to_metric_families(text)
         for sample in family.samples
     }
@@ -73,16 +73,20 @@ def scrape(url: str) -> Samples:
         return parse(response.read().decode())
 
 
+def sample_key(name: str, **labels: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return (name, tuple(sorted(labels.items())))
+
+
 def value(samples: Samples, name: str, **labels: str) -> float:
     """The sample's value; a sample that is not there fails the test (a gauge at 0 is there)."""
-    key = (name, tuple(sorted(labels.items())))
+    key = sample_key(name, **labels)
     assert key in samples, f"no sample {key}"
     return samples[key]
 
 
 def count(samples: Samples, name: str, **labels: str) -> float:
     """A labelled counter's value: it has no sample until its first increment, which reads 0."""
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+    return samples.get(sample_key(name, **labels), 0.0)
 
 
 def http(url: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
