@@ -6,6 +6,7 @@ Each variable is listed in `.env.example` and in the README's configuration tabl
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -119,9 +120,14 @@ def _env_number(env: Mapping[str, str], name: str, default: float, kind: type) -
     if not raw:
         return default
     try:
-        return kind(raw)
+        value = kind(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
+    if not math.isfinite(value):
+        # float() takes "nan" and "inf"; every comparison with NaN is false, so NaN would
+        # pass each bound below and fail later, in time.sleep or in a request.
+        raise ConfigError(f"{name} must be a finite number, got {raw!r}")
+    return value
 
 
 def _env_optional(env: Mapping[str, str], name: str) -> str | None:
@@ -150,6 +156,11 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
     if settings.add_delay_seconds < 0:
         raise ConfigError("ADD_DELAY_SECONDS must not be negative")
+    if settings.redis_timeout_seconds <= 0:
+        raise ConfigError("REDIS_TIMEOUT_SECONDS must be more than 0")
+    if settings.result_expires_seconds < 1:
+        # Redis refuses an expiry of 0: every submission would answer 503.
+        raise ConfigError("RESULT_EXPIRES_SECONDS must be at least 1")
     if not settings.queues:
         raise ConfigError("TASK_QUEUES must name at least one queue")
     if settings.default_queue not in settings.queues:
@@ -168,6 +179,14 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError("MAX_DELIVERIES must be at least 1")
     if settings.worker_concurrency < 1:
         raise ConfigError("WORKER_CONCURRENCY must be at least 1")
+    if not 1 <= settings.port <= 65535:
+        raise ConfigError("PORT must be between 1 and 65535")
+    if settings.web_workers < 1:
+        raise ConfigError("WEB_WORKERS must be at least 1")
+    if settings.web_threads < 1:
+        raise ConfigError("WEB_THREADS must be at least 1")
+    if settings.max_request_bytes < 1:
+        raise ConfigError("MAX_REQUEST_BYTES must be at least 1")
     if not 1 <= settings.schedule_runs_kept <= 10_000:
         raise ConfigError("SCHEDULE_RUNS_KEPT must be between 1 and 10000")
     if settings.beat_lock_timeout_seconds < 3:
