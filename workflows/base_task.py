@@ -26,6 +26,9 @@ logger = get_task_logger(__name__)
 
 
 class SumflowTask(Task):
+    #: Counts a chord member whose pool process died after storing SUCCESS (see the module).
+    Request = "workflows.task_request:TaskRequest"
+
     def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
         """Skip a task revoked in Redis; fail one delivered too often (workflows.deliveries)."""
         self._skip_if_revoked(task_id)

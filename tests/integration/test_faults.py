@@ -23,7 +23,7 @@ from flask import Flask
 from api import create_app
 from config.redis_server import RedisServer
 from tests.conftest import Sums
-from tests.crashing_tasks import CRASHING_TASKS, KILL_OWN_PROCESS
+from tests.crashing_tasks import CRASHING_TASKS, KILL_OWN_PROCESS, STORE_THEN_DIE
 from tests.support import Service, eventually, wait_for_worker
 from workflows.canvas_tasks import SUM_ALL_TASK
 from workflows.deliveries import deliveries_key
@@ -181,6 +181,31 @@ def test_a_chord_whose_member_keeps_killing_its_worker_fails(
     # Celery's in-process chord keeps its members subscribed for as long as the app lives,
     # which outlasts this test's Redis; unsubscribe now, or collecting them later would
     # block another test for 20 s of reconnects.
+    for member in sent.parent.results:
+        celery.backend.result_consumer.cancel_for(member.id)
+
+
+def test_a_chord_member_killed_after_storing_its_sum_still_counts_towards_the_chord(
+    fault_app: Flask, spawn: Callable[..., Service]
+) -> None:
+    """Celery acknowledges a member that stored SUCCESS before its process died, without
+    running it again; the chord must hear of that member all the same."""
+    worker = spawn(delay=0, concurrency=1)
+    celery = fault_app.extensions["celery"]
+    header = [celery.signature(STORE_THEN_DIE, (40,)), celery.signature(ADD_TASK, (1, 1))]
+    sent = chord(header, celery.signature(SUM_ALL_TASK)).apply_async(queue="default")
+
+    meta = eventually(
+        lambda: (m := celery.backend.get_task_meta(sent.id))["status"] != "PENDING" and m,
+        timeout=20,
+        what="the chord's callback to run",
+    )
+    assert (meta["status"], meta["result"]) == ("SUCCESS", 42)
+    assert "succeeded before the worker was lost" in worker.log()
+    # Not run twice: the member's process died once, and its message was acknowledged.
+    assert worker.log().count("exited with 'signal 9 (SIGKILL)'") == 1
+    eventually(lambda: unacked(fault_app) == 0, what="every message to be acknowledged")
+
     for member in sent.parent.results:
         celery.backend.result_consumer.cancel_for(member.id)
 

@@ -1,0 +1,62 @@
+"""A chord member whose pool process died just after it stored SUCCESS still counts towards
+its chord.
+
+A task's end is two steps in the pool process: store the result, then count the member
+towards its chord (``Backend.mark_as_done``). When the process is killed between the two (the
+OOM killer, a supervisor's SIGKILL), Celery 5.7's worker finds SUCCESS stored, acknowledges
+the message and does not run the task again, so nothing ever counts the member: the chord's
+callback stayed PENDING for ever.
+
+Here the worker's main process counts it, with the result the member stored. Celery counts a
+member once per task id, so this does no harm when the process died just after counting it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from billiard.einfo import ExceptionInfo, ExceptionWithTraceback
+from celery import states
+from celery.exceptions import BackendError, WorkerLostError
+from celery.utils.log import get_logger
+from celery.worker.request import Request
+from redis.exceptions import RedisError
+
+__all__ = ["TaskRequest"]
+
+logger = get_logger(__name__)
+
+
+class TaskRequest(Request):
+    def on_failure(
+        self, exc_info: ExceptionInfo, send_failed_event: bool = True, return_ok: bool = False
+    ) -> None:
+        super().on_failure(exc_info, send_failed_event, return_ok)
+        exc = exc_info.exception
+        if isinstance(exc, ExceptionWithTraceback):  # how the pool hands it over
+            exc = exc.exc
+        if isinstance(exc, WorkerLostError) and self.chord:
+            try:
+                self._count_stored_success()
+            except (RedisError, BackendError) as error:  # Redis gone again: say what is lost
+                logger.error(
+                    "Task %s[%s] could not be counted towards its chord, whose callback will "
+                    "not run: %s",
+                    self.name,
+                    self.id,
+                    error,
+                )
+
+    def _count_stored_success(self) -> None:
+        """Count this member towards its chord if it stored SUCCESS (else it was requeued,
+        and counts when it runs again)."""
+        backend = self.task.backend
+        meta: dict[str, Any] = backend.get_task_meta(self.id)
+        if meta["status"] != states.SUCCESS:
+            return
+        logger.warning(
+            "Task %s[%s] counted towards its chord after its pool process died",
+            self.name,
+            self.id,
+        )
+        backend.on_chord_part_return(self._context, states.SUCCESS, meta["result"])
