@@ -22,6 +22,11 @@ so with no backoff another pool process can run the retry to its end first, and 
 RETRY then replaced the SUCCESS (or the final FAILURE): the task read RETRY for ever, and its
 group never completed. Celery guards only SUCCESS, with a GET ahead of the SET, which this race
 passes between. Here one script does the check and the write (`STORE_UNLESS_DONE`).
+
+A revoked task stays revoked. A chord's callback or a chain's later step revoked while it
+waited was stored FAILURE once the workflow failed (Celery passes the error on to them), so
+the answer a client had read changed under it. A FAILURE can still give way to a later run's
+SUCCESS, as in Celery.
 """
 
 from __future__ import annotations
@@ -47,15 +52,17 @@ __all__ = [
 
 
 #: Store a task's state and announce it, unless the stored one says more: SUCCESS stays (as
-#: in Celery), and no finished state gives way to an unfinished one. KEYS: the task's key;
-#: ARGV: the encoded state, its name, and seconds to keep it (0: for ever). 1 if stored.
+#: in Celery), REVOKED stays, and no finished state gives way to an unfinished one. KEYS: the
+#: task's key; ARGV: the encoded state, its name, and seconds to keep it (0: for ever). 1 if
+#: stored.
 STORE_UNLESS_DONE = """
 local current = redis.call('GET', KEYS[1])
 if current then
     local ok, meta = pcall(cjson.decode, current)
     local status = ok and type(meta) == 'table' and meta['status'] or nil
     local done = {SUCCESS = true, FAILURE = true, REVOKED = true}
-    if status == 'SUCCESS' or (done[status] and not done[ARGV[2]]) then
+    local final = {SUCCESS = true, REVOKED = true}
+    if final[status] or (done[status] and not done[ARGV[2]]) then
         return 0
     end
 end

@@ -66,18 +66,20 @@ def test_a_late_unfinished_state_leaves_a_finished_one(
     assert stored(client, task_id) == done
 
 
-def test_success_stays_whatever_comes_after_and_nothing_is_announced(
-    backend: ResultBackend, client: redis.Redis
+@pytest.mark.parametrize("final", [states.SUCCESS, states.REVOKED])
+def test_success_and_revoked_stay_whatever_comes_after_and_nothing_is_announced(
+    backend: ResultBackend, client: redis.Redis, final: str
 ) -> None:
     task_id = uuid()
-    store(backend, task_id, states.SUCCESS)
+    store(backend, task_id, final)
+    kept = client.get(meta_key(task_id))
     with client.pubsub() as pubsub:
         pubsub.subscribe(meta_key(task_id))
         assert pubsub.get_message(timeout=1)["type"] == "subscribe"
-        for state in (states.FAILURE, states.REVOKED, states.RETRY):
+        for state in RESULTS:
             store(backend, task_id, state)
         assert pubsub.get_message(timeout=0.5) is None  # refused states are not published
-    assert json.loads(client.get(meta_key(task_id)))["result"] == 2
+    assert client.get(meta_key(task_id)) == kept
 
 
 def test_every_state_of_a_normal_run_is_stored_and_announced_in_turn(
