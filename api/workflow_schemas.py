@@ -32,6 +32,13 @@ def _settings() -> Settings:
     return services().settings
 
 
+def _at_most_max_pairs(chunk_size: int) -> None:
+    """The configured MAX_PAIRS, read per request: a larger chunk could never be filled."""
+    limit = _settings().max_pairs
+    if chunk_size > limit:
+        raise ValidationError(f"Must be at most {limit} (MAX_PAIRS).")
+
+
 def _id_list(description: str) -> fields.Raw:
     """A list of task ids, passed through as is (no per-item work on 10,000 ids)."""
     return fields.Raw(
@@ -78,12 +85,12 @@ class GroupRequestSchema(TaskOptionsSchema):
         },
     )
     chunk_size = JSONInteger(
-        validate=Range(1, _DEFAULTS.max_pairs),
+        validate=[Range(min=1), _at_most_max_pairs],
         metadata={
-            "description": "Pairs per task (Celery chunks): each task adds its chunk of pairs "
-            "in order and results still come back per pair. Without it every pair is its own "
-            "task, and a request may make at most MAX_TASKS_PER_REQUEST (default "
-            f"{_DEFAULTS.max_tasks_per_request:,}) tasks.",
+            "description": "Pairs per task (Celery chunks), at most MAX_PAIRS: each task adds "
+            "its chunk of pairs in order and results still come back per pair. Without it "
+            "every pair is its own task, and a request may make at most MAX_TASKS_PER_REQUEST "
+            f"(default {_DEFAULTS.max_tasks_per_request:,}) tasks.",
             "example": 100,
         },
     )

@@ -126,6 +126,7 @@ def test_unknown_group_id_is_404(client: FlaskClient) -> None:
         ({"pairs": [[1, 2**63]]}, "pairs.0.1: Must be between"),
         ({"pairs": "[[1, 2]]"}, "pairs: Must be a list of pairs"),
         ({"pairs": [[1, 2]], "chunk_size": 0}, "chunk_size: Must be greater than or equal to 1"),
+        ({"pairs": [[1, 2]], "chunk_size": 100_001}, "chunk_size: Must be at most 100000 (MAX"),
         ({"pairs": [[1, 2]], "chunk_size": "5"}, "chunk_size: Must be a JSON integer"),
         ({"pairs": [[1, 2]], "chunk_size": 2.5}, "chunk_size: Must be a JSON integer"),
         ({"pairs": [[1, 2]], "retry_policy": "sometimes"}, "retry_policy: Unknown retry"),
@@ -212,3 +213,12 @@ def test_a_broker_that_replays_timed_out_commands_cannot_publish_groups(redis_ur
     client = redis.Redis.from_url(redis_url)
     with pytest.raises(RuntimeError, match="retry_on_timeout"):
         submit_group(celery, client, [(1, 2)], TaskOptions())
+
+
+@pytest.mark.parametrize("path", ["/groups", "/chords"])
+def test_chunk_size_is_capped_by_the_configured_max_pairs(quiet_redis_url: str, path: str) -> None:
+    client = create_app({"redis_url": quiet_redis_url, "max_pairs": 10}).test_client()
+    refused = client.post(path, json={"pairs": [[1, 2]] * 3, "chunk_size": 11})
+    assert refused.status_code == 422
+    assert refused.json["errors"] == {"json": {"chunk_size": ["Must be at most 10 (MAX_PAIRS)."]}}
+    assert client.post(path, json={"pairs": [[1, 2]] * 3, "chunk_size": 10}).status_code == 202
