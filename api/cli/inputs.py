@@ -29,7 +29,10 @@ def parse_number(text: str) -> Number:
         if value in (float("inf"), float("-inf")):
             raise InputError(f"{text!r} is too large for a float")
         return value
-    return int(candidate)
+    try:
+        return int(candidate)
+    except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+        raise InputError(f"a number of {len(candidate.lstrip('+-'))} digits is too long") from None
 
 
 def read_pairs(lines: Iterable[str], source: str = "<input>") -> list[Pair]:

@@ -67,6 +67,11 @@ def test_non_numbers_are_refused(text: str) -> None:
         parse_number(text)
 
 
+def test_a_number_too_long_to_convert_is_refused_by_its_length() -> None:
+    with pytest.raises(InputError, match="^a number of 5000 digits is too long$"):
+        parse_number("-" + "9" * 5000)
+
+
 def test_pairs_skip_header_blank_lines_and_comments() -> None:
     lines = ["a,b\n", "1,2\n", "\n", "# a comment\n", " -3 , 4.5 \n", "7,8"]
     assert read_pairs(lines) == [(1, 2), (-3, 4.5), (7, 8)]
