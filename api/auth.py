@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import Flask, g, request
 from flask_smorest import abort
@@ -60,7 +60,7 @@ def _match(presented: bytes, digests: tuple[bytes, ...]) -> bool:
     return matched
 
 
-def _unauthorized(message: str, error: str | None = None) -> None:
+def _unauthorized(message: str, error: str | None = None) -> NoReturn:
     challenge = f'{_REALM}, error="{error}"' if error else _REALM
     abort(401, message=message, headers={"WWW-Authenticate": challenge})
 
