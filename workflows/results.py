@@ -142,11 +142,17 @@ def submit_and_wait(
     have its client submit the add again.
     """
     deadline = time.monotonic() + timeout
-    with subscribed(client, meta_key(task_id), timeout) as subscription:
-        submit()
-        try:
+    queued = False
+    try:
+        with subscribed(client, meta_key(task_id), timeout) as subscription:
+            submit()
+            queued = True
             view = _until_ready(client, subscription, task_id, present(None), deadline)
-        except REDIS_ERRORS as exc:
-            logger.warning("lost Redis while waiting for %s, which is queued: %s", task_id, exc)
-            view = None
+    except REDIS_ERRORS as exc:
+        if not queued:
+            raise
+        # Caught outside the subscription, so that `subscribed` closes a connection that
+        # may be broken instead of keeping it for the thread's next wait.
+        logger.warning("lost Redis while waiting for %s, which is queued: %s", task_id, exc)
+        view = None
     return view or present(None)
