@@ -314,12 +314,15 @@ class Schedule(MethodView):
 
     @blp.response(204)
     @blp.alt_response(404, description="No schedule with this name.")
+    @blp.alt_response(409, description="It kept changing under the delete; send it again.")
     def delete(self, name: str) -> Any:
         """Delete a schedule and its run history; it never runs again."""
         try:
             _store().delete(name)
         except ScheduleNotFound:
             return _not_found(name)
+        except ScheduleBusy:
+            abort(409, message=f"Schedule {name!r} kept changing while deleting; try again.")
         return None
 
 

@@ -6,7 +6,11 @@ Each schedule is one `RedBeatSchedulerEntry` in RedBeat's own format (a hash wit
 adds what an API needs and RedBeat leaves to its callers:
 
 - Writes are WATCH/MULTI transactions: a name in use is refused even when two clients create
-  it at once, and an update cannot resurrect an entry deleted meanwhile.
+  it at once, an update cannot resurrect an entry deleted meanwhile, and a delete removes only
+  the schedule it read.
+- An entry sumflow did not write (another task, other arguments, a timing sumflow never
+  stores) is no schedule: reading, updating, deleting it and reading its runs all raise
+  ScheduleNotFound, through the one check in `_read`, and `list` skips it.
 - An update keeps the entry's ``meta`` (last run, run count) unless the timing changes, so
   saving never postpones the next run by accident (sibson/redbeat#313); the sorted-set score
   is set to the exact next run, so a running beat picks the change up at its next tick
@@ -168,11 +172,16 @@ class ScheduleStore:
         return ScheduleView(spec, upcoming, last_run, int(entry.total_run_count or 0))
 
     def _read(self, client: redis.Redis, name: str) -> tuple[RedBeatSchedulerEntry, Any]:
+        """The entry named ``name`` and its last run; ScheduleNotFound unless it is one of
+        sumflow's schedules (no entry, or one `spec_of` refuses). Every endpoint that names a
+        schedule reads it through here, so a foreign entry is unknown to them all alike."""
         fields = client.hmget(self.key(name), ["definition", "meta", LAST_RUN_FIELD])
         try:
-            return self._decode(fields)
+            entry, last_run = self._decode(fields)
         except KeyError:
             raise ScheduleNotFound(name) from None
+        self.spec_of(entry)
+        return entry, last_run
 
     # --- operations -------------------------------------------------------------------------
 
@@ -254,20 +263,28 @@ class ScheduleStore:
         return self._view(updated, last_run, now)
 
     def delete(self, name: str) -> None:
-        """Remove the entry and its run history; ScheduleNotFound if there was none."""
+        """Remove the entry and its run history; ScheduleNotFound if there is no schedule of
+        that name (a foreign entry under it is left alone)."""
+        for _ in range(_ATTEMPTS):
+            with self.client.pipeline() as pipe:
+                try:
+                    return self._delete(pipe, name)
+                except redis.WatchError:
+                    continue  # the beat wrote the entry's meta meanwhile
+        raise ScheduleBusy(name)
+
+    def _delete(self, pipe: redis.client.Pipeline, name: str) -> None:
         key = self.key(name)
-        with self.client.pipeline() as pipe:
-            pipe.hexists(key, "definition")
-            pipe.zrem(self.conf.schedule_key, key)
-            pipe.delete(key, runs_key(name))
-            existed = pipe.execute()[0]
-        if not existed:
-            raise ScheduleNotFound(name)
+        pipe.watch(key)
+        self._read(pipe, name)
+        pipe.multi()
+        pipe.zrem(self.conf.schedule_key, key)
+        pipe.delete(key, runs_key(name))
+        pipe.execute()
 
     def run_history(self, name: str, limit: int) -> list[Run]:
         """The schedule's newest runs, newest first; ScheduleNotFound for an unknown name."""
-        if not self.client.hexists(self.key(name), "definition"):
-            raise ScheduleNotFound(name)
+        self._read(self.client, name)
         return self.runs.read(self.client, name, limit, self.celery.now())
 
 

@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 import redis
+from celery.schedules import schedule as celery_schedule
 from flask.testing import FlaskClient
 from redbeat.schedulers import RedBeatSchedulerEntry
+from redbeat.schedules import rrule
 
 from api import create_app
 from config.redis_server import RedisServer
@@ -81,6 +83,48 @@ def test_unknown_schedules_are_404(client: FlaskClient, method: str) -> None:
     response = getattr(client, method)("/schedules/no-such-schedule", **kwargs)
     assert response.status_code == 404
     assert response.json["message"] == "No schedule named 'no-such-schedule'."
+
+
+@pytest.mark.parametrize(
+    ("task", "args", "schedule"),
+    [
+        ("celery.backend_cleanup", [], celery_schedule(60)),  # another task
+        ("sumflow.add", [1], celery_schedule(60)),  # sumflow's task, not a schedule's args
+        ("sumflow.add", [1, 2], rrule("MINUTELY")),  # a timing sumflow never writes
+    ],
+    ids=["other-task", "other-args", "rrule"],
+)
+def test_foreign_entries_are_404_everywhere_and_left_alone(
+    client: FlaskClient,
+    celery_app: SumflowCelery,
+    raw_redis: redis.Redis,
+    task: str,
+    args: list[Any],
+    schedule: Any,
+) -> None:
+    """A RedBeat entry sumflow did not write (plain RedBeat, another app) is no schedule of
+    ours: every endpoint answers GET's 404, and DELETE leaves it where it is."""
+    entry = RedBeatSchedulerEntry("foreign", task, schedule, args=args, app=celery_app).save()
+    try:
+        calls = {
+            "GET": lambda: client.get("/schedules/foreign"),
+            "PATCH": lambda: client.patch("/schedules/foreign", json={"a": 1}),
+            "DELETE": lambda: client.delete("/schedules/foreign"),
+            "GET runs": lambda: client.get("/schedules/foreign/runs"),
+        }
+        for what, call in calls.items():
+            response = call()
+            assert response.status_code == 404, (what, response.get_data(as_text=True))
+            assert response.json == {
+                "code": 404,
+                "status": "Not Found",
+                "message": "No schedule named 'foreign'.",
+            }, what
+        assert raw_redis.hget(entry.key, "definition") is not None
+        assert raw_redis.zscore(SCHEDULE_SET, entry.key) is not None
+        assert client.get("/schedules").json["schedules"] == []
+    finally:
+        entry.delete()
 
 
 def test_crontab_reports_the_next_cron_time(schedules: Schedules) -> None:
