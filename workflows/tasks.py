@@ -1,4 +1,5 @@
-"""The Celery tasks. Thin on purpose: arguments in, a plain function out, retries declared."""
+"""The Celery tasks. Thin on purpose: arguments in, a plain function out; the base task
+(`workflows.base_task.SumflowTask`) does the retries, revokes and delivery counts."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ READY_STATES = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
 #: The longest ``?wait`` the API allows: one request per 30 s while a task runs.
 LONG_POLL_SECONDS = 30
 
-#: (members done, total, members failed)
+#: (pairs settled, total pairs, pairs failed): a chunked group's tasks hold many pairs each.
 ProgressCallback = Callable[[int, int, int], None]
 
 
@@ -53,7 +53,7 @@ def follow_group(
     interval: float = 0.5,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    """Poll ``GET /groups/<id>`` every ``interval`` s until every member is done."""
+    """Poll ``GET /groups/<id>`` every ``interval`` s until every pair is settled."""
     while True:
         body = client.get(f"/groups/{group_id}")
         done, total = group_progress(body)
