@@ -66,16 +66,13 @@ FINISHED_GROUP_STATUSES = frozenset({"SUCCESS", "PARTIAL", "FAILURE"})
 def group_progress(body: Mapping[str, Any]) -> tuple[int, int]:
     """(pairs finished, total) from ``GET /groups/<id>``: added or failed, both count.
 
-    A failed pair's result stays null, so counting non-null results alone would wait forever
-    for a batch with a failure; ``completed`` and ``failed`` say how many are settled, and a
+    A failed pair's result stays null, so counting non-null results would wait forever for a
+    batch with a failure; ``completed`` and ``failed`` say how many are settled, and a
     finished status settles them all."""
-    results = body.get("results") or []
-    total = int(body.get("total", len(results)))
-    if body.get("status") in FINISHED_GROUP_STATUSES:
+    total = int(body["total"])
+    if body["status"] in FINISHED_GROUP_STATUSES:
         return total, total
-    if "completed" in body:
-        return int(body["completed"]) + int(body.get("failed") or 0), total
-    return sum(1 for result in results if result is not None), total
+    return int(body["completed"]) + int(body["failed"]), total
 
 
 def _row(table: Table, *cells: str | Text) -> None:
@@ -113,10 +110,9 @@ def health_lines(body: Mapping[str, Any]) -> list[str]:
     """A few lines a person reads at a glance: the verdict, Redis, workers, beat, problems."""
     checks = body.get("checks", {})
     verdict = "degraded" if body.get("degraded") else body.get("status", "?")
-    lines = [f"status: {verdict}", f"redis: {checks.get('redis', body.get('redis', '?'))}"]
-    workers = body.get("workers") or {}
-    lines.append(f"workers: {checks.get('workers', 'ok' if workers else 'down')}")
-    for name, queues in sorted(workers.items()):
+    lines = [f"status: {verdict}", f"redis: {checks.get('redis', '?')}"]
+    lines.append(f"workers: {checks.get('workers', '?')}")
+    for name, queues in sorted((body.get("workers") or {}).items()):
         lines.append(f"  {name}: {', '.join(queues)}")
     beat = body.get("beat") or {}
     if beat:

@@ -114,11 +114,6 @@ def test_format_number_keeps_integers_exact_and_floats_short() -> None:
     assert format_number(2**70) == str(2**70)
 
 
-def test_group_progress_counts_results_that_are_not_null() -> None:
-    assert group_progress({"total": 4, "results": [3, None, "Error", None]}) == (2, 4)
-    assert group_progress({"total": 2, "results": [3, 7]}) == (2, 2)
-
-
 def test_group_progress_counts_failed_pairs_as_settled() -> None:
     # A failed pair's result stays null: without this a batch with a failure never ends.
     running = {
