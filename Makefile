@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: install run test lint format bench openapi clean
+.PHONY: install run test lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

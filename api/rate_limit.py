@@ -125,10 +125,10 @@ def _is_marked(endpoint: str | None, method: str) -> bool:
     return getattr(handler, _MARK, False)
 
 
-def init_rate_limit(app: Flask, rate_limit: str, client: redis.Redis) -> FixedWindowCounter | None:
+def init_rate_limit(app: Flask, rate_limit: str, client: redis.Redis) -> None:
     """Limit POSTs to ``rate_limit`` per client identity; ``""`` turns limiting off."""
     if not rate_limit:
-        return None
+        return
     counter = FixedWindowCounter(client, parse_many(rate_limit), KEY_PREFIX)
     marked: dict[tuple[str | None, str], bool] = {}
 
@@ -170,5 +170,3 @@ def init_rate_limit(app: Flask, rate_limit: str, client: redis.Redis) -> FixedWi
         if standing is not None:
             response.headers.update(_headers(standing))
         return response
-
-    return counter

@@ -31,7 +31,10 @@ def issued_key(task_id: str) -> str:
 
 
 def issued_marker(task_id: str, kind: str, ttl: int) -> tuple[str, ...]:
-    """The Redis command that records one id as issued, for a caller that pipelines it."""
+    """The Redis command that records one id as issued, for a caller that pipelines it.
+
+    The value, ``kind`` (add, chain, group...), is for a person reading Redis: sumflow itself
+    only asks whether the key exists."""
     return ("SET", issued_key(task_id), kind, "EX", str(ttl))
 
 
