@@ -21,13 +21,18 @@ from workflows.retry import UnknownRetryPolicy, resolve_policy
 from workflows.submit import TaskOptions
 
 __all__ = [
+    "MAX_FAIL_TIMES",
     "MAX_WAIT_SECONDS",
     "AddRequestSchema",
+    "RetryPolicyField",
     "RetryPolicySchema",
+    "RevokeAcceptedSchema",
+    "RevokeQuerySchema",
     "TaskAcceptedSchema",
     "TaskDoneSchema",
     "TaskOptionsSchema",
     "TaskResultSchema",
+    "WaitQuerySchema",
     "operand",
 ]
 

@@ -14,7 +14,7 @@ from workflows import SumflowCelery, create_celery
 from workflows.inspection import WorkerDirectory
 from workflows.redis_client import create_redis
 
-__all__ = ["Services", "services"]
+__all__ = ["EXTENSION_KEY", "Services", "services"]
 
 EXTENSION_KEY = "sumflow"
 

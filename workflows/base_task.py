@@ -16,7 +16,7 @@ from workflows.outcomes import record_outcome
 from workflows.registry import REVOKED_KEY
 from workflows.retry import RetriesExhausted, TransientError, resolve_policy, retry_delay
 
-__all__ = ["SumflowTask"]
+__all__ = ["REVOKE_REASON", "SumflowTask"]
 
 #: What a revoke stores, in Celery's own words: a worker that holds the message marks it
 #: revoked again when it comes to run it, and the answer must not change under the client.

@@ -21,6 +21,7 @@ from workflows.results import present, read_metas
 
 __all__ = [
     "GROUP_PREFIX",
+    "GROUP_STATES",
     "GroupRecord",
     "GroupView",
     "group_key",

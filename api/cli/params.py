@@ -10,7 +10,14 @@ import click
 
 from api.cli.inputs import InputError, parse_number
 
-__all__ = ["NUMBER", "NUMBERS_SETTINGS", "NumberType", "Seconds", "task_option_flags"]
+__all__ = [
+    "NUMBER",
+    "NUMBERS_SETTINGS",
+    "NumberType",
+    "Seconds",
+    "task_option_changes",
+    "task_option_flags",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
