@@ -7,7 +7,9 @@ beat (the ``imports`` setting); when the beat starts, ``beat_init`` connects a
 ``before_task_publish`` receiver bound to that beat's settings. The receiver acts only on
 messages carrying the schedule header that `schedules.store` puts in every entry's options,
 and records the run (issued id, last run, history) in one round trip before it is published,
-so a run is never visible to a worker before it is visible in its history. A run the beat
+so a run is never visible to a worker before it is visible in its history. The last run and
+the history are written only while the entry exists (`RunLog.record`): a run sent as its
+schedule is deleted does not bring the entry back. A run the beat
 cannot route (`schedules.scheduler`) is recorded too, as a FAILURE that says why.
 """
 

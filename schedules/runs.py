@@ -27,6 +27,20 @@ RUN_HEADER = "sumflow_schedule"
 LAST_RUN_FIELD = "sumflow_last_run_at"
 RUNS_PREFIX = "sumflow:schedule-runs:"
 
+#: One run's last-run field and history entry, written only if the RedBeat entry still has
+#: its definition (atomically: a DELETE lands wholly before or after). KEYS: entry hash, run
+#: list; ARGV: last-run field, its value, the run's record, runs kept, the list's TTL.
+_RECORD_IF_ENTRY_EXISTS = """
+if redis.call('HEXISTS', KEYS[1], 'definition') == 0 then
+    return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('LPUSH', KEYS[2], ARGV[3])
+redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[4]) - 1)
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return 1
+"""
+
 
 def runs_key(name: str) -> str:
     return RUNS_PREFIX + name
@@ -61,13 +75,24 @@ class RunLog:
         task_id: str,
         run_at: datetime,
     ) -> None:
-        """Queue on ``pipe`` everything one run writes (the caller executes it once)."""
+        """Queue on ``pipe`` everything one run writes (the caller executes it once).
+
+        The id is marked issued whatever happens (the task is sent all the same); the last
+        run and the history are written only while the entry exists, so a run sent just as
+        its schedule was deleted does not bring back the entry's hash nor its history."""
         mark_issued(pipe, [task_id], "schedule", self.ttl)
-        pipe.hset(entry_key, LAST_RUN_FIELD, run_at.isoformat())
-        key = runs_key(name)
-        pipe.lpush(key, json.dumps({"task_id": task_id, "run_at": run_at.timestamp()}))
-        pipe.ltrim(key, 0, self.keep - 1)
-        pipe.expire(key, self.ttl)
+        record = json.dumps({"task_id": task_id, "run_at": run_at.timestamp()})
+        pipe.eval(
+            _RECORD_IF_ENTRY_EXISTS,
+            2,
+            entry_key,
+            runs_key(name),
+            LAST_RUN_FIELD,
+            run_at.isoformat(),
+            record,
+            self.keep,
+            self.ttl,
+        )
 
     def read(self, client: redis.Redis, name: str, limit: int, now: datetime) -> list[Run]:
         """The newest ``limit`` runs, newest first, each with its current status."""

@@ -11,6 +11,12 @@ beat took it, so there is never more than one beat sending. The contract's comma
 ``celery -A workflows beat -S redbeat.RedBeatScheduler``, names the stock class, so
 `adopt` switches the scheduler's class when the beat starts (``schedules.beat``).
 
+Sending a run, the beat first saves the entry's next instance (RedBeat's ``meta`` and sorted-set
+score). Stock RedBeat does that with a plain HSET + ZADD, which recreate an entry deleted between
+the tick loading it and the run going out: a hash holding ``meta`` alone, with no TTL, that
+nothing ever removes (the next tick drops the sorted-set member, not the hash). The scheduler's
+entries are `GuardedEntry`, whose save is one script that writes only while the entry exists.
+
 A run that cannot be routed (its queue is not among this beat's TASK_QUEUES, say after a queue
 was retired) is counted by RedBeat all the same and used to fail with a traceback in the
 beat's log only, every time it fell due. The scheduler hands it to `on_unroutable`, which
@@ -19,27 +25,81 @@ records it in the schedule's history as a failed run (`schedules.beat`).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import redis
 from celery.beat import SchedulingError
 from celery.exceptions import QueueNotFound
-from redbeat.schedulers import LUA_EXTEND_TO_SCRIPT, RedBeatScheduler, get_redis
+from redbeat.decoder import RedBeatJSONEncoder
+from redbeat.schedulers import (
+    LUA_EXTEND_TO_SCRIPT,
+    RedBeatScheduler,
+    RedBeatSchedulerEntry,
+    get_redis,
+)
 from redis.exceptions import LockNotOwnedError
 
-__all__ = ["ResilientScheduler", "adopt"]
+__all__ = ["GuardedEntry", "ResilientScheduler", "adopt"]
 
 logger = logging.getLogger(__name__)
 
 #: An outage as a tick meets it: a refused or lost connection, or a reply too late.
 OUTAGE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
+#: RedBeat's save of an entry's next instance, only while the entry has its definition
+#: (atomically: a DELETE lands wholly before or after). KEYS: entry hash, schedule sorted set;
+#: ARGV: meta, score.
+_ADVANCE_IF_ENTRY_EXISTS = """
+if redis.call('HEXISTS', KEYS[1], 'definition') == 0 then
+    return 0
+end
+redis.call('HSET', KEYS[1], 'meta', ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], KEYS[1])
+return 1
+"""
+
+
+class GuardedEntry(RedBeatSchedulerEntry):
+    """A RedBeat entry whose next instance is saved only while the entry exists (see module).
+
+    The rest is RedBeat's `_next_instance` as it is: Celery's new instance, the run count
+    rolled back when only the last run moves, the same ``meta``, the same score."""
+
+    def _next_instance(
+        self, last_run_at: datetime | None = None, only_update_last_run_at: bool = False
+    ) -> GuardedEntry:
+        # Celery's ScheduleEntry builds the next instance; RedBeat's own override, skipped
+        # here, would save it unconditionally.
+        entry = super(RedBeatSchedulerEntry, self)._next_instance(last_run_at=last_run_at)
+        if only_update_last_run_at:
+            entry.total_run_count = self.total_run_count
+        meta = {"last_run_at": entry.last_run_at, "total_run_count": entry.total_run_count}
+        # A pipeline, as RedBeat's save: its client retries direct calls for 30 s, while a
+        # failed pipeline reaches the tick at once, which rides the outage out.
+        with get_redis(self.app).pipeline(transaction=False) as pipe:
+            pipe.eval(
+                _ADVANCE_IF_ENTRY_EXISTS,
+                2,
+                self.key,
+                self.app.redbeat_conf.schedule_key,
+                json.dumps(meta, cls=RedBeatJSONEncoder),
+                entry.score,
+            )
+            pipe.execute()
+        return entry
+
+    __next__ = next = _next_instance
+
 
 class ResilientScheduler(RedBeatScheduler):
-    """A RedBeat scheduler that outlives Redis outages and lost locks (see module)."""
+    """A RedBeat scheduler that outlives Redis outages and lost locks, and whose entries'
+    bookkeeping never recreates a deleted entry (see module)."""
 
+    Entry = GuardedEntry
     _in_outage = False
     _standing_by = False
     #: Told of each run that could not be routed, with the entry and Celery's error.

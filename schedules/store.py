@@ -198,7 +198,8 @@ class ScheduleStore:
                 if pipe.hexists(key, "definition"):
                     raise ScheduleExists(spec.name)
                 pipe.multi()
-                # Drop what a beat sending a run just as the name was deleted may have left.
+                # Drop what a beat of an older sumflow, sending a run just as the name was
+                # deleted, may have left (its writes did not check that the entry existed).
                 pipe.delete(key, runs_key(spec.name))
                 pipe.hset(
                     key, mapping={"definition": self._definition(entry), "meta": self._meta(now, 0)}

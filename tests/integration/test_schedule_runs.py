@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from flask.testing import FlaskClient
 
 from tests.schedule_support import Schedules, sent_count, start_beat, when
@@ -101,7 +102,7 @@ def test_a_disabled_entry_does_not_run(schedules: Schedules, beat: Service) -> N
 
 
 def test_a_deleted_entry_never_runs_again(
-    client: FlaskClient, schedules: Schedules, beat: Service
+    client: FlaskClient, schedules: Schedules, beat: Service, redis_url: str
 ) -> None:
     schedules.create("doomed", every=1)
     schedules.wait_for_runs("doomed", 2, timeout=10)
@@ -112,6 +113,9 @@ def test_a_deleted_entry_never_runs_again(
     deleted_at = sent_count(beat, "doomed")
     time.sleep(2.5)
     assert sent_count(beat, "doomed") == deleted_at
+    # Nothing of it is left in Redis, even if a run was being sent as it was deleted.
+    raw = redis.Redis.from_url(redis_url)
+    assert not raw.exists("sumflow:redbeat:doomed", "sumflow:schedule-runs:doomed")
 
 
 def test_runs_go_to_the_entry_queue(

@@ -20,7 +20,9 @@ from redbeat.schedules import rrule
 
 from api import create_app
 from config.redis_server import RedisServer
-from schedules.runs import RunLog, runs_key
+from schedules.beat import RunRecorder
+from schedules.runs import LAST_RUN_FIELD, RunLog, runs_key
+from schedules.scheduler import ResilientScheduler
 from tests.schedule_support import Schedules, when
 from workflows import SumflowCelery
 
@@ -313,10 +315,55 @@ def test_bad_patches_are_422_and_change_nothing(
     assert schedules.get("kept") == created
 
 
+def test_a_run_recorded_after_the_delete_does_not_bring_the_entry_back(
+    schedules: Schedules, celery_app: SumflowCelery, raw_redis: redis.Redis, redis_url: str
+) -> None:
+    """The beat records a run just before publishing it; a DELETE can land between the beat
+    loading the entry and that record. The record must not recreate the deleted entry's hash
+    (it would have no TTL, and nothing would ever remove it)."""
+    recorder = RunRecorder(
+        redis.Redis.from_url(redis_url),  # as the beat's: bytes, not str
+        RunLog(keep=10, ttl=3600),
+        celery_app.conf.redbeat_key_prefix,
+        celery_app.backend,
+    )
+    key = "sumflow:redbeat:recorded"
+    schedules.create("recorded", every=60)
+    recorder(headers={"sumflow_schedule": "recorded", "id": "before"})
+    assert raw_redis.hexists(key, LAST_RUN_FIELD)
+    assert [run["task_id"] for run in schedules.runs("recorded")] == ["before"]
+
+    schedules.delete("recorded")
+    recorder(headers={"sumflow_schedule": "recorded", "id": "after"})
+    assert not raw_redis.exists(key)
+    assert not raw_redis.exists(runs_key("recorded"))
+    assert raw_redis.exists("sumflow:issued:after")  # the run is still sent: its id answers
+
+
+def test_the_beats_bookkeeping_after_the_delete_does_not_bring_the_entry_back(
+    schedules: Schedules, celery_app: SumflowCelery, raw_redis: redis.Redis
+) -> None:
+    """Sending a run, the beat first saves the entry's next instance (RedBeat's meta and
+    sorted-set score). After a DELETE that save must not recreate the entry either."""
+    key = "sumflow:redbeat:advanced"
+    schedules.create("advanced", every=60)
+    entry = ResilientScheduler.Entry.from_key(key, app=celery_app)  # what the beat's tick loads
+    entry = next(entry)
+    assert entry.total_run_count == 1
+    assert schedules.get("advanced")["total_run_count"] == 1
+    assert raw_redis.zscore(SCHEDULE_SET, key) == pytest.approx(entry.score)
+
+    schedules.delete("advanced")
+    next(entry)
+    assert not raw_redis.exists(key)
+    assert raw_redis.zscore(SCHEDULE_SET, key) is None
+
+
 def test_run_history_is_capped_and_forgets_expired_runs(raw_redis: redis.Redis) -> None:
     # The beat writes through RunLog; here it is driven directly to check its bookkeeping.
     log = RunLog(keep=3, ttl=3600)
     now = datetime.now(UTC)
+    raw_redis.hset("sumflow:redbeat:capped", "definition", "{}")  # runs are kept while it exists
     with raw_redis.pipeline() as pipe:
         log.record(pipe, "capped", "sumflow:redbeat:capped", "old", now - timedelta(hours=2))
         for i in range(5):
