@@ -6,6 +6,7 @@ Pure functions of the API's JSON, so they can be tested without a server.
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
@@ -151,16 +152,48 @@ def schedules_table(body: Mapping[str, Any]) -> Table:
     return table
 
 
+#: Fields of a schedule that its first four lines show (name, sum, when, enabled).
+_SCHEDULE_HEAD = frozenset({"name", "a", "b", "every", "crontab", "enabled"})
+#: The other fields, one line each in this order; any field not named here follows them.
+_SCHEDULE_DETAILS = (
+    "queue",
+    "retry_policy",
+    "fail_times",
+    "last_run_at",
+    "next_run_at",
+    "total_run_count",
+)
+#: What null stands for, where the API gives it a meaning.
+_SCHEDULE_NULLS = {
+    "retry_policy": "the default policy",
+    "last_run_at": "never",
+    "next_run_at": "disabled",
+}
+
+
+def _detail(key: str, value: Any) -> str:
+    """One field's value: null as ``-`` (with its meaning), objects, lists and booleans as
+    JSON, numbers as `format_number` writes them."""
+    if value is None:
+        meaning = _SCHEDULE_NULLS.get(key)
+        return f"- ({meaning})" if meaning else "-"
+    if isinstance(value, Mapping | list | bool):
+        return json.dumps(value)
+    return format_number(value)
+
+
 def schedule_lines(entry: Mapping[str, Any]) -> list[str]:
+    """Every field of a schedule as the API answers it, one ``key: value`` line each (a and
+    b as one sum, every or crontab as when)."""
     lines = [
         f"name: {entry.get('name')}",
         f"sum: {format_number(entry.get('a'))} + {format_number(entry.get('b'))}",
         f"when: {describe_when(entry)}",
         f"enabled: {'yes' if entry.get('enabled', True) else 'no'}",
     ]
-    for key in ("queue", "retry_policy", "last_run_at", "next_run_at", "total_run_count"):
-        if entry.get(key) is not None:
-            lines.append(f"{key}: {entry[key]}")
+    rest = [key for key in entry if key not in _SCHEDULE_HEAD and key not in _SCHEDULE_DETAILS]
+    for key in (*(key for key in _SCHEDULE_DETAILS if key in entry), *sorted(rest)):
+        lines.append(f"{key}: {_detail(key, entry[key])}")
     return lines
 
 

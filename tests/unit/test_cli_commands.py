@@ -249,17 +249,20 @@ def test_chord_with_a_failed_member_exits_1_naming_it(api: Any, tmp_path: Path) 
     assert result.stderr.endswith(f"sumflow: task cb ended FAILURE: {message}\n")
 
 
+#: A schedule as the API answers it: every field of ScheduleSchema.
 ENTRY = {
     "name": "nightly",
     "a": 1,
     "b": 2,
     "every": 60,
     "crontab": None,
-    "queue": None,
     "enabled": True,
+    "queue": "default",
+    "retry_policy": None,
+    "fail_times": 0,
+    "next_run_at": "2026-11-24T08:00:00+00:00",
     "last_run_at": None,
     "total_run_count": 0,
-    "next_run_at": "2026-11-24T08:00:00+00:00",
 }
 
 
@@ -357,6 +360,50 @@ def test_schedules_create_takes_fail_times_and_runs_takes_a_limit(api: Any) -> N
     assert fake.run("schedules", "runs", "nightly", "--limit", "5").exit_code == 0
     (request,) = [r for r in fake.requests if r.url.path == "/schedules/nightly/runs"]
     assert request.url.params["limit"] == "5"
+
+
+def test_schedules_show_prints_every_field_and_dicts_as_json(api: Any) -> None:
+    policy = {"max_retries": 5, "backoff": 10, "backoff_max": 240, "jitter": True}
+    entry = {
+        **ENTRY,
+        "queue": "priority",
+        "retry_policy": policy,
+        "fail_times": 2,
+        "last_run_at": "2026-11-24T07:59:00+00:00",
+        "total_run_count": 7,
+    }
+    fake = api({"GET /schedules/nightly": [(200, entry)]})
+    result = fake.run("schedules", "show", "nightly")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "name: nightly",
+        "sum: 1 + 2",
+        "when: every 60 s",
+        "enabled: yes",
+        "queue: priority",
+        'retry_policy: {"max_retries": 5, "backoff": 10, "backoff_max": 240, "jitter": true}',
+        "fail_times: 2",
+        "last_run_at: 2026-11-24T07:59:00+00:00",
+        "next_run_at: 2026-11-24T08:00:00+00:00",
+        "total_run_count: 7",
+    ]
+    assert json.loads(fake.run("schedules", "show", "nightly", "--json").stdout) == entry
+
+
+def test_schedules_show_prints_nulls_and_fields_it_does_not_know(api: Any) -> None:
+    # A fresh schedule: no policy of its own, never run. And a field from a newer API.
+    fake = api({"GET /schedules/nightly": [(200, {**ENTRY, "owner": {"team": "ops"}})]})
+    result = fake.run("schedules", "show", "nightly")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[4:] == [
+        "queue: default",
+        "retry_policy: - (the default policy)",
+        "fail_times: 0",
+        "last_run_at: - (never)",
+        "next_run_at: 2026-11-24T08:00:00+00:00",
+        "total_run_count: 0",
+        'owner: {"team": "ops"}',
+    ]
 
 
 def test_unknown_schedule_exits_3(api: Any) -> None:
