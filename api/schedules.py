@@ -144,7 +144,10 @@ class ScheduleUpdateSchema(ScheduleFieldsSchema):
     queue = fields.String(
         allow_none=True,
         validate=Length(1, 200),
-        metadata={"description": "A configured queue; null: back to the routing rules."},
+        metadata={
+            "description": "A configured queue; null: DEFAULT_QUEUE, as a schedule created "
+            "without one has (written into the schedule, like any queue)."
+        },
     )
     retry_policy = RetryPolicyField(
         allow_none=True,

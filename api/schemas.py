@@ -98,7 +98,10 @@ class TaskOptionsSchema(Schema):
 
     queue = fields.String(
         validate=Length(1, 200),
-        metadata={"description": "A configured queue (GET /queues); default: routing rules."},
+        metadata={
+            "description": "A configured queue (GET /queues); default: DEFAULT_QUEUE, where "
+            "the routing rules send every add."
+        },
     )
     retry_policy = RetryPolicyField(
         metadata={

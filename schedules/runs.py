@@ -3,7 +3,8 @@
 The beat records every run as it publishes it (see `schedules.beat`): the task id goes into a
 capped list per schedule (LPUSH + LTRIM + EXPIRE, so Redis never grows without bound) and is
 marked as issued, so ``GET /result/<id>`` answers for it like for any other task. Reading the
-history costs two round trips whatever its length: the list, then every status at once.
+history back (`ScheduleStore.run_history`) costs three round trips whatever its length: the
+entry (is it one of sumflow's schedules?), the list, then every status at once.
 """
 
 from __future__ import annotations

@@ -174,7 +174,7 @@ def test_options_are_stored_resolved(schedules: Schedules) -> None:
 
 def test_null_puts_an_option_back_to_its_default(schedules: Schedules) -> None:
     """PATCHing null brings a changed queue or policy back to what a schedule created without
-    them has: the queue the routing rules give, and no policy of its own (the default)."""
+    them has: DEFAULT_QUEUE, written into the entry, and no policy of its own (the default)."""
     plain = schedules.create("plain", every=30)
     assert (plain["queue"], plain["retry_policy"]) == ("default", None)
     schedules.create("tuned", every=30, queue="priority", retry_policy="patient")
