@@ -1,8 +1,10 @@
-"""The mended prefork pool: a worker reconnecting just after it stopped a run stays up."""
+"""The mended prefork pool: a worker reconnecting just after it stopped a run stays up, and a
+pool process that dies is reaped at once, not at the pool's next periodic check."""
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -12,7 +14,7 @@ from kombu.asynchronous import Hub
 
 from config import load_settings
 from config.celery_config import celery_config
-from workflows.prefork import AsynPool
+from workflows.prefork import REAP_RETRY_SECONDS, AsynPool
 
 #: A pool process that has exited and whose exit Celery has handled (not yet reaped).
 EXITED = SimpleNamespace(_sentinel_poll=None)
@@ -41,6 +43,40 @@ def test_an_exited_process_is_skipped_and_a_live_one_is_watched(hub: Hub) -> Non
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def run_timers(hub: Hub) -> None:
+    """Fire the hub's timers as the worker's event loop would, until none is left."""
+    while len(hub.timer):
+        time.sleep(hub.fire_timers(min_delay=0.001, max_delay=0.05))
+
+
+def test_a_process_not_yet_reapable_is_looked_at_again_until_it_is_reaped(hub: Hub) -> None:
+    """Its sentinel fired while it was still exiting: the pool looks again, soon, until the
+    look that reaps it (the third here), and then stops looking."""
+    proc = SimpleNamespace()
+    pool = object.__new__(AsynPool)
+    pool._pool = [proc]
+    looks = 0
+
+    def maintain_pool() -> None:  # Celery's reaps the processes that have exited
+        nonlocal looks
+        looks += 1
+        if looks == 3:
+            pool._pool.remove(proc)
+
+    pool.maintain_pool = maintain_pool  # type: ignore[method-assign]
+    pool._reap_soon(hub, proc, REAP_RETRY_SECONDS)
+    run_timers(hub)
+    assert looks == 3
+    assert proc not in pool._pool
+
+
+def test_a_reaped_process_is_not_looked_at_again(hub: Hub) -> None:
+    pool = object.__new__(AsynPool)
+    pool._pool = []
+    pool._reap_soon(hub, SimpleNamespace(), REAP_RETRY_SECONDS)
+    assert len(hub.timer) == 0
 
 
 def test_prefork_workers_use_the_mended_pool() -> None:
