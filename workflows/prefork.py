@@ -34,7 +34,6 @@ __all__ = ["AsynPool", "TaskPool"]
 #: First pause before looking again at a process whose sentinel fired before it could be
 #: reaped; it doubles each time, up to the pool's own periodic check.
 REAP_RETRY_SECONDS = 0.01
-_PERIODIC_CHECK_SECONDS = 5.0
 
 
 class AsynPool(asynpool.AsynPool):
@@ -50,8 +49,8 @@ class AsynPool(asynpool.AsynPool):
         self._reap_soon(hub, proc, REAP_RETRY_SECONDS)
 
     def _reap_soon(self, hub: Any, proc: Any, delay: float) -> None:
-        if proc not in self._pool or delay > _PERIODIC_CHECK_SECONDS:
-            return  # reaped, or the periodic check comes first anyway
+        if proc not in self._pool or delay > self.timers[self.maintain_pool]:
+            return  # reaped, or the pool's periodic check comes first anyway
 
         def again() -> None:
             self.maintain_pool()

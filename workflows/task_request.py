@@ -20,7 +20,8 @@ from celery import states
 from celery.exceptions import BackendError, WorkerLostError
 from celery.utils.log import get_logger
 from celery.worker.request import Request
-from redis.exceptions import RedisError
+
+from workflows.redis_client import REDIS_ERRORS
 
 __all__ = ["TaskRequest"]
 
@@ -38,7 +39,7 @@ class TaskRequest(Request):
         if isinstance(exc, WorkerLostError) and self.chord:
             try:
                 self._count_stored_success()
-            except (RedisError, BackendError) as error:  # Redis gone again: say what is lost
+            except (*REDIS_ERRORS, BackendError) as error:  # Redis gone again: say what is lost
                 logger.error(
                     "Task %s[%s] could not be counted towards its chord, whose callback will "
                     "not run: %s",
