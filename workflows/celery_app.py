@@ -6,6 +6,7 @@ from celery import Celery
 
 from config import Settings, load_settings
 from config.celery_config import celery_config
+from workflows.broker import give_up_on_a_frozen_redis
 from workflows.requeue import RequeueUnrestored
 
 __all__ = ["SumflowCelery", "create_celery"]
@@ -23,6 +24,11 @@ def create_celery(settings: Settings | None = None) -> SumflowCelery:
     app = SumflowCelery("sumflow", set_as_current=False)
     app.settings = settings
     app.conf.update(celery_config(settings))
+    # A publish into a Redis that does not answer gives up after one timed-out reconnection.
+    app.conf.task_publish_retry_policy = {
+        **app.conf.task_publish_retry_policy,
+        "errback": give_up_on_a_frozen_redis,
+    }
     # What a worker held when it lost Redis is requeued when it reconnects (workflows.requeue).
     app.steps["consumer"].add(RequeueUnrestored)
     # Register the shared tasks with every app we build, and the signal handlers that count

@@ -116,3 +116,20 @@ def test_the_broker_uses_the_transport_that_survives_redis_restarts() -> None:
     celery = create_celery(load_settings({"REDIS_URL": "redis://127.0.0.1:6379/0"}))
     with celery.connection_for_write() as connection:
         assert connection.transport.Channel is broker.Channel
+
+
+def test_a_publish_retries_once_and_gives_up_on_a_reconnection_that_timed_out() -> None:
+    policy = create_celery(load_settings({})).conf.task_publish_retry_policy
+    assert policy["max_retries"] == 1
+    give_up = policy["errback"]
+    assert give_up is broker.give_up_on_a_frozen_redis
+    # The publish's own failure (interval 0): its pooled connection may be the bad part.
+    give_up(redis.TimeoutError("Timeout reading"), 0)
+    give_up(redis.ConnectionError("Connection reset by peer"), 0)
+    # A refused reconnection: Redis may be restarting, so kombu tries again.
+    give_up(redis.ConnectionError("Error 111 connecting. Connection refused."), 0.1)
+    # A reconnection that timed out: another would wait just as long.
+    frozen = redis.TimeoutError("Timeout reading from 127.0.0.1:6390")
+    with pytest.raises(redis.TimeoutError) as raised:
+        give_up(frozen, 0.1)
+    assert raised.value is frozen
