@@ -71,6 +71,16 @@ class SumflowTask(Task):
                 f"worker being lost (MAX_DELIVERIES)"
             )
 
+    def simulate_work(self, adds: int, fail_times: int) -> None:
+        """The study guide's simulated work: ADD_DELAY_SECONDS per add, then a `TransientError`
+        on each of the first ``fail_times`` attempts, so that retries can be seen."""
+        delay = self.app.settings.add_delay_seconds
+        if delay:
+            time.sleep(delay * adds)
+        attempt = self.request.retries + 1
+        if attempt <= fail_times:
+            raise TransientError(f"simulated transient failure {attempt} of {fail_times}")
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run the task; on `TransientError` retry as the message's ``retry_policy`` says."""
         try:

@@ -5,7 +5,6 @@ Thin like the add task: arguments in, a plain function from `workflows.arithmeti
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,7 +12,6 @@ from celery import shared_task
 
 from workflows.arithmetic import Number, add_pairs, sum_results
 from workflows.base_task import SumflowTask
-from workflows.retry import TransientError
 
 __all__ = ["ADD_MANY_TASK", "SUM_ALL_TASK", "add_many", "sum_all"]
 
@@ -35,12 +33,7 @@ def add_many(
     in it, so the first k attempts fail (as the first k attempts of each add would) and
     ``retry_policy`` retries the chunk as a whole.
     """
-    delay = self.app.settings.add_delay_seconds
-    if delay:
-        time.sleep(delay * len(pairs))
-    attempt = self.request.retries + 1
-    if attempt <= fail_times:
-        raise TransientError(f"simulated transient failure {attempt} of {fail_times}")
+    self.simulate_work(adds=len(pairs), fail_times=fail_times)
     return add_pairs(pairs)
 
 

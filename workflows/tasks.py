@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from celery import shared_task
 
 from workflows.arithmetic import Number, add_numbers
 from workflows.base_task import SumflowTask
-from workflows.retry import TransientError
 
 __all__ = ["ADD_TASK", "add"]
 
@@ -30,10 +28,5 @@ def add(
     ``fail_times`` makes the first k attempts raise `TransientError`, so retries can be seen;
     ``retry_policy`` is applied by `SumflowTask` when that happens.
     """
-    delay = self.app.settings.add_delay_seconds
-    if delay:
-        time.sleep(delay)
-    attempt = self.request.retries + 1
-    if attempt <= fail_times:
-        raise TransientError(f"simulated transient failure {attempt} of {fail_times}")
+    self.simulate_work(adds=1, fail_times=fail_times)
     return add_numbers(a, b)
