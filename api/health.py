@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from flask.views import MethodView
@@ -58,6 +59,13 @@ class HealthSchema(Schema):
         keys=fields.String(),
         values=fields.List(fields.String()),
         metadata={"description": "Each worker seen, with the queues it consumes."},
+    )
+    workers_as_of = fields.DateTime(
+        required=True,
+        metadata={
+            "description": "When the workers gave that answer. It is refreshed in the "
+            "background once 3 s old, so it is at most about 4 s old."
+        },
     )
     beat = fields.Nested(BeatSchema, required=True)
     checks = fields.Nested(ChecksSchema, required=True)
@@ -114,10 +122,11 @@ class Health(MethodView):
         except REDIS_ERRORS as exc:
             logger.warning("Redis does not answer: %s", exc)
             abort(503, message="Redis does not answer.", headers={"Retry-After": "2"})
-        workers = svc.workers.queues_by_worker()
+        workers = svc.workers.view()
         return {
             "status": "ok",
             "redis": "ok",
-            "workers": workers,
-            **assess(svc.settings.queues, workers, beat),
+            "workers": workers.queues_by_worker,
+            "workers_as_of": datetime.fromtimestamp(workers.as_of, UTC),
+            **assess(svc.settings.queues, workers.queues_by_worker, beat),
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -13,7 +14,7 @@ from kombu.exceptions import OperationalError
 
 from workflows.redis_client import REDIS_ERRORS
 
-__all__ = ["WorkerDirectory", "queue_depths"]
+__all__ = ["WorkerDirectory", "WorkerView", "queue_depths"]
 
 #: kombu's Redis transport keeps one list per priority step: "name", "name\x06\x163", ...
 _PRIORITY_SEPARATOR = "\x06\x16"
@@ -37,6 +38,14 @@ def queue_depths(client: redis.Redis, queues: Sequence[str]) -> dict[str, int]:
     return {queue: sum(lengths[i * steps : (i + 1) * steps]) for i, queue in enumerate(queues)}
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerView:
+    """What the workers answered, and when (Unix time)."""
+
+    queues_by_worker: dict[str, list[str]]
+    as_of: float
+
+
 class WorkerDirectory:
     """Workers and the queues they consume, from Celery's inspect, cached for ``ttl`` seconds.
 
@@ -45,6 +54,11 @@ class WorkerDirectory:
     every one. The timeout is 1 s: with 0.5 s, a healthy idle worker on the same machine went
     unheard in 7 of 24 inspects (kombu's Redis reply collection), and /health reported no
     worker; with 1 s, in none of 12.
+
+    Only the first call waits for the workers. Later, a stale answer is served while one
+    background thread asks again, so an answer is at most ``ttl + timeout`` old. Refreshed
+    in the request instead, every /health probed less often than every 3 s took the whole
+    second: more than a 1 s probe timeout (Kubernetes' default) allows.
     """
 
     def __init__(self, celery: Celery, ttl: float = 3.0, timeout: float = 1.0) -> None:
@@ -52,15 +66,37 @@ class WorkerDirectory:
         self._ttl = ttl
         self._timeout = timeout
         self._lock = threading.Lock()
-        self._fetched_at = float("-inf")
-        self._queues_by_worker: dict[str, list[str]] = {}
+        self._refreshing = False
+        self._fetched_at: float | None = None  # time.monotonic() of the answer below
+        self._answer = WorkerView({}, 0.0)
+
+    def view(self) -> WorkerView:
+        """The latest answer; refreshed in the background once older than ``ttl``."""
+        with self._lock:
+            if self._fetched_at is None:  # nothing to serve yet: wait for the workers
+                self._store(self._fetch())
+            elif time.monotonic() - self._fetched_at > self._ttl and not self._refreshing:
+                self._refreshing = True
+                refresh = threading.Thread(target=self._refresh, name="workers", daemon=True)
+                refresh.start()
+            return self._answer
 
     def queues_by_worker(self) -> dict[str, list[str]]:
-        with self._lock:
-            if time.monotonic() - self._fetched_at > self._ttl:
-                self._queues_by_worker = self._fetch()
-                self._fetched_at = time.monotonic()
-            return self._queues_by_worker
+        return self.view().queues_by_worker
+
+    def _refresh(self) -> None:
+        answer = None
+        try:
+            answer = self._fetch()
+        finally:  # whatever happened, the next stale call may try again
+            with self._lock:
+                if answer is not None:
+                    self._store(answer)
+                self._refreshing = False
+
+    def _store(self, queues_by_worker: dict[str, list[str]]) -> None:
+        self._answer = WorkerView(queues_by_worker, time.time())
+        self._fetched_at = time.monotonic()
 
     def _inspect_once_more_if_stale(self) -> dict[str, Any] | None:
         """Ask the workers; ask again if a connection a Redis restart left dead failed it.
