@@ -11,12 +11,15 @@ run private servers on free ports. Run as a module:
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,11 +156,55 @@ class RedisServer:
         self.process = None
 
 
+#: honcho, which runs `make run`'s Procfile, SIGKILLs what still runs 5 s after a Ctrl-C.
+CLIENTS_GRACE_SECONDS = 4.5
+_PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
 def _serve(url: str, data_dir: Path) -> int:
+    """Run redis-server; when told to stop, stop it only once its clients have left.
+
+    honcho stops every process of the Procfile at once. A Redis that stopped with the worker
+    cut the worker's warm shutdown short: its running adds could neither store their results
+    nor be acknowledged, and came back only after the visibility timeout (10 minutes), its
+    held countdown adds too. So redis-server runs in a process group of its own, out of reach
+    of honcho's signals, and this process stops it when the worker, the API and the beat have
+    disconnected, or after CLIENTS_GRACE_SECONDS, before honcho's SIGKILL.
+    """
     parsed = urlparse(url)
     server = RedisServer(port=parsed.port or 6379, data_dir=data_dir, password=parsed.password)
-    print(f"starting {server.command()[0]} on port {server.port}, data in {data_dir}", flush=True)
-    os.execv(server.command()[0], server.command())  # become redis-server: honcho signals it
+    command = server.command()
+    print(f"starting {command[0]} on port {server.port}, data in {data_dir}", flush=True)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    process = subprocess.Popen(command, start_new_session=True, preexec_fn=_die_with_parent)
+    while not stopping.wait(0.2):
+        if process.poll() is not None:  # it stopped by itself (SHUTDOWN, a crash)
+            return process.returncode
+    _wait_for_clients_to_leave(server, CLIENTS_GRACE_SECONDS)
+    process.terminate()  # Redis's own clean shutdown: the AOF is flushed
+    return process.wait()
+
+
+def _die_with_parent() -> None:
+    """In the child: have the kernel send it SIGTERM if this process dies first (Linux only),
+    so that a redis-server outside honcho's reach never outlives `make run`."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _wait_for_clients_to_leave(server: RedisServer, timeout: float) -> None:
+    """Return once no client but this one is connected, or after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    client = redis.Redis.from_url(server.url, socket_timeout=1.0)
+    try:
+        while len(client.client_list()) > 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    except redis.RedisError:
+        pass  # it is going anyway
+    finally:
+        client.close()
 
 
 def _tls_options(url: str) -> dict[str, Any]:

@@ -45,8 +45,10 @@ def service_env(redis_url: str, **extra: Any) -> dict[str, str]:
 class Service:
     """A subprocess with its output in a log file, stopped politely or killed on purpose."""
 
-    def __init__(self, args: list[str], env: Mapping[str, str], log: Path) -> None:
-        self.args, self.env, self.log_path = args, dict(env), log
+    def __init__(
+        self, args: list[str], env: Mapping[str, str], log: Path, cwd: Path = ROOT
+    ) -> None:
+        self.args, self.env, self.log_path, self.cwd = args, dict(env), log, cwd
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Service:
@@ -55,7 +57,7 @@ class Service:
             self.process = subprocess.Popen(
                 self.args,
                 env=self.env,
-                cwd=ROOT,
+                cwd=self.cwd,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
