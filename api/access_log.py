@@ -11,17 +11,31 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-__all__ = ["log_request"]
+__all__ = ["log_request", "readable_path"]
 
 logger = logging.getLogger("sumflow.access")
+
+
+def readable_path(environ: dict[str, Any]) -> str:
+    """The path and query as a person reads them, never more than one line.
+
+    WSGI hands the path over decoded as latin-1, so UTF-8 is decoded here (``/result/café``,
+    not ``cafÃ©``), and control characters are escaped: ``/x%0Ay`` would otherwise write a
+    line break into the log, and let a client forge a line of its own.
+    """
+    path = environ.get("PATH_INFO", "")
+    if query := environ.get("QUERY_STRING"):
+        path = f"{path}?{query}"
+    if path.isascii() and path.isprintable():  # nearly every request
+        return path
+    text = path.encode("latin-1", "replace").decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def log_request(environ: dict[str, Any], status: int, seconds: float | None) -> None:
     if not logger.isEnabledFor(logging.INFO):
         return
-    path = environ.get("PATH_INFO", "")
-    if query := environ.get("QUERY_STRING"):
-        path = f"{path}?{query}"
+    path = readable_path(environ)
     client = environ.get("REMOTE_ADDR")
     method = environ.get("REQUEST_METHOD")
     milliseconds = None if seconds is None else round(seconds * 1000, 2)

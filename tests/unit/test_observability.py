@@ -9,7 +9,7 @@ import sys
 import pytest
 from flask import Flask, request
 
-from api.access_log import log_request
+from api.access_log import log_request, readable_path
 from api.health import assess
 from api.instrumentation import endpoint_label
 from config import load_settings
@@ -164,6 +164,23 @@ def test_each_request_is_logged_once_with_its_fields(caplog: pytest.LogCaptureFi
         "duration_ms": 12.34,
     }
     assert second.getMessage() == '10.0.0.7 "POST /add" 202 - ms'
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "logged"),
+    [
+        ("/result/abc", "wait=5", "/result/abc?wait=5"),
+        # A line break (%0A) or any control character cannot start a forged log line.
+        ("/result/x\ny", "", "/result/x\\ny"),
+        ("/result/x", 'a=1\r\n127.0.0.1 "GET /" 200', '/result/x?a=1\\r\\n127.0.0.1 "GET /" 200'),
+        ("/result/\x1b[31mred", "", "/result/\\x1b[31mred"),
+        # WSGI's latin-1 path read as the UTF-8 it is; bytes that are not UTF-8 are escaped.
+        ("/result/caf\u00c3\u00a9", "", "/result/caf\u00e9"),
+        ("/result/\u00ff", "", "/result/\\xff"),
+    ],
+)
+def test_the_logged_path_is_one_readable_line(path: str, query: str, logged: str) -> None:
+    assert readable_path({"PATH_INFO": path, "QUERY_STRING": query}) == logged
 
 
 def test_a_result_backend_retry_is_one_line_naming_the_error(
