@@ -27,11 +27,14 @@ run: install
 	@# compose and python-dotenv do). honcho gets them merged, not the file, which it would
 	@# let override the environment.
 	@if [ -f .env ]; then saved=$$(export -p); set -a; . ./.env; set +a; eval "$$saved"; fi; \
-	if $(BIN)/python -m config.redis_server ping; then \
+	answer=0; $(BIN)/python -m config.redis_server ping || answer=$$?; \
+	if [ $$answer = 0 ]; then \
 		echo "sumflow: using the Redis at REDIS_URL"; procs="web worker beat"; \
-	else \
+	elif [ $$answer = 1 ]; then \
 		echo "sumflow: no Redis answers; starting an embedded one (data in var/redis)"; \
 		procs="web worker beat redis"; \
+	else \
+		exit $$answer; \
 	fi; \
 	if $(BIN)/python -c 'import flower' 2>/dev/null; then \
 		echo "sumflow: Flower on http://127.0.0.1:5555"; procs="$$procs flower"; \

@@ -31,6 +31,7 @@ from granian.log import LogLevels
 
 from config import Settings, load_settings
 from config.logging_config import server_logconfig
+from config.settings import ConfigError
 
 __all__ = ["build_server", "main", "port_in_use"]
 
@@ -123,7 +124,11 @@ def _stop_only_on_parents_word() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"sumflow: {exc}", file=sys.stderr)
+        return 2
     problem = port_in_use(settings.host, settings.port)
     if problem:
         print(

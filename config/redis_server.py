@@ -3,7 +3,7 @@
 `make run` uses it to start Redis when none answers at REDIS_URL; the test suite uses it to
 run private servers on free ports. Run as a module:
 
-    python -m config.redis_server ping   # exit 0 if REDIS_URL answers
+    python -m config.redis_server ping   # exit 0 if REDIS_URL answers, 1 if not, 2 bad settings
     python -m config.redis_server wait   # block until REDIS_URL answers (30 s at most)
     python -m config.redis_server serve  # run redis-server for REDIS_URL, data under var/redis
 """
@@ -27,6 +27,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 import redis
+
+from config.redis_tls import redis_ssl_options
+from config.settings import ConfigError, load_settings
 
 __all__ = ["RedisServer", "TLSFiles", "find_redis_server", "free_port", "ping"]
 
@@ -209,9 +212,6 @@ def _wait_for_clients_to_leave(server: RedisServer, timeout: float) -> None:
 
 def _tls_options(url: str) -> dict[str, Any]:
     """The REDIS_SSL_* settings, so that `wait` trusts the same servers the services do."""
-    from config.redis_tls import redis_ssl_options
-    from config.settings import load_settings
-
     return redis_ssl_options(load_settings(redis_url=url))
 
 
@@ -222,7 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", default="var/redis", type=Path)
     parser.add_argument("--timeout", default=30.0, type=float)
     args = parser.parse_args(argv)
-    options = _tls_options(args.url)
+    try:  # every setting, not only TLS's: `make run` checks them here before starting anything
+        options = _tls_options(args.url)
+    except ConfigError as exc:
+        print(f"sumflow: {exc}", file=sys.stderr)
+        return 2
     if args.action == "ping":
         return 0 if ping(args.url, **options) else 1
     if args.action == "wait":

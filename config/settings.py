@@ -21,6 +21,8 @@ __all__ = ["LOG_FORMATS", "LOG_LEVELS", "SSL_CERT_REQS", "ConfigError", "Setting
 #: Accepted values of REDIS_SSL_CERT_REQS (redis-py's names for ssl.CERT_*).
 SSL_CERT_REQS = ("required", "optional", "none")
 LOG_FORMATS = ("text", "json")
+#: Celery's pool names (``celery.concurrency.ALIASES``); prefork is sumflow's mended one.
+WORKER_POOLS = ("prefork", "threads", "solo", "processes", "eventlet", "gevent", "custom")
 #: Accepted values of LOG_LEVEL: the logging module's level names.
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -122,7 +124,8 @@ def _env_number(env: Mapping[str, str], name: str, default: float, kind: type) -
     try:
         value = kind(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
+        what = "an integer" if kind is int else "a number"
+        raise ConfigError(f"{name} must be {what}, got {raw!r}") from None
     if not math.isfinite(value):
         # float() takes "nan" and "inf"; every comparison with NaN is false, so NaN would
         # pass each bound below and fail later, in time.sleep or in a request.
@@ -205,6 +208,10 @@ def _validated(settings: Settings) -> Settings:
                 f"RATE_LIMIT must look like '100/second' or '10/second;1000/hour', "
                 f"got {settings.rate_limit!r}"
             ) from None
+    if settings.worker_pool not in WORKER_POOLS:
+        raise ConfigError(
+            f"WORKER_POOL must be one of {', '.join(WORKER_POOLS)}, got {settings.worker_pool!r}"
+        )
     if settings.log_format not in LOG_FORMATS:
         raise ConfigError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}")
     if settings.log_level not in LOG_LEVELS:

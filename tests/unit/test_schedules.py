@@ -142,7 +142,7 @@ def test_beat_settings_let_changes_take_effect_within_a_second() -> None:
     ("env", "message"),
     [
         ({"SCHEDULE_RUNS_KEPT": "0"}, "SCHEDULE_RUNS_KEPT must be between 1 and 10000"),
-        ({"SCHEDULE_RUNS_KEPT": "many"}, "SCHEDULE_RUNS_KEPT must be a int"),
+        ({"SCHEDULE_RUNS_KEPT": "many"}, "SCHEDULE_RUNS_KEPT must be an integer"),
         ({"BEAT_LOCK_TIMEOUT_SECONDS": "1"}, "BEAT_LOCK_TIMEOUT_SECONDS must be at least 3"),
     ],
 )

@@ -1,10 +1,14 @@
 """Settings come from the environment, with defaults that run on a laptop."""
 
-import pytest
+from collections.abc import Callable
 
-from config import load_settings
+import pytest
+from celery.concurrency import ALIASES
+
+from api import serve
+from config import load_settings, redis_server
 from config.celery_config import celery_config
-from config.settings import ConfigError
+from config.settings import WORKER_POOLS, ConfigError
 
 
 def test_defaults_match_the_contract() -> None:
@@ -36,10 +40,10 @@ def test_environment_is_parsed() -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"ADD_DELAY_SECONDS": "soon"}, "ADD_DELAY_SECONDS must be a float"),
+        ({"ADD_DELAY_SECONDS": "soon"}, "ADD_DELAY_SECONDS must be a number"),
         ({"REDIS_URL": "http://x"}, "REDIS_URL must start with"),
         ({"DEFAULT_QUEUE": "nowhere"}, "DEFAULT_QUEUE 'nowhere' is not in TASK_QUEUES"),
-        ({"PORT": "80.5"}, "PORT must be a int"),
+        ({"PORT": "80.5"}, "PORT must be an integer"),
         ({"MAX_DELIVERIES": "0"}, "MAX_DELIVERIES must be at least 1"),
         ({"ADD_DELAY_SECONDS": "nan"}, "ADD_DELAY_SECONDS must be a finite number, got 'nan'"),
         ({"REDIS_TIMEOUT_SECONDS": "inf"}, "REDIS_TIMEOUT_SECONDS must be a finite number"),
@@ -50,6 +54,7 @@ def test_environment_is_parsed() -> None:
         ({"WEB_WORKERS": "0"}, "WEB_WORKERS must be at least 1"),
         ({"WEB_THREADS": "0"}, "WEB_THREADS must be at least 1"),
         ({"MAX_REQUEST_BYTES": "0"}, "MAX_REQUEST_BYTES must be at least 1"),
+        ({"WORKER_POOL": "bogus"}, "WORKER_POOL must be one of prefork, threads, solo, .*'bogus'"),
         (
             {"ADD_DELAY_SECONDS": "3", "VISIBILITY_TIMEOUT_SECONDS": "5"},
             "ADD_DELAY_SECONDS must be at most half of VISIBILITY_TIMEOUT_SECONDS, 2.5 s",
@@ -91,5 +96,21 @@ def test_workflow_limits_have_defaults_and_come_from_the_environment() -> None:
     assert settings.max_tasks_per_request == 5
     with pytest.raises(ConfigError, match="MAX_CHAIN_NUMBERS must be at least 2"):
         load_settings({"MAX_CHAIN_NUMBERS": "1"})
-    with pytest.raises(ConfigError, match="MAX_PAIRS must be a int"):
+    with pytest.raises(ConfigError, match="MAX_PAIRS must be an integer"):
         load_settings({"MAX_PAIRS": "lots"})
+
+
+def test_every_pool_celery_knows_is_a_worker_pool_and_no_other() -> None:
+    assert set(WORKER_POOLS) == set(ALIASES)
+    assert load_settings({"WORKER_POOL": "threads"}).worker_pool == "threads"
+
+
+@pytest.mark.parametrize("start", [lambda: redis_server.main(["ping"]), lambda: serve.main([])])
+def test_a_bad_setting_stops_make_run_with_one_line_naming_it(
+    start: Callable[[], int], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make run` checks the settings (its Redis ping) before it starts anything; it used to
+    report no Redis, start one, and then print a traceback from every process."""
+    monkeypatch.setenv("WEB_THREADS", "0")
+    assert start() == 2
+    assert capsys.readouterr().err == "sumflow: WEB_THREADS must be at least 1\n"
