@@ -22,6 +22,7 @@ from api import (
 from api.auth import init_auth, security_spec
 from api.body_limit import init_body_limit
 from api.errors import SumflowApi, register_error_handlers
+from api.openapi import SharedErrorResponses
 from api.rate_limit import init_rate_limit
 from api.schemas import RetryPolicySchema
 from api.services import EXTENSION_KEY, Services
@@ -83,7 +84,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     init_rate_limit(app, settings.rate_limit, svc.redis)
     init_body_limit(app)
     # One Api per app: it owns this app's OpenAPI document.
-    api = SumflowApi(app)
+    api = SumflowApi(app, spec_kwargs={"extra_plugins": [SharedErrorResponses(settings)]})
     # Referenced by every request's inline retry_policy (api.schemas.RetryPolicyField).
     api.spec.components.schema("RetryPolicy", schema=RetryPolicySchema)
     for blueprint in BLUEPRINTS:

@@ -1,0 +1,79 @@
+"""The error answers that many operations share, written into the OpenAPI document once.
+
+They come from layers outside the views (JSON body checks, the body limit, auth, the rate
+limiter, the Redis error handler), so no view's decorators name them; without this, clients
+and schema checkers saw them only as the generic ``default`` response.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apispec import BasePlugin
+
+from config import Settings
+
+__all__ = ["SharedErrorResponses"]
+
+#: Operations that answer without Redis: the policies are configuration, and /metrics reports
+#: ``sumflow_redis_up 0`` rather than fail.
+WITHOUT_REDIS = frozenset({"/retry-policies", "/metrics"})
+
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again.",
+        "schema": {"type": "integer"},
+    }
+}
+
+
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+class SharedErrorResponses(BasePlugin):
+    """An apispec plugin: adds each shared error to the operations that can answer it, unless
+    the view documents that status itself."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.auth = bool(settings.api_keys)
+        self.rate_limited = bool(settings.rate_limit)
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict[str, Any] | None = None, **_: Any
+    ) -> None:
+        for method, operation in (operations or {}).items():
+            responses = operation.setdefault("responses", {})
+            documented = {str(status) for status in responses}  # flask-smorest's are ints
+            for status, response in self._errors(path or "", method, operation):
+                if status not in documented:
+                    responses[status] = response
+
+    def _errors(
+        self, path: str, method: str, operation: dict[str, Any]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        errors = []
+        if "requestBody" in operation:
+            errors += [
+                ("400", _error("The body is not valid JSON, or holds a number too long to read.")),
+                ("413", _error("The body is larger than MAX_REQUEST_BYTES.")),
+                (
+                    "415",
+                    _error(
+                        "The body is not JSON: send Content-Type application/json, uncompressed."
+                    ),
+                ),
+            ]
+        if self.auth and operation.get("security") != []:
+            errors.append(("401", _error("No valid API key: send Authorization: Bearer KEY.")))
+        if self.rate_limited and method == "post":
+            errors.append(("429", _error("Over RATE_LIMIT for this client.", RETRY_AFTER)))
+        if path not in WITHOUT_REDIS:
+            errors.append(("503", _error("Redis does not answer.", RETRY_AFTER)))
+        return errors

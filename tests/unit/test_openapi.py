@@ -1,0 +1,51 @@
+"""The OpenAPI document names the error answers that layers outside the views give."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api import create_app
+
+UNREACHABLE = "redis://127.0.0.1:1/0"  # building the document needs no Redis
+
+
+def document(**settings: Any) -> dict[str, Any]:
+    app = create_app({"redis_url": UNREACHABLE, **settings})
+    return app.test_client().get("/openapi.json").json
+
+
+def statuses(doc: dict[str, Any], method: str, path: str) -> set[str]:
+    return set(doc["paths"][path][method]["responses"])
+
+
+def test_a_submission_documents_every_answer_it_can_get() -> None:
+    doc = document(api_keys=("k1",), rate_limit="10/second")
+    responses = doc["paths"]["/add"]["post"]["responses"]
+    assert {"400", "401", "413", "415", "429", "503"} <= set(responses)
+    error = {"$ref": "#/components/schemas/Error"}
+    for status in ("400", "401", "413", "415", "429", "503"):
+        assert responses[status]["content"]["application/json"]["schema"] == error, status
+    for status in ("429", "503"):
+        assert "Retry-After" in responses[status]["headers"], status
+    # A view's own description of a status wins: /health words its 503 itself, and is open.
+    health = doc["paths"]["/health"]["get"]["responses"]
+    assert health["503"]["description"] == "Redis does not answer."
+    assert "401" not in health
+    # Reads have no body and are not rate limited; /metrics answers while Redis is down.
+    assert statuses(doc, "get", "/result/{task_id}") >= {"401", "503"}
+    assert not statuses(doc, "get", "/result/{task_id}") & {"400", "413", "415", "429"}
+    assert "503" not in statuses(doc, "get", "/metrics")
+    assert statuses(doc, "patch", "/schedules/{name}") >= {"400", "413", "415", "503"}
+
+
+def test_without_keys_or_limits_there_is_no_401_or_429() -> None:
+    doc = document(api_keys=(), rate_limit="")
+    every = {
+        status
+        for path in doc["paths"].values()
+        for method, operation in path.items()
+        if method != "parameters"
+        for status in operation["responses"]
+    }
+    assert not every & {"401", "429"}
+    assert "503" in every
