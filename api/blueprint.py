@@ -14,35 +14,15 @@ from webargs.core import missing
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 
 from api import idempotency
+from api.duplicate_keys import KeyGivenTwice, duplicate_errors, refuse_duplicates
 
 __all__ = ["Blueprint"]
 
 
-class DuplicateKey(Exception):
-    """A JSON object names ``key`` twice."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _object_with_unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """A JSON object as a dict, refusing a key given twice: Python would keep the last value
-    silently, so ``{"a": 1, "b": 2, "a": 5}`` would add 5 where the client may have meant 1."""
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise DuplicateKey(key)
-            seen.add(key)
-    return obj
-
-
 class JSONBodyParser(FlaskParser):
     """webargs' Flask parser, but every undecodable body is a 400 that says why, a key given
-    twice in an object is a 422 naming it, and each argument schema is built once rather
-    than on every request.
+    twice in an object is a 422 naming it by its path, and each argument schema is built once
+    rather than on every request.
 
     Python refuses integers of more than 4,300 digits with a plain ValueError, and JSON nested
     thousands deep with a RecursionError; webargs expects neither, and each would otherwise
@@ -74,9 +54,10 @@ class JSONBodyParser(FlaskParser):
                 f"Bytes decoding error : {exc.reason}", str(exc.object), exc.start
             ) from exc
         try:
-            return json.loads(text, object_pairs_hook=_object_with_unique_keys)
-        except DuplicateKey as exc:
-            abort(422, messages={"json": {exc.key: ["Given more than once in the body."]}})
+            try:
+                return json.loads(text, object_pairs_hook=refuse_duplicates)
+            except KeyGivenTwice:
+                duplicates = duplicate_errors(text)  # parses again: its errors are mapped below
         except json.JSONDecodeError:
             raise
         except RecursionError as exc:
@@ -86,6 +67,7 @@ class JSONBodyParser(FlaskParser):
             # "Exceeds the limit (4300 digits) for integer string conversion; use ..."
             reason = str(exc).split(";")[0]
             raise json.JSONDecodeError(f"a number is too long: {reason}", "<body>", 0) from exc
+        abort(422, messages={"json": duplicates})
 
     def _handle_invalid_json_error(
         self, error: Any, req: Any, *args: Any, **kwargs: Any

@@ -104,18 +104,59 @@ def test_a_list_body_is_422(client: FlaskClient) -> None:
     assert "body: Invalid input type" in response.json["message"]
 
 
+TWICE = ["Given more than once in the body."]
+
+
 @pytest.mark.parametrize(
-    ("body", "key"),
+    ("path", "body", "errors", "named"),
     [
-        ('{"a": 1, "b": 2, "a": 5}', "a"),
-        ('{"a": 1, "b": 2, "retry_policy": {"max_retries": 1, "max_retries": 9}}', "max_retries"),
+        ("/add", '{"a": 1, "b": 2, "a": 5}', {"a": TWICE}, ["a"]),
+        # A nested key is named by its path, as marshmallow names retry_policy.extra.
+        (
+            "/add",
+            '{"a": 1, "b": 2, "retry_policy": {"max_retries": 1, "max_retries": 9}}',
+            {"retry_policy": {"max_retries": TWICE}},
+            ["retry_policy.max_retries"],
+        ),
+        (
+            "/chains",
+            '{"numbers": [1, 2], "retry_policy": {"max_retries": 1, "backoff": 1, '
+            '"backoff_max": 1, "jitter": true, "a": 1, "a": 2}}',
+            {"retry_policy": {"a": TWICE}},
+            ["retry_policy.a"],
+        ),
+        # In a list, by its index, as marshmallow names pairs.1.0.
+        (
+            "/groups",
+            '{"pairs": [[1, 2], {"a": 1, "a": 2}]}',
+            {"pairs": {"1": {"a": TWICE}}},
+            ["pairs.1.a"],
+        ),
+        # Every one of them, the object's own keys before those of the objects in it.
+        (
+            "/chords",
+            '{"pairs": [[1, 2]], "retry_policy": {"x": 1, "x": 2}, "pairs": [[3, 4]]}',
+            {"pairs": TWICE, "retry_policy": {"x": TWICE}},
+            ["pairs", "retry_policy.x"],
+        ),
     ],
 )
-def test_a_key_given_twice_is_422_naming_it(client: FlaskClient, body: str, key: str) -> None:
-    response = client.post("/add", data=body, content_type="application/json")
+def test_a_key_given_twice_is_422_naming_it(
+    client: FlaskClient, path: str, body: str, errors: dict[str, Any], named: list[str]
+) -> None:
+    response = client.post(path, data=body, content_type="application/json")
     assert response.status_code == 422
-    assert response.json["errors"] == {"json": {key: ["Given more than once in the body."]}}
-    assert response.json["message"] == f"Invalid request: {key}: Given more than once in the body."
+    assert response.json["errors"] == {"json": errors}
+    listed = "; ".join(f"{key}: Given more than once in the body" for key in named)
+    assert response.json["message"] == f"Invalid request: {listed}."
+
+
+def test_a_key_given_twice_after_broken_json_is_still_400(client: FlaskClient) -> None:
+    """Malformed JSON is 400 wherever the first key given twice is."""
+    body = '{"retry_policy": {"x": 1, "x": 2}, "a": 1,'
+    response = client.post("/add", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert "not valid JSON" in response.json["message"]
 
 
 def test_a_form_body_is_415(client: FlaskClient) -> None:
