@@ -85,12 +85,14 @@ class GroupRequestSchema(TaskOptionsSchema):
         },
     )
     chunk_size = JSONInteger(
+        # null as well, as the 202 answers it when none was asked for: it means none.
+        allow_none=True,
         validate=[Range(min=1), _at_most_max_pairs],
         metadata={
             "description": "Pairs per task (Celery chunks), at most MAX_PAIRS: each task adds "
             "its chunk of pairs in order and results still come back per pair. Without it "
-            "every pair is its own task, and a request may make at most MAX_TASKS_PER_REQUEST "
-            f"(default {_DEFAULTS.max_tasks_per_request:,}) tasks.",
+            "(or with null) every pair is its own task, and a request may make at most "
+            f"MAX_TASKS_PER_REQUEST (default {_DEFAULTS.max_tasks_per_request:,}) tasks.",
             "example": 100,
         },
     )

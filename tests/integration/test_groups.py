@@ -133,6 +133,7 @@ def test_unknown_group_id_is_404(client: FlaskClient) -> None:
         ({"pairs": [[1, 2]], "extra": 1}, "extra: Unknown field"),
         ({}, "pairs: Missing data"),
         ({"pairs": [[1, 2]] * 10_001}, "use a chunk_size of at least 2"),
+        ({"pairs": [[1, 2]] * 10_001, "chunk_size": None}, "10001 pairs without chunk_size"),
         ({"pairs": [[1, 2]] * 30_000, "chunk_size": 2}, "30000 pairs in chunks of 2 make 15000"),
         ({"pairs": [[1, 2]] * 100_001, "chunk_size": 100}, "Too many pairs: 100001; at most"),
     ],
@@ -143,6 +144,15 @@ def test_bad_bodies_get_422_naming_the_field(
     response = client.post(path, json=body)
     assert response.status_code == 422
     assert fragment in response.json["message"]
+
+
+@pytest.mark.parametrize("path", ["/groups", "/chords"])
+def test_a_null_chunk_size_is_as_if_none_were_given(client: FlaskClient, path: str) -> None:
+    """The 202 says ``"chunk_size": null`` when none was asked for; sent back, it means that."""
+    response = client.post(path, json={"pairs": [[1, 2], [3, 4]], "chunk_size": None})
+    assert response.status_code == 202
+    assert response.json["chunk_size"] is None
+    assert len(response.json["task_ids"]) == 2  # one task per pair, unchunked
 
 
 def test_only_ten_bad_pairs_are_reported(client: FlaskClient) -> None:

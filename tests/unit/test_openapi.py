@@ -49,3 +49,9 @@ def test_without_keys_or_limits_there_is_no_401_or_429() -> None:
     }
     assert not every & {"401", "429"}
     assert "503" in every
+
+
+def test_chunk_size_may_be_sent_as_null_as_it_is_answered() -> None:
+    schemas = document()["components"]["schemas"]
+    for name in ("GroupRequest", "ChordRequest", "GroupAccepted", "ChordAccepted"):
+        assert schemas[name]["properties"]["chunk_size"]["nullable"] is True, name
