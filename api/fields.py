@@ -1,8 +1,10 @@
-"""Strict JSON field types: a number is a JSON number, never a string, boolean or NaN."""
+"""Strict field types: a number is a JSON number, never a string, boolean or NaN, and a
+number in a query string is plain ASCII decimals."""
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from marshmallow import fields
@@ -11,6 +13,7 @@ __all__ = [
     "NON_FINITE",
     "OPERAND_NON_FINITE",
     "OPERAND_OUT_OF_RANGE",
+    "DecimalQueryNumber",
     "JSONBoolean",
     "JSONInteger",
     "JSONNumber",
@@ -83,3 +86,18 @@ class JSONBoolean(fields.Boolean):
         if not isinstance(value, bool):
             raise self.make_error("invalid")
         return value
+
+
+#: A number as people write one in a URL: ASCII digits, with an optional sign and decimal
+#: point. ``float()`` also reads ``1_0`` (10), an Arabic-Indic ``٣`` (3), fullwidth digits,
+#: surrounding spaces, ``1e1`` and ``inf``.
+_PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+
+
+class DecimalQueryNumber(fields.Float):
+    """A finite number from a query string (``?wait=0.5``), in plain ASCII decimals only."""
+
+    def _validated(self, value: Any) -> float:
+        if isinstance(value, str) and _PLAIN_DECIMAL.fullmatch(value) is None:
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)

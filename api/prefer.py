@@ -19,9 +19,10 @@ __all__ = ["APPLIED_HEADER", "HEADER", "applied", "requested_wait"]
 HEADER = "Prefer"
 APPLIED_HEADER = "Preference-Applied"
 
-#: A wait's value: RFC 7240 says delta-seconds (digits); a fraction is taken too, as
-#: ``?wait=`` takes one. The value may be quoted.
-_SECONDS = re.compile(r'^"?(\d+(?:\.\d+)?)"?$')
+#: A wait's value: RFC 7240 says delta-seconds (ASCII digits; ``\d`` would take any Unicode
+#: digit, which float() reads too); a fraction is taken too, as ``?wait=`` takes one. The
+#: value may be quoted.
+_SECONDS = re.compile(r'^"?([0-9]+(?:\.[0-9]+)?)"?$')
 
 
 def requested_wait(header: str | None, max_wait: float) -> float | None:

@@ -10,6 +10,7 @@ from marshmallow.validate import Length, Range
 from api.fields import (
     OPERAND_LIMIT,
     OPERAND_OUT_OF_RANGE,
+    DecimalQueryNumber,
     JSONBoolean,
     JSONInteger,
     JSONNumber,
@@ -205,14 +206,14 @@ MAX_WAIT_SECONDS = 30
 
 
 class WaitQuerySchema(Schema):
-    wait = fields.Float(
+    wait = DecimalQueryNumber(
         load_default=0,
         allow_nan=False,
         validate=Range(0, MAX_WAIT_SECONDS),
         metadata={
-            "description": "Hold the request up to this many seconds for the result. When the "
-            "server already holds as many waits as it allows, it answers at once with "
-            "`Retry-After: 1`."
+            "description": "Hold the request up to this many seconds for the result, written "
+            "in plain decimals (`10`, `0.5`). When the server already holds as many waits as "
+            "it allows, it answers at once with `Retry-After: 1`."
         },
     )
 

@@ -159,6 +159,15 @@ def test_a_key_given_twice_after_broken_json_is_still_400(client: FlaskClient) -
     assert "not valid JSON" in response.json["message"]
 
 
+@pytest.mark.parametrize("wait", ["abc", "1_0", "%D9%A3", "%EF%BC%95", "1e1", "%205"])
+def test_a_wait_that_is_not_plain_decimals_is_422(client: FlaskClient, wait: str) -> None:
+    """Python's float() reads 1_0 as 10 and an Arabic-Indic digit as 3; ?wait= does not."""
+    response = client.get(f"/result/00000000-0000-0000-0000-000000000000?wait={wait}")
+    assert response.status_code == 422
+    assert response.json["errors"] == {"query": {"wait": ["Not a valid number."]}}
+    assert response.json["message"] == "Invalid request: wait: Not a valid number."
+
+
 def test_a_form_body_is_415(client: FlaskClient) -> None:
     response = client.post("/add", data={"a": "5", "b": "3"})
     assert response.status_code == 415

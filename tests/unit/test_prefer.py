@@ -26,7 +26,21 @@ def test_a_wait_is_read_and_capped(header: str, seconds: float) -> None:
 
 @pytest.mark.parametrize(
     "header",
-    [None, "", "respond-async", "return=minimal", "wait=0", "wait=", "wait=soon", "wait=-1"],
+    [
+        None,
+        "",
+        "respond-async",
+        "return=minimal",
+        "wait=0",
+        "wait=",
+        "wait=soon",
+        "wait=-1",
+        # Only ASCII digits: Python's float() would read each of these.
+        "wait=1_0",
+        "wait=\u0663",  # an Arabic-Indic 3
+        "wait=\uff15.5",  # a fullwidth 5
+        "wait=1e1",
+    ],
 )
 def test_no_wait_or_one_that_does_not_parse_is_none(header: str | None) -> None:
     assert requested_wait(header, max_wait=30) is None

@@ -1,0 +1,49 @@
+"""``?wait=N``: plain ASCII decimals only, not everything Python's float() reads."""
+
+from __future__ import annotations
+
+import pytest
+from marshmallow import ValidationError
+
+from api.schemas import WaitQuerySchema
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("10", 10.0), ("0", 0.0), ("0.5", 0.5), (".5", 0.5), ("5.", 5.0), ("+5", 5.0), ("030", 30.0)],
+)
+def test_a_decimal_number_is_read(text: str, seconds: float) -> None:
+    assert WaitQuerySchema().load({"wait": text}) == {"wait": seconds}
+
+
+def test_no_wait_is_no_wait() -> None:
+    assert WaitQuerySchema().load({}) == {"wait": 0}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "abc",
+        "",
+        "1_0",  # float() reads 10
+        "\u0663",  # an Arabic-Indic 3: float() reads 3
+        "\uff15",  # a fullwidth 5
+        " 5",
+        "5\n",
+        "1e1",
+        "0x5",
+        "inf",
+        "nan",
+        "5s",
+    ],
+)
+def test_anything_else_is_not_a_number(text: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        WaitQuerySchema().load({"wait": text})
+    assert refused.value.messages == {"wait": ["Not a valid number."]}
+
+
+def test_out_of_range_still_names_the_range() -> None:
+    with pytest.raises(ValidationError) as refused:
+        WaitQuerySchema().load({"wait": "-1"})
+    assert "greater than or equal to 0" in refused.value.messages["wait"][0]  # type: ignore[index]
