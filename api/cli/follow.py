@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -36,14 +37,16 @@ def wait_for_task(
             sleep(pause)
 
 
+#: Delta-seconds in plain ASCII digits: float() would also read "1_0" as 10, or "nan".
+_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
 def retry_after(value: str | None) -> float:
     """Seconds a ``Retry-After`` of delta-seconds asks for (0 when absent or not a number),
     at most one long poll's worth."""
-    try:
-        seconds = float(value or 0)
-    except ValueError:  # the HTTP-date form, which sumflow does not send
+    if not value or not _SECONDS.fullmatch(value):  # absent, or the HTTP-date form
         return 0.0
-    return min(seconds, LONG_POLL_SECONDS) if seconds > 0 else 0.0  # NaN is not > 0
+    return min(float(value), LONG_POLL_SECONDS)
 
 
 def follow_group(

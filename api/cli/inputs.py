@@ -12,7 +12,7 @@ Number = int | float
 Pair = tuple[Number, Number]
 
 #: A decimal number as a person writes it: 5, -7, 2.5, .5, 1e3. No "nan", "inf" or "1_000".
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)  # \d: 0-9 only
 
 
 class InputError(ValueError):

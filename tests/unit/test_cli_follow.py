@@ -47,6 +47,9 @@ def test_a_busy_server_is_asked_again_after_its_retry_after() -> None:
         ("nan", 0),
         ("3600", 30),
         ("Wed, 21 Oct 2026 07:28:00 GMT", 0),
+        ("1_0", 0),
+        ("\u0663", 0),
+        ("inf", 0),
     ],
 )
 def test_retry_after_is_read_as_bounded_seconds(value: str | None, seconds: float) -> None:

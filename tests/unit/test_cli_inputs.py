@@ -60,7 +60,7 @@ def test_numbers_parse_exactly(text: str, expected: float) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "x", "5a", "nan", "inf", "-Infinity", "1_000", "0x10", "1e999"]
+    "text", ["", "x", "5a", "nan", "inf", "-Infinity", "1_000", "0x10", "1e999", "\u0663", "\uff15"]
 )
 def test_non_numbers_are_refused(text: str) -> None:
     with pytest.raises(InputError):
