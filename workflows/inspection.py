@@ -47,52 +47,78 @@ class WorkerView:
 
 
 class WorkerDirectory:
-    """Workers and the queues they consume, from Celery's inspect, cached for ``ttl`` seconds.
+    """Workers and the queues they consume, from Celery's inspect, kept fresh in the background.
 
     A broadcast inspect always waits the full ``timeout`` (it cannot know how many workers
-    will answer), so the answer is cached and shared between requests instead of paid by
-    every one. The timeout is 1 s: with 0.5 s, a healthy idle worker on the same machine went
-    unheard in 7 of 24 inspects (kombu's Redis reply collection), and /health reported no
-    worker; with 1 s, in none of 12.
+    will answer), so no request should wait for one. The timeout is 1 s: with 0.5 s, a healthy
+    idle worker on the same machine went unheard in 7 of 24 inspects (kombu's Redis reply
+    collection), and /health reported no worker; with 1 s, in none of 12.
 
-    Only the first call waits for the workers. Later, a stale answer is served while one
-    background thread asks again, so an answer is at most ``ttl + timeout`` old. Refreshed
-    in the request instead, every /health probed less often than every 3 s took the whole
-    second: more than a 1 s probe timeout (Kubernetes' default) allows.
+    The first call waits for the workers and starts a thread that asks them again whenever the
+    answer is ``ttl`` old, so an answer is at most ``ttl + timeout`` old. The thread stops once
+    no one has asked for ``keep_fresh_for`` seconds, so an idle web process does not broadcast
+    for ever; the next call then waits for the workers again, as the first did. Asked inside
+    the request instead, every /health probed less often than every 3 s took the whole second,
+    more than a 1 s probe timeout (Kubernetes' default) allows; and an answer refreshed only
+    after it was served was as old as the previous request, minutes for a sparse probe.
     """
 
-    def __init__(self, celery: Celery, ttl: float = 3.0, timeout: float = 1.0) -> None:
+    def __init__(
+        self,
+        celery: Celery,
+        ttl: float = 3.0,
+        timeout: float = 1.0,
+        keep_fresh_for: float = 60.0,
+    ) -> None:
         self._celery = celery
         self._ttl = ttl
         self._timeout = timeout
+        self._keep_fresh_for = keep_fresh_for
         self._lock = threading.Lock()
-        self._refreshing = False
-        self._fetched_at: float | None = None  # time.monotonic() of the answer below
+        self._refreshing = False  # a _keep_fresh thread runs
+        self._asked_at = 0.0  # time.monotonic() of the last call
+        self._fetched_at = 0.0  # time.monotonic() of the answer below
         self._answer = WorkerView({}, 0.0)
 
     def view(self) -> WorkerView:
-        """The latest answer; refreshed in the background once older than ``ttl``."""
+        """The latest answer: at most ``ttl + timeout`` old, or fetched now."""
         with self._lock:
-            if self._fetched_at is None:  # nothing to serve yet: wait for the workers
+            self._asked_at = time.monotonic()
+            if not self._refreshing:  # the first call, or the first after a quiet spell
                 self._store(self._fetch())
-            elif time.monotonic() - self._fetched_at > self._ttl and not self._refreshing:
                 self._refreshing = True
-                refresh = threading.Thread(target=self._refresh, name="workers", daemon=True)
-                refresh.start()
+                thread = threading.Thread(target=self._keep_fresh, name="workers", daemon=True)
+                thread.start()
             return self._answer
 
     def queues_by_worker(self) -> dict[str, list[str]]:
         return self.view().queues_by_worker
 
-    def _refresh(self) -> None:
-        answer = None
+    @property
+    def refreshing(self) -> bool:
+        """Whether a thread keeps the answer fresh (someone asked within ``keep_fresh_for``)."""
+        return self._refreshing
+
+    def _keep_fresh(self) -> None:
+        """Ask the workers again each time the answer is ``ttl`` old, while anyone asks."""
         try:
-            answer = self._fetch()
-        finally:  # whatever happened, the next stale call may try again
-            with self._lock:
-                if answer is not None:
+            while True:
+                with self._lock:
+                    now = time.monotonic()
+                    if now - self._asked_at > self._keep_fresh_for:
+                        self._refreshing = False
+                        return
+                    due = self._fetched_at + self._ttl - now
+                if due > 0:
+                    time.sleep(due)
+                    continue
+                answer = self._fetch()
+                with self._lock:
                     self._store(answer)
+        except BaseException:
+            with self._lock:  # the next call starts another
                 self._refreshing = False
+            raise
 
     def _store(self, queues_by_worker: dict[str, list[str]]) -> None:
         self._answer = WorkerView(queues_by_worker, time.time())

@@ -1,5 +1,5 @@
-"""The workers' answer behind /health, /queues and /metrics: only the first call waits for
-the workers; a stale answer is served while one background thread asks them again."""
+"""The workers' answer behind /health, /queues and /metrics: only a call with no fresh answer
+to give waits for the workers; a background thread keeps the answer fresh while anyone asks."""
 
 from __future__ import annotations
 
@@ -16,17 +16,17 @@ NO_WAIT = 5.0
 
 
 class SlowWorkers(WorkerDirectory):
-    """A directory whose workers answer each inspect only when the test lets them."""
+    """A directory whose workers answer the first inspect at once, later ones when let."""
 
-    def __init__(self, ttl: float) -> None:
-        super().__init__(Celery(set_as_current=False), ttl=ttl)
+    def __init__(self, ttl: float, keep_fresh_for: float = 60.0) -> None:
+        super().__init__(Celery(set_as_current=False), ttl=ttl, keep_fresh_for=keep_fresh_for)
         self.answers = [{"w1@host": ["default"]}, {"w2@host": ["priority"]}]
         self.asked = 0
         self.answer_now = threading.Event()
 
     def _fetch(self) -> dict[str, list[str]]:
         self.asked += 1
-        if self.asked > 1:  # the first answer is given at once
+        if self.asked > 1:
             assert self.answer_now.wait(NO_WAIT), "the test never let the workers answer"
         return self.answers[min(self.asked, len(self.answers)) - 1]
 
@@ -39,11 +39,12 @@ def test_the_first_call_waits_for_the_workers_and_a_fresh_answer_is_shared() -> 
     assert directory.asked == 1
 
 
-def test_a_stale_answer_is_served_while_one_refresh_runs() -> None:
-    directory = SlowWorkers(ttl=0)
+def test_the_answer_is_refreshed_in_the_background_and_no_call_waits_for_it() -> None:
+    directory = SlowWorkers(ttl=0.01, keep_fresh_for=0.5)
     first = directory.view()
 
-    # Stale at once (ttl 0): many callers, none waits, and the workers are asked once more.
+    # Stale at once: the thread asks again; callers meanwhile get the last answer.
+    eventually(lambda: directory.asked == 2, what="the background refresh")
     with ThreadPoolExecutor(8) as callers:
         views = list(callers.map(lambda _: directory.view(), range(32), timeout=NO_WAIT))
     assert all(view is first for view in views)
@@ -53,3 +54,17 @@ def test_a_stale_answer_is_served_while_one_refresh_runs() -> None:
     refreshed = eventually(lambda: (view := directory.view()) is not first and view)
     assert refreshed.queues_by_worker == {"w2@host": ["priority"]}
     assert refreshed.as_of >= first.as_of
+
+
+def test_no_one_asking_stops_the_refreshes_and_the_next_call_asks_the_workers() -> None:
+    directory = SlowWorkers(ttl=0.01, keep_fresh_for=0.2)
+    directory.answer_now.set()
+    directory.view()
+    eventually(lambda: directory.asked > 2, what="refreshes while asked")
+
+    eventually(lambda: not directory.refreshing, what="the refreshes to stop")
+    asked = directory.asked
+    answered = directory.view()  # waits for the workers: its answer is new
+    assert directory.asked == asked + 1
+    assert answered.queues_by_worker == {"w2@host": ["priority"]}
+    assert directory.refreshing
