@@ -32,16 +32,16 @@ __all__ = ["RequeueUnrestored", "note_unrestored", "unrestored"]
 
 logger = logging.getLogger(__name__)
 
-#: Messages a closed channel held and could not put back, delivery tag to ``name[task id]``.
-#: Per process: only a worker's consuming channels hold any.
-unrestored: dict[str, str] = {}
+#: Messages a closed channel held and could not put back: delivery tag to the task's name and
+#: id. Per process: only a worker's consuming channels hold any.
+unrestored: dict[str, tuple[str, str]] = {}
 
 
 def note_unrestored(delivered: dict[str, Any]) -> None:
     """Remember ``delivered`` (kombu's delivery tag to message) for the next connection."""
     for tag, message in delivered.items():
         headers = getattr(message, "headers", None) or {}
-        unrestored[tag] = f"{headers.get('task', 'message')}[{headers.get('id', tag)}]"
+        unrestored[tag] = (headers.get("task", "message"), headers.get("id", tag))
 
 
 class RequeueUnrestored(bootsteps.StartStopStep):
@@ -61,16 +61,24 @@ class RequeueUnrestored(bootsteps.StartStopStep):
         # Each goes to the head of its queue, where it was: the last one first keeps the order.
         # A connection error in here: Celery reconnects, and this step tries again. Not
         # ``channel.client``: that is the consumer's own connection, where a BRPOP may wait.
-        for tag, task in reversed(list(unrestored.items())):
+        for tag, (name, task_id) in reversed(list(unrestored.items())):
             with channel.conn_or_acquire() as client:
                 held = client.hexists(qos.unacked_key, tag)  # for the log line only
                 qos.restore_by_tag(tag, client=client)
             del unrestored[tag]
+            fields = {"task_id": task_id, "task_name": name}  # LOG_FORMAT=json's own fields
             if held:
-                logger.info("task %s requeued: its worker lost Redis while holding it", task)
+                logger.info(
+                    "task %s[%s] requeued: its worker lost Redis while holding it",
+                    name,
+                    task_id,
+                    extra=fields,
+                )
             else:
                 logger.warning(
-                    "task %s not requeued: Redis no longer holds its message (another worker "
-                    "requeued it, or Redis restarted without persistence)",
-                    task,
+                    "task %s[%s] not requeued: Redis no longer holds its message (another "
+                    "worker requeued it, or Redis restarted without persistence)",
+                    name,
+                    task_id,
+                    extra=fields,
                 )
