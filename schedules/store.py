@@ -102,28 +102,34 @@ class ScheduleStore:
 
     @staticmethod
     def spec_of(entry: RedBeatSchedulerEntry) -> ScheduleSpec:
-        """The spec of a stored entry; ScheduleNotFound if it is not one of sumflow's adds."""
+        """The spec of a stored entry; ScheduleNotFound if it is not one of sumflow's adds.
+
+        sumflow's own entries carry its run header (see `_entry`). Any other entry, even one
+        for ``sumflow.add`` from a plain beat configuration, is someone else's: never shown,
+        changed or deleted here, and never a reason for a listing to fail."""
         args = list(entry.args or ())
-        if entry.task != ADD_TASK or len(args) != 2:
+        options = entry.options or {}
+        ours = (options.get("headers") or {}).get(RUN_HEADER) == entry.name
+        if not ours or entry.task != ADD_TASK or len(args) != 2:
             raise ScheduleNotFound(entry.name)
         try:
             timing = timing_of(entry.schedule)
-        except InvalidTiming:  # an rrule or solar entry someone else stored
+            kwargs = dict(entry.kwargs or {})
+            policy = kwargs.get("retry_policy")
+            task_options = TaskOptions(
+                queue=options.get("queue"),
+                retry_policy=RetryPolicy(**policy) if policy else None,
+                fail_times=int(kwargs.get("fail_times", 0)),
+            )
+        except (InvalidTiming, TypeError, ValueError):  # an rrule, or fields set by hand
             raise ScheduleNotFound(entry.name) from None
-        kwargs = dict(entry.kwargs or {})
-        policy = kwargs.get("retry_policy")
-        options = TaskOptions(
-            queue=(entry.options or {}).get("queue"),
-            retry_policy=RetryPolicy(**policy) if policy else None,
-            fail_times=int(kwargs.get("fail_times", 0)),
-        )
         return ScheduleSpec(
             name=entry.name,
             a=args[0],
             b=args[1],
             timing=timing,
             enabled=bool(entry.enabled),
-            options=options,
+            options=task_options,
         )
 
     @staticmethod

@@ -87,14 +87,33 @@ def test_unknown_schedules_are_404(client: FlaskClient, method: str) -> None:
     assert response.json["message"] == "No schedule named 'no-such-schedule'."
 
 
+#: What sumflow writes into every entry of its own (schedules.store).
+OURS = {"headers": {"sumflow_schedule": "foreign"}}
+
+
 @pytest.mark.parametrize(
-    ("task", "args", "schedule"),
+    ("task", "args", "schedule", "more"),
     [
-        ("celery.backend_cleanup", [], celery_schedule(60)),  # another task
-        ("sumflow.add", [1], celery_schedule(60)),  # sumflow's task, not a schedule's args
-        ("sumflow.add", [1, 2], rrule("MINUTELY")),  # a timing sumflow never writes
+        ("celery.backend_cleanup", [], celery_schedule(60), {"options": OURS}),  # another task
+        ("sumflow.add", [1], celery_schedule(60), {"options": OURS}),  # not a schedule's args
+        ("sumflow.add", [1, 2], rrule("MINUTELY"), {"options": OURS}),  # a timing never written
+        # What a plain beat configuration of sumflow.add stores: no run header.
+        ("sumflow.add", [1, 2], celery_schedule(60), {}),
+        # Fields set by hand, that no schedule of ours could hold: used to be a 500.
+        (
+            "sumflow.add",
+            [1, 2],
+            celery_schedule(60),
+            {"options": OURS, "kwargs": {"retry_policy": "patient"}},
+        ),
+        (
+            "sumflow.add",
+            [1, 2],
+            celery_schedule(60),
+            {"options": OURS, "kwargs": {"fail_times": "x"}},
+        ),
     ],
-    ids=["other-task", "other-args", "rrule"],
+    ids=["other-task", "other-args", "rrule", "plain-beat", "policy-by-name", "bad-fail-times"],
 )
 def test_foreign_entries_are_404_everywhere_and_left_alone(
     client: FlaskClient,
@@ -103,10 +122,14 @@ def test_foreign_entries_are_404_everywhere_and_left_alone(
     task: str,
     args: list[Any],
     schedule: Any,
+    more: dict[str, Any],
 ) -> None:
     """A RedBeat entry sumflow did not write (plain RedBeat, another app) is no schedule of
-    ours: every endpoint answers GET's 404, and DELETE leaves it where it is."""
-    entry = RedBeatSchedulerEntry("foreign", task, schedule, args=args, app=celery_app).save()
+    ours: every endpoint answers GET's 404, the listing leaves it out, and DELETE leaves it
+    where it is."""
+    entry = RedBeatSchedulerEntry(
+        "foreign", task, schedule, args=args, app=celery_app, **more
+    ).save()
     try:
         calls = {
             "GET": lambda: client.get("/schedules/foreign"),
