@@ -14,6 +14,7 @@ __all__ = [
     "OPERAND_NON_FINITE",
     "OPERAND_OUT_OF_RANGE",
     "DecimalQueryNumber",
+    "IntegerQueryNumber",
     "JSONBoolean",
     "JSONInteger",
     "JSONNumber",
@@ -92,6 +93,7 @@ class JSONBoolean(fields.Boolean):
 #: point. ``float()`` also reads ``1_0`` (10), an Arabic-Indic ``٣`` (3), fullwidth digits,
 #: surrounding spaces, ``1e1`` and ``inf``.
 _PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_PLAIN_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
 class DecimalQueryNumber(fields.Float):
@@ -99,5 +101,15 @@ class DecimalQueryNumber(fields.Float):
 
     def _validated(self, value: Any) -> float:
         if isinstance(value, str) and _PLAIN_DECIMAL.fullmatch(value) is None:
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class IntegerQueryNumber(fields.Integer):
+    """An integer from a query string (``?limit=10``), in plain ASCII digits only: ``int()``
+    also reads ``5_0``, fullwidth and other scripts' digits, and surrounding spaces."""
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, str) and _PLAIN_INTEGER.fullmatch(value) is None:
             raise self.make_error("invalid", input=value)
         return super()._validated(value)

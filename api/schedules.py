@@ -16,7 +16,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validates_sc
 from marshmallow.validate import Length, Range
 
 from api.blueprint import Blueprint
-from api.fields import JSONBoolean, JSONInteger, JSONNumber
+from api.fields import IntegerQueryNumber, JSONBoolean, JSONInteger, JSONNumber
 from api.schemas import (
     MAX_FAIL_TIMES,
     RetryPolicyField,
@@ -213,7 +213,7 @@ class RunListSchema(Schema):
 
 
 class RunsQuerySchema(Schema):
-    limit = fields.Integer(
+    limit = IntegerQueryNumber(
         load_default=100,
         validate=Range(1, 10_000),
         metadata={

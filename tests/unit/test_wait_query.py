@@ -1,10 +1,11 @@
-"""``?wait=N``: plain ASCII decimals only, not everything Python's float() reads."""
+"""``?wait=N`` and ``?limit=N``: plain ASCII numbers only, not everything Python reads."""
 
 from __future__ import annotations
 
 import pytest
 from marshmallow import ValidationError
 
+from api.schedules import RunsQuerySchema
 from api.schemas import WaitQuerySchema
 
 
@@ -47,3 +48,11 @@ def test_out_of_range_still_names_the_range() -> None:
     with pytest.raises(ValidationError) as refused:
         WaitQuerySchema().load({"wait": "-1"})
     assert "greater than or equal to 0" in refused.value.messages["wait"][0]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("text", ["5_0", "\uff15", "\u0663", " 5", "5.0", "1e1", "0x5"])
+def test_a_run_limit_is_plain_ascii_digits_too(text: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        RunsQuerySchema().load({"limit": text})
+    assert refused.value.messages == {"limit": ["Not a valid integer."]}
+    assert RunsQuerySchema().load({"limit": "50"}) == {"limit": 50}
