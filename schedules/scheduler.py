@@ -15,7 +15,8 @@ Sending a run, the beat first saves the entry's next instance (RedBeat's ``meta`
 score). Stock RedBeat does that with a plain HSET + ZADD, which recreate an entry deleted between
 the tick loading it and the run going out: a hash holding ``meta`` alone, with no TTL, that
 nothing ever removes (the next tick drops the sorted-set member, not the hash). The scheduler's
-entries are `GuardedEntry`, whose save is one script that writes only while the entry exists.
+entries are `GuardedEntry`, whose save is one script that writes only while the entry exists,
+and only if no PATCH restarted its timing since the tick loaded it.
 
 A run that cannot be routed (its queue is not among this beat's TASK_QUEUES, say after a queue
 was retired) is counted by RedBeat all the same and used to fail with a traceback in the
@@ -39,6 +40,7 @@ from redbeat.schedulers import (
     LUA_EXTEND_TO_SCRIPT,
     RedBeatScheduler,
     RedBeatSchedulerEntry,
+    ensure_conf,
     get_redis,
 )
 from redis.exceptions import LockNotOwnedError
@@ -50,11 +52,15 @@ logger = logging.getLogger(__name__)
 #: An outage as a tick meets it: a refused or lost connection, or a reply too late.
 OUTAGE_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
-#: RedBeat's save of an entry's next instance, only while the entry has its definition
-#: (atomically: a DELETE lands wholly before or after). KEYS: entry hash, schedule sorted set;
-#: ARGV: meta, score.
-_ADVANCE_IF_ENTRY_EXISTS = """
+#: RedBeat's save of an entry's next instance, only while the entry has its definition and the
+#: ``meta`` the tick loaded it with (atomically: a DELETE or PATCH lands wholly before or
+#: after). KEYS: entry hash, schedule sorted set; ARGV: meta, score, '1' to check the meta
+#: against the next one, the meta as loaded.
+_ADVANCE_IF_UNCHANGED = """
 if redis.call('HEXISTS', KEYS[1], 'definition') == 0 then
+    return 0
+end
+if ARGV[3] == '1' and (redis.call('HGET', KEYS[1], 'meta') or '') ~= ARGV[4] then
     return 0
 end
 redis.call('HSET', KEYS[1], 'meta', ARGV[1])
@@ -64,10 +70,42 @@ return 1
 
 
 class GuardedEntry(RedBeatSchedulerEntry):
-    """A RedBeat entry whose next instance is saved only while the entry exists (see module).
+    """A RedBeat entry whose next instance is saved only while the entry exists and nobody
+    restarted its timing since the tick loaded it (see module).
 
-    The rest is RedBeat's `_next_instance` as it is: Celery's new instance, the run count
-    rolled back when only the last run moves, the same ``meta``, the same score."""
+    The beat loads every due entry at the start of a tick, then sends them one by one. A PATCH
+    of the timing, a re-enable or a delete and re-create writes a new ``meta`` in between, and
+    a next run counted from now; the old copy's save would have put back the old timing's next
+    run (an every-2-s schedule then waited out its old minute). A PATCH of anything else
+    leaves ``meta`` alone, and the save goes through: else the entry would stay due and run
+    again at once.
+
+    The rest is RedBeat's `_next_instance` and `from_key` as they are: Celery's new instance,
+    the run count rolled back when only the last run moves, the same ``meta``, the same score.
+    """
+
+    def __init__(self, *args: Any, loaded_meta: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: The ``meta`` stored when this entry was read (or saved); None if it never was.
+        self.loaded_meta = loaded_meta
+
+    @classmethod
+    def from_key(cls, key: str, app: Any = None) -> GuardedEntry:
+        """RedBeat's, keeping the ``meta`` it read for `_next_instance`'s check."""
+        ensure_conf(app)
+        with get_redis(app).pipeline() as pipe:
+            pipe.hget(key, "definition")
+            pipe.hget(key, "meta")
+            definition, meta = pipe.execute()
+        if not definition:
+            raise KeyError(key)
+        fields = cls.decode_definition(definition)
+        decoded_meta = cls.decode_meta(meta)
+        fields.update(decoded_meta)
+        entry = cls(app=app, loaded_meta=meta or "", **fields)
+        # Celery's ScheduleEntry sets last_run_at to now; RedBeat puts back the stored one.
+        entry.last_run_at = decoded_meta["last_run_at"]
+        return entry
 
     def _next_instance(
         self, last_run_at: datetime | None = None, only_update_last_run_at: bool = False
@@ -77,19 +115,26 @@ class GuardedEntry(RedBeatSchedulerEntry):
         entry = super(RedBeatSchedulerEntry, self)._next_instance(last_run_at=last_run_at)
         if only_update_last_run_at:
             entry.total_run_count = self.total_run_count
-        meta = {"last_run_at": entry.last_run_at, "total_run_count": entry.total_run_count}
+        meta = json.dumps(
+            {"last_run_at": entry.last_run_at, "total_run_count": entry.total_run_count},
+            cls=RedBeatJSONEncoder,
+        )
         # A pipeline, as RedBeat's save: its client retries direct calls for 30 s, while a
         # failed pipeline reaches the tick at once, which rides the outage out.
         with get_redis(self.app).pipeline(transaction=False) as pipe:
             pipe.eval(
-                _ADVANCE_IF_ENTRY_EXISTS,
+                _ADVANCE_IF_UNCHANGED,
                 2,
                 self.key,
                 self.app.redbeat_conf.schedule_key,
-                json.dumps(meta, cls=RedBeatJSONEncoder),
+                meta,
                 entry.score,
+                "0" if self.loaded_meta is None else "1",
+                self.loaded_meta or "",
             )
-            pipe.execute()
+            (saved,) = pipe.execute()
+        # What is stored now, for a later save of this instance; if nothing was, the old one.
+        entry.loaded_meta = meta if saved else self.loaded_meta
         return entry
 
     __next__ = next = _next_instance

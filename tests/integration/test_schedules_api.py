@@ -431,3 +431,42 @@ def test_redis_outage_gives_prompt_503s() -> None:
             assert time.monotonic() - started < 3
     finally:
         own.stop()
+
+
+def test_a_timing_change_while_the_beat_sends_is_not_undone_by_its_bookkeeping(
+    schedules: Schedules, celery_app: SumflowCelery, raw_redis: redis.Redis
+) -> None:
+    """The beat loads due entries at the start of a tick, then sends them one by one. A PATCH
+    of the timing in between used to be overwritten by the beat's save of the old timing's
+    next run: an every-2-s schedule then waited out the rest of its old minute."""
+    key = "sumflow:redbeat:retimed"
+    schedules.create("retimed", every=60)
+    entry = ResilientScheduler.Entry.from_key(key, app=celery_app)  # what the beat's tick loads
+    schedules.patch("retimed", every=2)  # counts from now
+    patched = raw_redis.zscore(SCHEDULE_SET, key)
+    assert patched is not None
+
+    next(entry)  # the beat sends the run it loaded, and saves the old timing's next one
+
+    assert raw_redis.zscore(SCHEDULE_SET, key) == patched
+    view = schedules.get("retimed")
+    assert view["every"] == 2
+    due_in = datetime.fromisoformat(view["next_run_at"]) - datetime.now(UTC)
+    assert due_in <= timedelta(seconds=2)
+
+
+def test_a_change_of_operands_while_the_beat_sends_keeps_the_beats_bookkeeping(
+    schedules: Schedules, celery_app: SumflowCelery, raw_redis: redis.Redis
+) -> None:
+    """Only a new timing stops the beat's save: else the run it just sent would stay due, and
+    go out again at the next tick."""
+    key = "sumflow:redbeat:reoperanded"
+    schedules.create("reoperanded", every=60)
+    entry = ResilientScheduler.Entry.from_key(key, app=celery_app)
+    schedules.patch("reoperanded", a=40, b=2)
+
+    advanced = next(entry)
+
+    assert raw_redis.zscore(SCHEDULE_SET, key) == pytest.approx(advanced.score)
+    view = schedules.get("reoperanded")
+    assert (view["a"], view["b"], view["total_run_count"]) == (40, 2, 1)
