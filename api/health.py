@@ -23,12 +23,13 @@ from api.blueprint import Blueprint
 from api.services import services
 from schedules.beat_status import BeatStatus, beat_status
 from workflows.redis_client import REDIS_ERRORS
+from workflows.shared_settings import disagreements
 
 logger = logging.getLogger(__name__)
 
 blp = Blueprint("health", __name__, description="Service health.")
 
-OK, DOWN, PARTIAL = "ok", "down", "partial"
+OK, DOWN, PARTIAL, DIFFER = "ok", "down", "partial", "differ"
 
 
 class BeatSchema(Schema):
@@ -50,6 +51,14 @@ class ChecksSchema(Schema):
         },
     )
     beat = fields.String(required=True, metadata={"enum": [OK, DOWN]})
+    settings = fields.String(
+        required=True,
+        metadata={
+            "enum": [OK, DIFFER],
+            "description": "differ: a worker holds a setting every process must share "
+            "(VISIBILITY_TIMEOUT_SECONDS, TASK_QUEUES...) otherwise than this API process.",
+        },
+    )
 
 
 class HealthSchema(Schema):
@@ -77,9 +86,13 @@ class HealthSchema(Schema):
 
 
 def assess(
-    queues: Sequence[str], workers: Mapping[str, Sequence[str]], beat: BeatStatus
+    queues: Sequence[str],
+    workers: Mapping[str, Sequence[str]],
+    beat: BeatStatus,
+    differing: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The checks, ``degraded`` and the problems, from what was seen (a pure function)."""
+    """The checks, ``degraded`` and the problems, from what was seen (a pure function).
+    ``differing`` holds a problem per setting a worker holds otherwise than this process."""
     problems: list[str] = []
     served = {queue for consumed in workers.values() for queue in consumed}
     unserved = [queue for queue in queues if queue not in served]
@@ -96,9 +109,15 @@ def assess(
     else:
         beat_check = DOWN
         problems.append("No beat holds RedBeat's lock: schedules do not run.")
+    problems += differing
     return {
         "beat": {"status": beat_check, "lock_ttl_seconds": beat.lock_ttl_seconds},
-        "checks": {"redis": OK, "workers": worker_check, "beat": beat_check},
+        "checks": {
+            "redis": OK,
+            "workers": worker_check,
+            "beat": beat_check,
+            "settings": DIFFER if differing else OK,
+        },
         "degraded": bool(problems),
         "problems": problems,
     }
@@ -123,10 +142,15 @@ class Health(MethodView):
             logger.warning("Redis does not answer: %s", exc)
             abort(503, message="Redis does not answer.", headers={"Retry-After": "2"})
         workers = svc.workers.view()
+        try:
+            differing = disagreements(svc.redis, svc.settings, workers.queues_by_worker)
+        except REDIS_ERRORS as exc:  # it answered a moment ago: leave this check out
+            logger.warning("could not compare the workers' settings: %s", exc)
+            differing = []
         return {
             "status": "ok",
             "redis": "ok",
             "workers": workers.queues_by_worker,
             "workers_as_of": datetime.fromtimestamp(workers.as_of, UTC),
-            **assess(svc.settings.queues, workers.queues_by_worker, beat),
+            **assess(svc.settings.queues, workers.queues_by_worker, beat, differing),
         }

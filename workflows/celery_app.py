@@ -8,6 +8,7 @@ from config import Settings, load_settings
 from config.celery_config import celery_config
 from workflows.broker import give_up_on_a_frozen_redis
 from workflows.requeue import RequeueUnrestored
+from workflows.shared_settings import PublishSharedSettings
 
 __all__ = ["SumflowCelery", "create_celery"]
 
@@ -31,6 +32,8 @@ def create_celery(settings: Settings | None = None) -> SumflowCelery:
     }
     # What a worker held when it lost Redis is requeued when it reconnects (workflows.requeue).
     app.steps["consumer"].add(RequeueUnrestored)
+    # Each worker says what it holds of the settings every process must share (/health).
+    app.steps["consumer"].add(PublishSharedSettings)
     # Register the shared tasks with every app we build, and the signal handlers that count
     # task outcomes, log each task sent and give pool processes their own process group
     # (workflows.outcomes, workflows.log_setup, workflows.pool_processes).

@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from flask.testing import FlaskClient
 
 from tests.support import Service, beat_command, eventually, service_env
+from workflows.shared_settings import SHARED_SETTINGS_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -83,3 +85,36 @@ def test_health_sees_a_worker_start_and_stop(
     )
     assert not any(name.startswith(f"{specialist.name}@") for name in body["workers"])
     assert body["problems"] == ["No worker consumes queue 'priority'."]
+
+
+def test_health_names_a_setting_a_worker_holds_otherwise(
+    client: FlaskClient,
+    worker: Service,
+    start_worker: Callable[..., Service],
+    redis_url: str,
+) -> None:
+    """Every process must share VISIBILITY_TIMEOUT_SECONDS and the queues; each reads its own
+    environment. A worker with a shorter visibility timeout ran one add 3 times, unseen."""
+    odd = start_worker(("priority",), VISIBILITY_TIMEOUT_SECONDS=20, ADD_DELAY_SECONDS=1)
+    body = eventually(
+        lambda: (b := health(client))["checks"]["settings"] == "differ" and b,
+        what="the difference seen",
+    )
+    (name,) = [worker for worker in body["workers"] if worker.startswith(f"{odd.name}@")]
+    assert body["degraded"] is True
+    assert (
+        f"VISIBILITY_TIMEOUT_SECONDS is 20 on worker {name} but 600 here: "
+        "every process must have the same."
+    ) in body["problems"]
+    # The shared worker holds the same settings as this process: it is not named.
+    assert [p for p in body["problems"] if "every process" in p and name not in p] == []
+
+    published = redis.Redis.from_url(redis_url)
+    assert published.hexists(SHARED_SETTINGS_KEY, name)
+    odd.stop()  # a worker that stops withdraws its settings
+    assert not published.hexists(SHARED_SETTINGS_KEY, name)
+    body = eventually(
+        lambda: (b := health(client))["checks"]["settings"] == "ok" and b,
+        what="the difference gone",
+    )
+    assert not any("every process" in problem for problem in body["problems"])

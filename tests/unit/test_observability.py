@@ -43,7 +43,7 @@ def test_redbeat_keys_follow_our_prefix() -> None:
 
 def test_all_well_is_not_degraded() -> None:
     verdict = assess(QUEUES, {"w1@h": ["default"], "w2@h": ["priority"]}, BEAT_UP)
-    assert verdict["checks"] == {"redis": "ok", "workers": "ok", "beat": "ok"}
+    assert verdict["checks"] == {"redis": "ok", "workers": "ok", "beat": "ok", "settings": "ok"}
     assert verdict["degraded"] is False
     assert verdict["problems"] == []
     assert verdict["beat"] == {"status": "ok", "lock_ttl_seconds": 8.5}
@@ -69,6 +69,14 @@ def test_no_beat_is_down_and_named() -> None:
     assert verdict["beat"] == {"status": "down", "lock_ttl_seconds": None}
     assert verdict["degraded"] is True
     assert "No beat holds RedBeat's lock" in verdict["problems"][0]
+
+
+def test_a_setting_a_worker_holds_otherwise_is_a_problem() -> None:
+    differing = ["VISIBILITY_TIMEOUT_SECONDS is 20 on worker w1@h but 600 here: ..."]
+    verdict = assess(QUEUES, {"w1@h": ["default", "priority"]}, BEAT_UP, differing)
+    assert verdict["checks"]["settings"] == "differ"
+    assert verdict["degraded"] is True
+    assert verdict["problems"] == differing
 
 
 def _record(msg: str, args: object = None, **extra: object) -> logging.LogRecord:
