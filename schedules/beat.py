@@ -26,7 +26,7 @@ from celery.exceptions import QueueNotFound
 from celery.signals import beat_init, before_task_publish
 
 from config import Settings
-from schedules.runs import RUN_HEADER, RunLog
+from schedules.runs import RUN_HEADER, RUN_ID_HEADER, RunLog
 from schedules.scheduler import adopt
 from workflows.redis_client import REDIS_ERRORS, create_redis
 
@@ -57,7 +57,7 @@ class RunRecorder:
             return  # not a scheduled run
         task_id = headers["id"]
         try:
-            self._record(name, task_id)
+            self._record(name, task_id, headers.get(RUN_ID_HEADER, ""))
         except REDIS_ERRORS as exc:
             # Publishing will meet the same outage; the beat retries the run, not the record.
             logger.warning("could not record run %s of schedule %s: %s", task_id, name, exc)
@@ -73,14 +73,16 @@ class RunRecorder:
         task_id = uuid()
         try:
             self.backend.store_result(task_id, RunNotSent(reason), states.FAILURE)
-            self._record(entry.name, task_id)
+            headers = (entry.options or {}).get("headers") or {}
+            self._record(entry.name, task_id, headers.get(RUN_ID_HEADER, ""))
         except REDIS_ERRORS as exc:
             logger.warning("could not record unsent run of schedule %s: %s", entry.name, exc)
 
-    def _record(self, name: str, task_id: str) -> None:
+    def _record(self, name: str, task_id: str, schedule_id: str) -> None:
         """Write run ``task_id`` of schedule ``name`` to its history, in one round trip."""
         with self.client.pipeline(transaction=False) as pipe:
-            self.runs.record(pipe, name, self.key_prefix + name, task_id, datetime.now(UTC))
+            key, now = self.key_prefix + name, datetime.now(UTC)
+            self.runs.record(pipe, name, key, task_id, now, schedule_id)
             pipe.execute()
 
 

@@ -19,20 +19,32 @@ import redis
 from workflows.registry import mark_issued
 from workflows.results import present, read_metas
 
-__all__ = ["LAST_RUN_FIELD", "RUN_HEADER", "Run", "RunLog", "runs_key"]
+__all__ = ["LAST_RUN_FIELD", "RUN_HEADER", "RUN_ID_HEADER", "Run", "RunLog", "runs_key"]
 
 #: Message header naming the schedule a task was sent for; the beat's recorder looks for it.
 RUN_HEADER = "sumflow_schedule"
+#: Message header, and header of the entry's options, telling one creation of a name from the
+#: next: a run the beat sends for a schedule deleted and created again under the same name
+#: belongs to neither history of the new one.
+RUN_ID_HEADER = "sumflow_schedule_id"
 #: Field of the RedBeat entry's hash holding the last run's time. RedBeat reads only its own
 #: ``definition`` and ``meta`` fields, and deletes the whole hash with the entry.
 LAST_RUN_FIELD = "sumflow_last_run_at"
 RUNS_PREFIX = "sumflow:schedule-runs:"
 
 #: One run's last-run field and history entry, written only if the RedBeat entry still has
-#: its definition (atomically: a DELETE lands wholly before or after). KEYS: entry hash, run
-#: list; ARGV: last-run field, its value, the run's record, runs kept, the list's TTL.
-_RECORD_IF_ENTRY_EXISTS = """
-if redis.call('HEXISTS', KEYS[1], 'definition') == 0 then
+#: its definition, from the creation the run was sent for (atomically: a DELETE or a new
+#: creation lands wholly before or after). KEYS: entry hash, run list; ARGV: last-run field,
+#: its value, the run's record, runs kept, the list's TTL, the run's schedule id ('' if none).
+_RECORD_IF_SAME_SCHEDULE = """
+local definition = redis.call('HGET', KEYS[1], 'definition')
+if not definition then
+    return 0
+end
+local options = cjson.decode(definition).options
+local headers = type(options) == 'table' and options.headers or nil
+local id = type(headers) == 'table' and headers.sumflow_schedule_id or nil
+if (type(id) == 'string' and id or '') ~= ARGV[6] then
     return 0
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -75,16 +87,18 @@ class RunLog:
         entry_key: str,
         task_id: str,
         run_at: datetime,
+        schedule_id: str = "",
     ) -> None:
         """Queue on ``pipe`` everything one run writes (the caller executes it once).
 
         The id is marked issued whatever happens (the task is sent all the same); the last
-        run and the history are written only while the entry exists, so a run sent just as
-        its schedule was deleted does not bring back the entry's hash nor its history."""
+        run and the history are written only while the entry exists, and is the creation
+        ``schedule_id`` names: a run sent just as its schedule was deleted does not bring back
+        the entry's hash nor its history, nor lands in a new schedule of the same name."""
         mark_issued(pipe, [task_id], "schedule", self.ttl)
         record = json.dumps({"task_id": task_id, "run_at": run_at.timestamp()})
         pipe.eval(
-            _RECORD_IF_ENTRY_EXISTS,
+            _RECORD_IF_SAME_SCHEDULE,
             2,
             entry_key,
             runs_key(name),
@@ -93,6 +107,7 @@ class RunLog:
             record,
             self.keep,
             self.ttl,
+            schedule_id,
         )
 
     def read(self, client: redis.Redis, name: str, limit: int, now: datetime) -> list[Run]:

@@ -31,6 +31,7 @@ import json
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from uuid import uuid4
 
 import redis
 from redbeat.decoder import RedBeatJSONEncoder, to_timestamp
@@ -45,7 +46,7 @@ from schedules.model import (
     ScheduleView,
     check_name,
 )
-from schedules.runs import LAST_RUN_FIELD, RUN_HEADER, Run, RunLog, runs_key
+from schedules.runs import LAST_RUN_FIELD, RUN_HEADER, RUN_ID_HEADER, Run, RunLog, runs_key
 from schedules.timing import InvalidTiming, next_run_at, timing_of
 from workflows.celery_app import SumflowCelery
 from workflows.submit import TaskOptions
@@ -84,9 +85,12 @@ class ScheduleStore:
         spec: ScheduleSpec,
         last_run_at: datetime | None = None,
         total_run_count: int = 0,
+        schedule_id: str = "",
     ) -> RedBeatSchedulerEntry:
-        """The RedBeat entry for ``spec``: queue explicit, run header set."""
+        """The RedBeat entry for ``spec``: queue explicit, run headers set (the schedule's
+        name, and the id of this creation of it, if it has one)."""
         queue = spec.options.queue or self.celery.settings.default_queue
+        headers = {RUN_HEADER: spec.name, **({RUN_ID_HEADER: schedule_id} if schedule_id else {})}
         return RedBeatSchedulerEntry(
             name=spec.name,
             task=ADD_TASK,
@@ -94,7 +98,7 @@ class ScheduleStore:
             args=[spec.a, spec.b],
             kwargs=spec.options.task_kwargs(),
             enabled=spec.enabled,
-            options={"queue": queue, "headers": {RUN_HEADER: spec.name}},
+            options={"queue": queue, "headers": headers},
             last_run_at=last_run_at,
             total_run_count=total_run_count,
             app=self.celery,
@@ -196,7 +200,7 @@ class ScheduleStore:
         interval (or the next cron time) from now."""
         check_name(spec.name)
         now = self.celery.now()
-        entry = self.entry(spec, last_run_at=now)
+        entry = self.entry(spec, last_run_at=now, schedule_id=uuid4().hex)
         key = entry.key
         with self.client.pipeline() as pipe:
             try:
@@ -259,7 +263,10 @@ class ScheduleStore:
         restart = new.timing != old.timing or (new.enabled and not old.enabled)
         anchor = now if restart else entry.last_run_at
         count = int(entry.total_run_count or 0)
-        updated = self.entry(new, last_run_at=anchor, total_run_count=count)
+        schedule_id = ((entry.options or {}).get("headers") or {}).get(RUN_ID_HEADER, "")
+        updated = self.entry(
+            new, last_run_at=anchor, total_run_count=count, schedule_id=schedule_id
+        )
         pipe.multi()
         pipe.hset(key, "definition", self._definition(updated))
         if restart:

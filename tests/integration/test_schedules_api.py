@@ -6,6 +6,7 @@ What the beat does with the entries is in test_schedule_runs.py and test_schedul
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -213,8 +214,14 @@ def test_entries_name_their_queue_explicitly(
     schedules.create("routed", every=60)
     entry = RedBeatSchedulerEntry.from_key("sumflow:redbeat:routed", app=celery_app)
     assert entry.options["queue"] == "default"
-    assert entry.options["headers"] == {"sumflow_schedule": "routed"}
+    headers = entry.options["headers"]
+    assert headers["sumflow_schedule"] == "routed"
+    assert re.fullmatch("[0-9a-f]{32}", headers["sumflow_schedule_id"])  # this creation's
     assert entry.task == "sumflow.add" and entry.args == [2, 3]
+    # A PATCH keeps the schedule's id: its runs stay its own.
+    schedules.patch("routed", every=30, a=7)
+    patched = RedBeatSchedulerEntry.from_key("sumflow:redbeat:routed", app=celery_app)
+    assert patched.options["headers"] == headers
 
 
 def test_changing_operands_keeps_the_next_run(
@@ -352,15 +359,29 @@ def test_a_run_recorded_after_the_delete_does_not_bring_the_entry_back(
     )
     key = "sumflow:redbeat:recorded"
     schedules.create("recorded", every=60)
-    recorder(headers={"sumflow_schedule": "recorded", "id": "before"})
+    sent = run_headers(celery_app, key)  # what the beat's message for this entry carries
+    recorder(headers={**sent, "id": "before"})
     assert raw_redis.hexists(key, LAST_RUN_FIELD)
     assert [run["task_id"] for run in schedules.runs("recorded")] == ["before"]
 
     schedules.delete("recorded")
-    recorder(headers={"sumflow_schedule": "recorded", "id": "after"})
+    recorder(headers={**sent, "id": "after"})
     assert not raw_redis.exists(key)
     assert not raw_redis.exists(runs_key("recorded"))
     assert raw_redis.exists("sumflow:issued:after")  # the run is still sent: its id answers
+
+    # Created again under the same name: the old schedule's run is none of the new one's.
+    schedules.create("recorded", every=60)
+    recorder(headers={**sent, "id": "late"})
+    assert schedules.runs("recorded") == []
+    assert schedules.get("recorded")["last_run_at"] is None
+    recorder(headers={**run_headers(celery_app, key), "id": "new"})
+    assert [run["task_id"] for run in schedules.runs("recorded")] == ["new"]
+
+
+def run_headers(celery_app: SumflowCelery, key: str) -> dict[str, str]:
+    """The headers the beat's message for entry ``key`` carries, from its options."""
+    return ResilientScheduler.Entry.from_key(key, app=celery_app).options["headers"]
 
 
 def test_the_beats_bookkeeping_after_the_delete_does_not_bring_the_entry_back(
