@@ -96,20 +96,25 @@ _PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _PLAIN_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
-class DecimalQueryNumber(fields.Float):
+class _PlainQueryNumber(fields.Number):
+    """A number from a query string, refused unless it matches ``plain``: Python's own
+    conversion also reads underscores, other scripts' digits and surrounding spaces."""
+
+    plain: re.Pattern[str]
+
+    def _validated(self, value: Any) -> Any:
+        if isinstance(value, str) and self.plain.fullmatch(value) is None:
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class DecimalQueryNumber(_PlainQueryNumber, fields.Float):
     """A finite number from a query string (``?wait=0.5``), in plain ASCII decimals only."""
 
-    def _validated(self, value: Any) -> float:
-        if isinstance(value, str) and _PLAIN_DECIMAL.fullmatch(value) is None:
-            raise self.make_error("invalid", input=value)
-        return super()._validated(value)
+    plain = _PLAIN_DECIMAL
 
 
-class IntegerQueryNumber(fields.Integer):
-    """An integer from a query string (``?limit=10``), in plain ASCII digits only: ``int()``
-    also reads ``5_0``, fullwidth and other scripts' digits, and surrounding spaces."""
+class IntegerQueryNumber(_PlainQueryNumber, fields.Integer):
+    """An integer from a query string (``?limit=10``), in plain ASCII digits only."""
 
-    def _validated(self, value: Any) -> int:
-        if isinstance(value, str) and _PLAIN_INTEGER.fullmatch(value) is None:
-            raise self.make_error("invalid", input=value)
-        return super()._validated(value)
+    plain = _PLAIN_INTEGER
