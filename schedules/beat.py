@@ -26,7 +26,7 @@ from celery.exceptions import QueueNotFound
 from celery.signals import beat_init, before_task_publish
 
 from config import Settings
-from schedules.runs import RUN_HEADER, RUN_ID_HEADER, RunLog
+from schedules.runs import RUN_HEADER, RUN_ID_HEADER, RunLog, run_headers
 from schedules.scheduler import adopt
 from workflows.redis_client import REDIS_ERRORS, create_redis
 
@@ -73,8 +73,7 @@ class RunRecorder:
         task_id = uuid()
         try:
             self.backend.store_result(task_id, RunNotSent(reason), states.FAILURE)
-            headers = (entry.options or {}).get("headers") or {}
-            self._record(entry.name, task_id, headers.get(RUN_ID_HEADER, ""))
+            self._record(entry.name, task_id, run_headers(entry).get(RUN_ID_HEADER, ""))
         except REDIS_ERRORS as exc:
             logger.warning("could not record unsent run of schedule %s: %s", entry.name, exc)
 

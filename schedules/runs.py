@@ -19,13 +19,21 @@ import redis
 from workflows.registry import mark_issued
 from workflows.results import present, read_metas
 
-__all__ = ["LAST_RUN_FIELD", "RUN_HEADER", "RUN_ID_HEADER", "Run", "RunLog", "runs_key"]
+__all__ = [
+    "LAST_RUN_FIELD",
+    "RUN_HEADER",
+    "RUN_ID_HEADER",
+    "Run",
+    "RunLog",
+    "run_headers",
+    "runs_key",
+]
 
 #: Message header naming the schedule a task was sent for; the beat's recorder looks for it.
 RUN_HEADER = "sumflow_schedule"
 #: Message header, and header of the entry's options, telling one creation of a name from the
-#: next: a run the beat sends for a schedule deleted and created again under the same name
-#: belongs to neither history of the new one.
+#: next: a run the beat sends for a schedule that is then deleted and created again under the
+#: same name is not one of the new schedule's runs.
 RUN_ID_HEADER = "sumflow_schedule_id"
 #: Field of the RedBeat entry's hash holding the last run's time. RedBeat reads only its own
 #: ``definition`` and ``meta`` fields, and deletes the whole hash with the entry.
@@ -35,7 +43,8 @@ RUNS_PREFIX = "sumflow:schedule-runs:"
 #: One run's last-run field and history entry, written only if the RedBeat entry still has
 #: its definition, from the creation the run was sent for (atomically: a DELETE or a new
 #: creation lands wholly before or after). KEYS: entry hash, run list; ARGV: last-run field,
-#: its value, the run's record, runs kept, the list's TTL, the run's schedule id ('' if none).
+#: its value, the run's record, runs kept, the list's TTL, the id header's name, the run's
+#: schedule id ('' if none).
 _RECORD_IF_SAME_SCHEDULE = """
 local definition = redis.call('HGET', KEYS[1], 'definition')
 if not definition then
@@ -43,8 +52,8 @@ if not definition then
 end
 local options = cjson.decode(definition).options
 local headers = type(options) == 'table' and options.headers or nil
-local id = type(headers) == 'table' and headers.sumflow_schedule_id or nil
-if (type(id) == 'string' and id or '') ~= ARGV[6] then
+local id = type(headers) == 'table' and headers[ARGV[6]] or nil
+if (type(id) == 'string' and id or '') ~= ARGV[7] then
     return 0
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
@@ -53,6 +62,11 @@ redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[4]) - 1)
 redis.call('EXPIRE', KEYS[2], ARGV[5])
 return 1
 """
+
+
+def run_headers(entry: Any) -> dict[str, str]:
+    """The headers a RedBeat entry's runs are sent with (`RUN_HEADER`, `RUN_ID_HEADER`)."""
+    return (entry.options or {}).get("headers") or {}
 
 
 def runs_key(name: str) -> str:
@@ -107,6 +121,7 @@ class RunLog:
             record,
             self.keep,
             self.ttl,
+            RUN_ID_HEADER,
             schedule_id,
         )
 

@@ -8,9 +8,10 @@ adds what an API needs and RedBeat leaves to its callers:
 - Writes are WATCH/MULTI transactions: a name in use is refused even when two clients create
   it at once, an update cannot resurrect an entry deleted meanwhile, and a delete removes only
   the schedule it read.
-- An entry sumflow did not write (another task, other arguments, a timing sumflow never
-  stores) is no schedule: reading, updating, deleting it and reading its runs all raise
-  ScheduleNotFound, through the one check in `_read`, and `list` skips it.
+- An entry sumflow did not write (no run header of sumflow's, another task, other arguments,
+  a timing sumflow never stores, fields set by hand) is no schedule: reading, updating,
+  deleting it and reading its runs all raise ScheduleNotFound, through the one check in
+  `_read`, and `list` skips it.
 - An update keeps the entry's ``meta`` (last run, run count) unless the timing changes, so
   saving never postpones the next run by accident (sibson/redbeat#313); the sorted-set score
   is set to the exact next run, so a running beat picks the change up at its next tick
@@ -46,7 +47,15 @@ from schedules.model import (
     ScheduleView,
     check_name,
 )
-from schedules.runs import LAST_RUN_FIELD, RUN_HEADER, RUN_ID_HEADER, Run, RunLog, runs_key
+from schedules.runs import (
+    LAST_RUN_FIELD,
+    RUN_HEADER,
+    RUN_ID_HEADER,
+    Run,
+    RunLog,
+    run_headers,
+    runs_key,
+)
 from schedules.timing import InvalidTiming, next_run_at, timing_of
 from workflows.celery_app import SumflowCelery
 from workflows.submit import TaskOptions
@@ -108,12 +117,12 @@ class ScheduleStore:
     def spec_of(entry: RedBeatSchedulerEntry) -> ScheduleSpec:
         """The spec of a stored entry; ScheduleNotFound if it is not one of sumflow's adds.
 
-        sumflow's own entries carry its run header (see `_entry`). Any other entry, even one
+        sumflow's own entries carry its run header (see `entry`). Any other entry, even one
         for ``sumflow.add`` from a plain beat configuration, is someone else's: never shown,
         changed or deleted here, and never a reason for a listing to fail."""
         args = list(entry.args or ())
         options = entry.options or {}
-        ours = (options.get("headers") or {}).get(RUN_HEADER) == entry.name
+        ours = run_headers(entry).get(RUN_HEADER) == entry.name
         if not ours or entry.task != ADD_TASK or len(args) != 2:
             raise ScheduleNotFound(entry.name)
         try:
@@ -263,7 +272,7 @@ class ScheduleStore:
         restart = new.timing != old.timing or (new.enabled and not old.enabled)
         anchor = now if restart else entry.last_run_at
         count = int(entry.total_run_count or 0)
-        schedule_id = ((entry.options or {}).get("headers") or {}).get(RUN_ID_HEADER, "")
+        schedule_id = run_headers(entry).get(RUN_ID_HEADER, "")
         updated = self.entry(
             new, last_run_at=anchor, total_run_count=count, schedule_id=schedule_id
         )
