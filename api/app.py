@@ -10,6 +10,7 @@ from flask import Flask
 from api import (
     chains,
     chords,
+    docs_assets,
     groups,
     health,
     instrumentation,
@@ -52,8 +53,7 @@ def _openapi_config(settings: Settings) -> dict[str, Any]:
         "OPENAPI_URL_PREFIX": "/",
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "/docs",
-        # Pinned: an unpinned URL serves whatever release is newest the day /docs is opened.
-        "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.35.0/",
+        "OPENAPI_SWAGGER_UI_URL": docs_assets.ASSETS_URL,
         "API_SPEC_OPTIONS": {
             "info": {
                 "description": "Sums numbers in the background with Celery and Redis: single "
@@ -89,5 +89,6 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     api.spec.components.schema("RetryPolicy", schema=RetryPolicySchema)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    app.register_blueprint(docs_assets.blp)  # static files: not in the OpenAPI document
     register_error_handlers(app, api)
     return app

@@ -27,7 +27,12 @@ __all__ = [
 
 #: Endpoints anyone may call: the health probe and the API documentation.
 PUBLIC_ENDPOINTS = frozenset(
-    {"health.Health", "api-docs.openapi_json", "api-docs.openapi_swagger_ui"}
+    {
+        "health.Health",
+        "api-docs.openapi_json",
+        "api-docs.openapi_swagger_ui",
+        "swagger-ui-assets.static",
+    }
 )
 
 #: The OpenAPI name of the security scheme.

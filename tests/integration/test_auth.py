@@ -92,6 +92,7 @@ def test_health_and_the_docs_are_open(anonymous: FlaskClient) -> None:
     assert anonymous.get("/health").status_code == 200
     assert anonymous.get("/openapi.json").status_code == 200
     assert anonymous.get("/docs").status_code == 200
+    assert anonymous.get("/docs/assets/swagger-ui-bundle.js", buffered=True).status_code == 200
 
 
 def test_both_keys_work_while_rotating(anonymous: FlaskClient, worker: Service) -> None:

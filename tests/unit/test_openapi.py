@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from api import create_app
@@ -55,3 +56,21 @@ def test_chunk_size_may_be_sent_as_null_as_it_is_answered() -> None:
     schemas = document()["components"]["schemas"]
     for name in ("GroupRequest", "ChordRequest", "GroupAccepted", "ChordAccepted"):
         assert schemas[name]["properties"]["chunk_size"]["nullable"] is True, name
+
+
+def test_the_docs_page_loads_swagger_ui_from_the_service_itself() -> None:
+    client = create_app({"redis_url": UNREACHABLE}).test_client()
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    # Nothing from another origin: /docs works offline and under a same-origin CSP.
+    assert sorted(assets) == [
+        "/docs/assets/swagger-ui-bundle.js",
+        "/docs/assets/swagger-ui-standalone-preset.js",
+        "/docs/assets/swagger-ui.css",
+    ]
+    served = {asset: client.get(asset, buffered=True) for asset in assets}  # buffered: closed
+    assert [response.status_code for response in served.values()] == [200, 200, 200]
+    assert served["/docs/assets/swagger-ui.css"].mimetype == "text/css"
+    assert b"SwaggerUIBundle" in served["/docs/assets/swagger-ui-bundle.js"].data
+    assert client.get("/docs/assets/no-such-file.js").status_code == 404
