@@ -210,35 +210,35 @@ def _wait_for_clients_to_leave(server: RedisServer, timeout: float) -> None:
         client.close()
 
 
-def _tls_options(url: str) -> dict[str, Any]:
-    """The REDIS_SSL_* settings, so that `wait` trusts the same servers the services do."""
-    return redis_ssl_options(load_settings(redis_url=url))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m config.redis_server")
     parser.add_argument("action", choices=["ping", "wait", "serve"])
-    parser.add_argument("--url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--url", help="default: REDIS_URL, read as every sumflow process reads it")
     parser.add_argument("--dir", default="var/redis", type=Path)
     parser.add_argument("--timeout", default=30.0, type=float)
     args = parser.parse_args(argv)
-    try:  # every setting, not only TLS's: `make run` checks them here before starting anything
-        options = _tls_options(args.url)
+    overrides = {} if args.url is None else {"redis_url": args.url}
+    # Every setting, not only the URL and TLS: `make run` checks them here before starting
+    # anything. The URL comes from Settings, not the raw variable, so that an empty REDIS_URL
+    # (the default) or one with spaces around it means here what it means to the services.
+    try:
+        settings = load_settings(**overrides)
     except ConfigError as exc:
         print(f"sumflow: {exc}", file=sys.stderr)
         return 2
+    url, options = settings.redis_url, redis_ssl_options(settings)
     if args.action == "ping":
-        return 0 if ping(args.url, **options) else 1
+        return 0 if ping(url, **options) else 1
     if args.action == "wait":
         deadline = time.monotonic() + args.timeout
-        while not ping(args.url, **options):
+        while not ping(url, **options):
             if time.monotonic() > deadline:
-                where = urlparse(args.url).netloc.rpartition("@")[2]  # never print a password
+                where = urlparse(url).netloc.rpartition("@")[2]  # never print a password
                 print(f"Redis at {where} did not answer in {args.timeout:g} s", file=sys.stderr)
                 return 1
             time.sleep(0.2)
         return 0
-    return _serve(args.url, args.dir.resolve())
+    return _serve(url, args.dir.resolve())
 
 
 if __name__ == "__main__":

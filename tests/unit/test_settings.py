@@ -114,3 +114,24 @@ def test_a_bad_setting_stops_make_run_with_one_line_naming_it(
     monkeypatch.setenv("WEB_THREADS", "0")
     assert start() == 2
     assert capsys.readouterr().err == "sumflow: WEB_THREADS must be at least 1\n"
+
+
+@pytest.mark.parametrize(
+    ("raw", "read"),
+    [
+        ("", "redis://127.0.0.1:6379/0"),
+        ("  redis://127.0.0.1:6390/2 ", "redis://127.0.0.1:6390/2"),
+    ],
+)
+def test_make_runs_redis_check_reads_redis_url_as_every_process_does(
+    raw: str, read: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty REDIS_URL means the default, and spaces around it are dropped, for the API,
+    the worker and the beat alike. `make run`'s ping read the raw variable instead, and
+    refused with "REDIS_URL must start with redis://..." a value every process accepts."""
+    pinged: list[str] = []
+    monkeypatch.setattr(redis_server, "ping", lambda url, **_: pinged.append(url) or True)
+    monkeypatch.setenv("REDIS_URL", raw)
+    assert load_settings().redis_url == read
+    assert redis_server.main(["ping"]) == 0
+    assert pinged == [read]
