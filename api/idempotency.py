@@ -166,7 +166,8 @@ def _once(key: str, submit: Callable[[], Any]) -> Response:
         )
     except REDIS_ERRORS as exc:
         # The work is queued: answer it. A retry with this key gets 409 until the claim
-        # expires (PENDING_TTL), then submits again; the README says so.
+        # expires (PENDING_TTL), then submits again (docs/reliability.md, "What is not
+        # guaranteed").
         logger.warning("could not remember the response for an idempotency key: %s", exc)
     return response
 
