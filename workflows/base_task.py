@@ -26,7 +26,13 @@ logger = get_task_logger(__name__)
 
 
 class SumflowTask(Task):
-    #: Counts a chord member whose pool process died after storing SUCCESS (see the module).
+    """Unlike the ``FlaskTask`` of Flask's Celery pattern, this base runs no Flask app context:
+    a task needs none, and nothing below ``api`` may know Flask (README, Architecture). The
+    configuration a task needs is ``self.app.settings``, the Settings its Celery app was built
+    from (`workflows.celery_app`)."""
+
+    #: Counts a chord member whose pool process died after storing SUCCESS
+    #: (see `workflows.task_request`).
     Request = "workflows.task_request:TaskRequest"
 
     def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
