@@ -171,7 +171,13 @@ class ScheduleStore:
         return to_timestamp(next_run_at(entry.schedule, entry.last_run_at or now, now))
 
     def _decode(self, fields: list[str | None]) -> tuple[RedBeatSchedulerEntry, datetime | None]:
-        """An entry from its hash fields, as `RedBeatSchedulerEntry.from_key` builds it."""
+        """An entry from its hash fields, as `RedBeatSchedulerEntry.from_key` builds it, and
+        like it a KeyError when there is no entry.
+
+        Not ``from_key`` itself, RedBeat's documented read: it fetches ``definition`` and
+        ``meta`` alone, in a round trip of its own. The callers' HMGET also fetches sumflow's
+        last-run field, `list` reads every entry in one pipelined round trip, and `_update`
+        and `_delete` read on the pipeline that WATCHes the key they then write."""
         definition, meta, last_run = fields
         if not definition:
             raise KeyError("definition")
