@@ -14,14 +14,13 @@ from typing import Any
 
 from marshmallow import ValidationError, fields
 
-from api.fields import OPERAND_LIMIT, OPERAND_NON_FINITE, OPERAND_OUT_OF_RANGE
+from api.fields import NOT_A_NUMBER, OPERAND_LIMIT, OPERAND_NON_FINITE, OPERAND_OUT_OF_RANGE
 
 __all__ = ["MAX_REPORTED", "NumberList", "PairList", "operand_error"]
 
 #: Bad elements reported per field; a list of 100,000 strings needs no 100,000 messages.
 MAX_REPORTED = 10
 
-INVALID = "Must be a JSON number, not a string, boolean or null."
 NOT_A_PAIR = "Must be a pair [a, b] of two numbers."
 
 
@@ -34,7 +33,7 @@ def operand_error(value: Any) -> str | None:
         if not math.isfinite(value):
             return OPERAND_NON_FINITE
         return None if -OPERAND_LIMIT <= value <= OPERAND_LIMIT else OPERAND_OUT_OF_RANGE
-    return INVALID  # bool, str, None, list, dict, and int/float subclasses
+    return NOT_A_NUMBER  # bool, str, None, list, dict, and int/float subclasses
 
 
 def _limit(max_items: int | Callable[[], int]) -> int:

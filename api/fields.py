@@ -11,6 +11,7 @@ from marshmallow import fields
 
 __all__ = [
     "NON_FINITE",
+    "NOT_A_NUMBER",
     "OPERAND_NON_FINITE",
     "OPERAND_OUT_OF_RANGE",
     "DecimalQueryNumber",
@@ -30,6 +31,9 @@ OPERAND_LIMIT = 2**63 - 1
 #: double (1e400) as Infinity.
 NON_FINITE = "Must be a finite number: not NaN or Infinity, nor larger than 1.8e308."
 
+#: What a number field says of a string, boolean or null; the batch fields say the same.
+NOT_A_NUMBER = "Must be a JSON number, not a string, boolean or null."
+
 #: An operand's messages name its own range, whichever endpoint and however far outside
 #: (1.5e308, and 1e400 read as Infinity, are both simply too large).
 OPERAND_OUT_OF_RANGE = f"Must be between {-OPERAND_LIMIT} and {OPERAND_LIMIT}."
@@ -40,7 +44,7 @@ class _StrictNumber:
     """Accept JSON numbers as they are: integers stay integers, floats must be finite."""
 
     default_error_messages = {
-        "invalid": "Must be a JSON number, not a string, boolean or null.",
+        "invalid": NOT_A_NUMBER,
         "non_finite": NON_FINITE,
     }
 
