@@ -32,6 +32,7 @@ from celery import Signature, chain, uuid
 from kombu import Producer
 from kombu.exceptions import BatchPublishError, OperationalError
 
+from workflows.arithmetic import Number
 from workflows.canvas_tasks import ADD_MANY_TASK, SUM_ALL_TASK
 from workflows.celery_app import SumflowCelery
 from workflows.chunking import split, tasks_needed
@@ -51,7 +52,7 @@ __all__ = [
     "submit_group",
 ]
 
-Number = int | float
+#: One pair of operands, ``[a, b]``.
 Pair = Sequence[Number]
 
 
