@@ -7,9 +7,10 @@ behind them: ``/health`` stops answering and every POST and read hangs. Measured
 limit under Granian: 16 waits on a pending task (2 processes × 8 threads) held a
 ``GET /health`` for 14.5 s of a 15 s wait.
 
-So a quarter of each process's threads (at least one) never wait. A request that finds every
-waiting slot taken is answered at once, as if it had asked for no wait, with
-``Retry-After: 1``; its client asks again, as it would after a wait that ran out.
+So a quarter of each process's threads (at least one) never wait, unless WEB_THREADS is 1: a
+single thread keeps its one waiting slot (`slots_for`). A request that finds every waiting
+slot taken is answered at once, as if it had asked for no wait, with ``Retry-After: 1``; its
+client asks again, as it would after a wait that ran out.
 """
 
 from __future__ import annotations
