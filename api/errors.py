@@ -107,6 +107,15 @@ class SumflowApi(Api):
 
 
 def register_error_handlers(app: Flask, api: SumflowApi) -> None:
+    """Map every failure to the one error shape: Redis outages (503), an oversized body (413)
+    and anything unexpected (500); HTTP errors through ``api``.
+
+    Two hooks that are not error handlers live here too, because they keep answers that no
+    view writes in the same shape: a body that is not plain JSON is refused with a JSON 415
+    before any view's parser sees it, and Flask's own empty ``text/html`` answer to OPTIONS
+    becomes a 204. The 415 check reads the declared length, so it must be registered after
+    `api.body_limit`'s hook, which gives a chunked body its real one (see `create_app`)."""
+
     @app.before_request
     def _require_json_body() -> None:
         if request.method not in _BODY_METHODS or not request.content_length:
