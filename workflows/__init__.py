@@ -16,7 +16,7 @@ _app: SumflowCelery | None = None
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("app", "celery"):
+    if name == "app":
         global _app
         if _app is None:
             _app = create_celery()
