@@ -148,10 +148,18 @@ def _env_disableable(env: Mapping[str, str], name: str, default: str) -> str:
 
 
 def _env_list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """Comma-separated items; unset or empty means the default.
+
+    A value of nothing but commas is refused rather than read as empty: ``API_KEYS=","``
+    would otherwise switch authentication off while looking like it was configured.
+    """
     raw = env.get(name)
     if raw is None or not raw.strip():
         return default
-    return tuple(item.strip() for item in raw.split(",") if item.strip())
+    items = tuple(item.strip() for item in raw.split(",") if item.strip())
+    if not items:
+        raise ConfigError(f"{name} names nothing, got {raw!r}: leave it empty for the default")
+    return items
 
 
 def _validated(settings: Settings) -> Settings:

@@ -55,6 +55,10 @@ def test_environment_is_parsed() -> None:
         ({"WEB_THREADS": "0"}, "WEB_THREADS must be at least 1"),
         ({"MAX_REQUEST_BYTES": "0"}, "MAX_REQUEST_BYTES must be at least 1"),
         ({"WORKER_POOL": "bogus"}, "WORKER_POOL must be one of prefork, threads, solo, .*'bogus'"),
+        # Read as "no keys", a typo would switch authentication off.
+        ({"API_KEYS": ","}, "API_KEYS names nothing, got ',': leave it empty for the default"),
+        ({"API_KEYS": " , "}, "API_KEYS names nothing"),
+        ({"TASK_QUEUES": ",,"}, "TASK_QUEUES names nothing"),
         (
             {"ADD_DELAY_SECONDS": "3", "VISIBILITY_TIMEOUT_SECONDS": "5"},
             "ADD_DELAY_SECONDS must be at most half of VISIBILITY_TIMEOUT_SECONDS, 2.5 s",
