@@ -111,6 +111,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "redbeat_redis_url": settings.redis_url,
         "redbeat_redis_options": {
             "socket_connect_timeout": settings.redis_timeout_seconds,
+            # RedBeat retries a call that could not connect or timed out, backing off, for up
+            # to 30 s: the beat rides out a Redis restart instead of failing on its next tick.
             "retry_period": 30,
         },
         "redbeat_key_prefix": REDBEAT_KEY_PREFIX,
