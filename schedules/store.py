@@ -68,6 +68,20 @@ __all__ = ["ScheduleStore", "changed"]
 _ATTEMPTS = 5
 
 
+def _raise_if_connection_lost(error: redis.WatchError) -> None:
+    """Raise the connection error behind ``error``, if it was one and not a watched key that
+    changed.
+
+    redis-py raises a WatchError, too, for a connection error met while keys are watched (it
+    chains the connection error). That is no other writer: a Redis loading its dataset takes
+    the WATCH and answers the next read with -LOADING. Taken for a change, it answered 409
+    ("exists", "kept changing") where the API owes 503, as for any Redis outage.
+    """
+    cause = error.__context__
+    if isinstance(cause, redis.ConnectionError):
+        raise cause
+
+
 class ScheduleStore:
     """CRUD over RedBeat entries for one Celery app; see the module docstring."""
 
@@ -231,7 +245,8 @@ class ScheduleStore:
                 )
                 pipe.zadd(self.conf.schedule_key, {key: self._score(entry, now)})
                 pipe.execute()
-            except redis.WatchError:
+            except redis.WatchError as error:
+                _raise_if_connection_lost(error)
                 raise ScheduleExists(spec.name) from None
         return self._view(entry, None, now)
 
@@ -262,7 +277,8 @@ class ScheduleStore:
             with self.client.pipeline() as pipe:
                 try:
                     return self._update(pipe, name, changes)
-                except redis.WatchError:
+                except redis.WatchError as error:
+                    _raise_if_connection_lost(error)
                     continue  # the beat (or another client) wrote the entry meanwhile
         raise ScheduleBusy(name)
 
@@ -298,7 +314,8 @@ class ScheduleStore:
             with self.client.pipeline() as pipe:
                 try:
                     return self._delete(pipe, name)
-                except redis.WatchError:
+                except redis.WatchError as error:
+                    _raise_if_connection_lost(error)
                     continue  # the beat wrote the entry's meta meanwhile
         raise ScheduleBusy(name)
 
