@@ -36,11 +36,14 @@ def create_celery(settings: Settings | None = None) -> SumflowCelery:
     app.steps["consumer"].add(PublishSharedSettings)
     # Register the shared tasks with every app we build, and the signal handlers that count
     # task outcomes, log each task sent and give pool processes their own process group
-    # (workflows.outcomes, workflows.log_setup, workflows.pool_processes).
+    # (workflows.outcomes, workflows.log_setup, workflows.pool_processes). A Redis that
+    # refuses (OOM, MISCONF, READONLY, BUSY) is an outage to the worker and the beat as to
+    # the API (workflows.redis_client).
     import workflows.canvas_tasks  # noqa: F401
     import workflows.log_setup  # noqa: F401
     import workflows.outcomes  # noqa: F401
     import workflows.pool_processes  # noqa: F401
+    import workflows.redis_client  # noqa: F401
     import workflows.tasks  # noqa: F401
 
     return app

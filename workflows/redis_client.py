@@ -1,18 +1,62 @@
-"""The Redis client sumflow's own code uses: short timeouts so callers fail fast, one retry."""
+"""The Redis client sumflow's own code uses: short timeouts so callers fail fast, one retry.
+
+Importing this module also makes the error replies of a Redis that is up but cannot serve
+right now (`UNAVAILABLE_REPLIES`) connection errors, for every client in the process.
+"""
 
 from __future__ import annotations
 
 import redis
+from redis._parsers.base import BaseParser
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
 from config import Settings
 from config.redis_tls import redis_ssl_options
 
-__all__ = ["REDIS_ERRORS", "create_redis"]
+__all__ = ["REDIS_ERRORS", "UNAVAILABLE_REPLIES", "create_redis"]
 
 #: What a Redis outage looks like to callers, whichever client noticed it.
 REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+
+
+class RedisOutOfMemory(redis.exceptions.OutOfMemoryError, RedisConnectionError):
+    """``-OOM``: maxmemory reached under ``noeviction``; writes are refused until memory frees."""
+
+
+class RedisReadOnly(redis.exceptions.ReadOnlyError, RedisConnectionError):
+    """``-READONLY``: the server became a replica (a failover); a new connection may reach the
+    new primary."""
+
+
+class RedisMasterDown(redis.exceptions.MasterDownError, RedisConnectionError):
+    """``-MASTERDOWN``: a replica that lost its primary and serves no stale data."""
+
+
+class RedisRefusing(redis.exceptions.ResponseError, RedisConnectionError):
+    """``-MISCONF`` (snapshots failing, writes refused), ``-BUSY`` (a script runs past
+    busy-reply-threshold) or ``-UNBLOCKED`` (a blocked BRPOP cut off by a switch to replica)."""
+
+
+#: Error replies of a Redis that is up but cannot serve now, as connection errors: each a
+#: subclass of redis-py's own class too, so code that catches that one still does. redis-py
+#: raises them as plain ResponseErrors, which every layer takes for a bug in the command:
+#: kombu's consumer exited the worker for good on a refused BRPOP or acknowledgement, Celery
+#: failed an add whose sum could not be stored (or left it STARTED), and the beat exited. As
+#: connection errors they get the handling a Redis outage gets: the worker reconnects and
+#: requeues, the result is stored once Redis accepts it, the beat waits, the API answers 503.
+#: (LOADING, NOAUTH and WRONGPASS are connection errors in redis-py already.)
+UNAVAILABLE_REPLIES: dict[str, type[RedisConnectionError]] = {
+    "OOM": RedisOutOfMemory,
+    "READONLY": RedisReadOnly,
+    "MASTERDOWN": RedisMasterDown,
+    "MISCONF": RedisRefusing,
+    "BUSY": RedisRefusing,
+    "UNBLOCKED": RedisRefusing,
+}
+# One table for every parser (hiredis's and redis-py's own), and so for every client.
+BaseParser.EXCEPTION_CLASSES.update(UNAVAILABLE_REPLIES)
 
 
 def create_redis(settings: Settings, *, decode_responses: bool = False) -> redis.Redis:
