@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import Flask, Response, request
 from flask_smorest import Api, abort
-from kombu.exceptions import OperationalError
 from werkzeug.exceptions import (
     HTTPException,
     MethodNotAllowed,
@@ -21,7 +20,7 @@ from werkzeug.exceptions import (
     UnsupportedMediaType,
 )
 
-from workflows.redis_client import REDIS_ERRORS
+from workflows.redis_client import OUTAGE_ERRORS
 
 __all__ = ["SumflowApi", "error_body", "register_error_handlers"]
 
@@ -144,7 +143,7 @@ def register_error_handlers(app: Flask, api: SumflowApi) -> None:
         body = error_body(503, "Redis is unavailable, try again shortly.")
         return body, 503, {"Retry-After": "2"}
 
-    for exc_type in (*REDIS_ERRORS, OperationalError):
+    for exc_type in OUTAGE_ERRORS:
         app.register_error_handler(exc_type, _unavailable)
 
     @app.after_request

@@ -10,9 +10,8 @@ from typing import Any
 
 import redis
 from celery import Celery
-from kombu.exceptions import OperationalError
 
-from workflows.redis_client import REDIS_ERRORS
+from workflows.redis_client import OUTAGE_ERRORS
 
 __all__ = ["WorkerDirectory", "WorkerView", "queue_depths"]
 
@@ -147,7 +146,7 @@ class WorkerDirectory:
     def _fetch(self) -> dict[str, list[str]]:
         try:
             replies = self._inspect_once_more_if_stale()
-        except (OperationalError, *REDIS_ERRORS):
+        except OUTAGE_ERRORS:
             return {}
         return {
             worker: sorted(queue["name"] for queue in queues)

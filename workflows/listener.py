@@ -16,16 +16,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import redis
-from kombu.exceptions import OperationalError
 from redis.client import PubSub
+
+from workflows.redis_client import OUTAGE_ERRORS
 
 __all__ = ["Subscription", "subscribed"]
 
 _local = threading.local()
-
-#: Errors that may have come from a broken connection, the block's own publish included
-#: (kombu reports Redis errors as OperationalError): after them the connection is not kept.
-_CONNECTION_ERRORS = (redis.RedisError, OperationalError, OSError)
 
 
 def _thread_pubsubs() -> weakref.WeakKeyDictionary[redis.Redis, PubSub]:
@@ -113,7 +110,7 @@ def subscribed(client: redis.Redis, channel: str, timeout: float) -> Iterator[Su
     try:
         yield subscription
     except Exception as error:
-        _release(cache, client, pubsub, channel, not isinstance(error, _CONNECTION_ERRORS))
+        _release(cache, client, pubsub, channel, not isinstance(error, OUTAGE_ERRORS))
         raise
     except BaseException:
         pubsub.close()

@@ -7,6 +7,7 @@ right now (`UNAVAILABLE_REPLIES`) connection errors, for every client in the pro
 from __future__ import annotations
 
 import redis
+from kombu.exceptions import OperationalError
 from redis._parsers.base import BaseParser
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -15,10 +16,14 @@ from redis.retry import Retry
 from config import Settings
 from config.redis_tls import redis_ssl_options
 
-__all__ = ["REDIS_ERRORS", "UNAVAILABLE_REPLIES", "create_redis"]
+__all__ = ["OUTAGE_ERRORS", "REDIS_ERRORS", "UNAVAILABLE_REPLIES", "create_redis"]
 
 #: What a Redis outage looks like to callers, whichever client noticed it.
 REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+
+#: The same, where Celery or kombu talked to Redis: kombu reports its Redis errors (a failed
+#: publish, a broadcast inspect) as its own OperationalError.
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (*REDIS_ERRORS, OperationalError)
 
 
 class RedisOutOfMemory(redis.exceptions.OutOfMemoryError, RedisConnectionError):
