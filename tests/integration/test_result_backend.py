@@ -1,4 +1,5 @@
-"""The result backend keeps a finished task finished, whatever order late states arrive in.
+"""The result backend keeps a finished task finished, whatever order late states arrive in,
+and ends a broken chain's later steps.
 
 Celery publishes a retry's message before it stores RETRY, so with no backoff the next attempt
 can run and finish on another pool process first; the late RETRY used to replace its SUCCESS
@@ -15,11 +16,13 @@ from typing import Any
 import pytest
 import redis
 from celery import states, uuid
+from celery.app.task import Context
 from celery.exceptions import Retry
+from celery.result import GroupResult
 
 from config import load_settings
 from workflows import create_celery
-from workflows.backend import ResultBackend
+from workflows.backend import ChainAborted, ResultBackend
 from workflows.results import meta_key
 
 pytestmark = pytest.mark.integration
@@ -96,3 +99,55 @@ def test_every_state_of_a_normal_run_is_stored_and_announced_in_turn(
         heard = [json.loads(pubsub.get_message(timeout=1)["data"])["status"] for _ in run]
     assert heard == run  # a later run may still succeed after a failure, as in Celery
     assert 0 < client.ttl(meta_key(task_id)) <= backend.expires
+
+
+def chain_request(task_id: str, *later: str, **fields: Any) -> Context:
+    """The request of a chain step, as a worker has it: ``later`` are the steps still to run,
+    which Celery lists last first."""
+    chain = [{"task": "sumflow.add", "args": [1], "options": {"task_id": t}} for t in later]
+    return Context(id=task_id, chain=chain[::-1], **fields)
+
+
+def test_a_broken_chain_announces_its_own_id_last(
+    backend: ResultBackend, client: redis.Redis
+) -> None:
+    # A client waiting on the chain's id (its last step) reads the other steps once it hears
+    # the failure: by then each of them must already say it was not run.
+    steps = [uuid() for _ in range(4)]
+    with client.pubsub() as pubsub:
+        pubsub.psubscribe(meta_key("*"))
+        assert pubsub.get_message(timeout=1)["type"] == "psubscribe"
+        backend.mark_as_failure(steps[0], ValueError("boom"), request=chain_request(*steps))
+        heard = [pubsub.get_message(timeout=1) for _ in steps]
+    assert [json.loads(m["data"])["task_id"] for m in heard] == steps
+    assert [stored(client, step) for step in steps] == [states.FAILURE] * 4
+    assert json.loads(client.get(meta_key(steps[-1])))["result"]["exc_type"] == "ChainAborted"
+
+
+def test_a_broken_chain_still_calls_the_failed_steps_errback(backend: ResultBackend) -> None:
+    failures: list[tuple[str, str]] = []
+
+    @backend.app.task(name="tests.record_failure", shared=False)
+    def record_failure(request: Context, exc: BaseException, traceback: Any) -> None:
+        failures.append((request.id, str(exc)))
+
+    first, last = uuid(), uuid()
+    request = chain_request(first, last, errbacks=[record_failure.s()])
+    backend.mark_as_failure(first, ValueError("boom"), request=request)
+    assert failures == [(first, "boom")]
+    assert isinstance(backend.get_result(last), ChainAborted)
+
+
+def test_a_saved_group_is_announced_and_expires_with_the_results(
+    backend: ResultBackend, client: redis.Redis
+) -> None:
+    # No member results: an AsyncResult unsubscribes when collected, after Redis may be gone.
+    group = GroupResult(uuid(), [], app=backend.app)
+    key = backend.get_key_for_group(group.id)
+    with client.pubsub() as pubsub:
+        pubsub.subscribe(key)
+        assert pubsub.get_message(timeout=1)["type"] == "subscribe"
+        group.save(backend=backend)
+        assert pubsub.get_message(timeout=1)["data"] == client.get(key)
+    assert backend.restore_group(group.id).id == group.id
+    assert 0 < client.ttl(key) <= backend.expires

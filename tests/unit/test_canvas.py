@@ -34,6 +34,7 @@ def test_the_rest_of_a_chain_is_read_from_the_request() -> None:
     # Anything but plain task steps is left to Celery's own handling.
     assert _plain_steps([{"task": "celery.chord", "subtask_type": "chord", "options": {}}]) is None
     assert _plain_steps([{"task": "x", "options": {"task_id": "a", "chord": {}}}]) is None
+    assert _plain_steps([{"task": "x", "options": {}}]) is None  # no id to end it under
 
 
 def test_a_broken_chain_names_the_step_and_why() -> None:
