@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 
 import pytest
+import redis
 from flask.testing import FlaskClient
 
 from tests.conftest import Sums
 from tests.support import Service
+from workflows.registry import issued_key
+from workflows.results import meta_key
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +49,17 @@ def test_unknown_task_id_is_404(client: FlaskClient) -> None:
     assert "was issued by this service" in response.json["message"]
 
 
+def test_a_task_that_has_run_answers_after_its_issued_id_expired(
+    sums: Sums, worker: Service, redis_url: str
+) -> None:
+    # docs/reliability.md: work that waited in a queue past RESULT_EXPIRES_SECONDS reads 404
+    # "until it has run"; once its result is stored, it answers with it.
+    task_id = sums.submit(2, 3)
+    assert sums.finished(task_id) == {"status": "SUCCESS", "result": 5}
+    redis.Redis.from_url(redis_url).delete(issued_key(task_id))  # as its expiry would
+    assert sums.result(task_id) == {"status": "SUCCESS", "result": 5}
+
+
 def test_wait_returns_as_soon_as_the_task_is_done(sums: Sums, worker: Service) -> None:
     # A promise of the contract, not a speed figure: the add takes TEST_ADD_DELAY (0.2 s),
     # and the answer comes when it is done, not when the 10 s are up.
@@ -66,3 +82,18 @@ def test_wait_above_30_seconds_is_refused(client: FlaskClient, sums: Sums) -> No
     response = client.get(f"/result/{task_id}?wait=31")
     assert response.status_code == 422
     assert "wait" in response.json["message"]
+
+
+def test_a_wait_whose_announcement_was_lost_still_ends_with_the_result(
+    sums: Sums, worker: Service, redis_url: str
+) -> None:
+    # A result stored without its publish reaching the waiter (a connection lost between the
+    # two): the wait reads again after a second without news, rather than holding on until
+    # the 10 s are up. The add itself is due in 5 s; the result is stored before that.
+    task_id = sums.submit(1, 1, countdown=5)
+    stored = json.dumps({"status": "SUCCESS", "result": 2, "task_id": task_id})
+    store = redis.Redis.from_url(redis_url)
+    threading.Timer(0.3, store.set, (meta_key(task_id), stored)).start()  # SET, no PUBLISH
+    started = time.monotonic()
+    assert sums.result(task_id, wait=10) == {"status": "SUCCESS", "result": 2}
+    assert time.monotonic() - started < 5

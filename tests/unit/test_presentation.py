@@ -19,6 +19,13 @@ def test_errors_read_as_type_and_message() -> None:
     assert present(meta).ready
 
 
+def test_an_error_with_several_arguments_or_none_reads_cleanly() -> None:
+    several = {"exc_type": "KeyError", "exc_message": ["a", 2], "exc_module": "builtins"}
+    assert present({"status": "FAILURE", "result": several}).result == "KeyError: a, 2"
+    bare = {"exc_type": "TimeoutError", "exc_message": [], "exc_module": "builtins"}
+    assert present({"status": "FAILURE", "result": bare}).result == "TimeoutError"
+
+
 def test_validation_errors_name_their_fields() -> None:
     errors = {"json": {"a": ["Bad."], "retry_policy": {"backoff": ["Too big."]}}}
     assert _flatten(errors) == ["a: Bad.", "retry_policy.backoff: Too big."]
