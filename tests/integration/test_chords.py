@@ -36,6 +36,16 @@ def test_a_chord_of_1000_pairs_gives_the_total(
     assert group["status"] == "SUCCESS" and group["results"] == [a + b for a, b in pairs]
 
 
+def test_a_float_total_adds_the_sums_left_to_right_in_request_order(
+    client: FlaskClient, sums: Sums, fast_worker: Service
+) -> None:
+    # IEEE 754 addition depends on the order: 1e16 + 1.0 rounds back to 1e16, so the 1.0s
+    # vanish only when they come after 1e16 and before -1e16, as the request lists them.
+    pairs = [[1e16, 0], *[[0.5, 0.5]] * 20, [-1e16, 0]]
+    chord = submit(client, pairs=pairs, queue="priority")
+    assert sums.finished(chord["task_id"]) == {"status": "SUCCESS", "result": 0.0}
+
+
 def test_the_callback_runs_on_the_requested_queue(
     client: FlaskClient, sums: Sums, worker: Service, fast_worker: Service
 ) -> None:

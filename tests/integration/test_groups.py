@@ -15,6 +15,7 @@ from tests.conftest import Sums
 from tests.support import Service, eventually
 from workflows.canvas import submit_group
 from workflows.celery_app import create_celery
+from workflows.groups import group_key
 from workflows.submit import TaskOptions
 
 pytestmark = pytest.mark.integration
@@ -29,7 +30,7 @@ def finished_group(client: FlaskClient, group_id: str, timeout: float = 30) -> d
 
 
 def test_a_group_of_500_pairs_gives_every_sum_in_order(
-    client: FlaskClient, sums: Sums, fast_worker: Service
+    client: FlaskClient, sums: Sums, fast_worker: Service, redis_url: str
 ) -> None:
     pairs = [[i, 1000 - 3 * i] for i in range(500)]
     response = client.post("/groups", json={"pairs": pairs, "queue": "priority"})
@@ -37,6 +38,9 @@ def test_a_group_of_500_pairs_gives_every_sum_in_order(
     body = response.json
     assert len(body["task_ids"]) == 500 and body["chunk_size"] is None
     assert response.headers["Location"] == f"/groups/{body['group_id']}"
+    # README: membership is kept for RESULT_EXPIRES_SECONDS from the submission, not for ever.
+    kept = redis.Redis.from_url(redis_url).ttl(group_key(body["group_id"]))
+    assert 0 < kept <= client.application.extensions["celery"].conf.result_expires
 
     status = finished_group(client, body["group_id"])
     assert status["status"] == "SUCCESS"
@@ -210,6 +214,16 @@ def test_a_chunk_must_finish_within_half_the_visibility_timeout(
     # The largest chunk counts, not the chunk_size asked for.
     assert client.post(path, json={"pairs": [[1, 2]] * 5, "chunk_size": 500}).status_code == 202
     assert client.post(path, json={"pairs": [[1, 2]] * 100, "chunk_size": 100}).status_code == 202
+
+
+@pytest.mark.parametrize("path", ["/groups", "/chords"])
+def test_every_id_given_out_answers_before_any_worker_has_it(
+    quiet_redis_url: str, path: str
+) -> None:
+    client = create_app({"redis_url": quiet_redis_url}).test_client()  # no worker: all queued
+    body = client.post(path, json={"pairs": [[1, 2], [3, 4], [5, 6]]}).json
+    for task_id in [*body["task_ids"], *([body["task_id"]] if "task_id" in body else [])]:
+        assert client.get(f"/result/{task_id}").json == {"status": "PENDING", "result": None}
 
 
 def test_a_broker_that_replays_timed_out_commands_cannot_publish_groups(redis_url: str) -> None:

@@ -67,3 +67,7 @@ def test_a_chunk_result_of_the_wrong_shape_is_an_error_not_a_crash() -> None:
     view = summarize(record, [meta(OK, [1])])
     assert view.status == "FAILURE" and view.results == [None, None]
     assert "unexpected result for 2 pairs" in view.errors[0].message
+    # Whatever the member stored, the message quotes only the start of it.
+    huge = summarize(record, [meta(OK, list(range(10_000)))])
+    assert huge.errors[0].message.startswith("unexpected result for 2 pairs: [0, 1, 2")
+    assert len(huge.errors[0].message) == 200
