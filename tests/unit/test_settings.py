@@ -49,6 +49,11 @@ def test_environment_is_parsed() -> None:
         ({"REDIS_TIMEOUT_SECONDS": "inf"}, "REDIS_TIMEOUT_SECONDS must be a finite number"),
         ({"REDIS_TIMEOUT_SECONDS": "0"}, "REDIS_TIMEOUT_SECONDS must be more than 0"),
         ({"RESULT_EXPIRES_SECONDS": "0"}, "RESULT_EXPIRES_SECONDS must be at least 1"),
+        (
+            {"VISIBILITY_TIMEOUT_SECONDS": "1", "ADD_DELAY_SECONDS": "0"},
+            "VISIBILITY_TIMEOUT_SECONDS must be at least 2",
+        ),
+        ({"BEAT_LOCK_TIMEOUT_SECONDS": "2"}, "BEAT_LOCK_TIMEOUT_SECONDS must be at least 3"),
         ({"PORT": "70000"}, "PORT must be between 1 and 65535"),
         ({"PORT": "0"}, "PORT must be between 1 and 65535"),
         ({"WEB_WORKERS": "0"}, "WEB_WORKERS must be at least 1"),
@@ -68,6 +73,31 @@ def test_environment_is_parsed() -> None:
 def test_bad_values_are_refused_by_name(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(env)
+
+
+def test_the_limits_themselves_are_accepted() -> None:
+    """Each bound the error messages state is inclusive: the value it names is allowed."""
+    settings = load_settings(
+        {
+            "ADD_DELAY_SECONDS": "1",  # exactly half of the visibility timeout
+            "VISIBILITY_TIMEOUT_SECONDS": "2",
+            "PORT": "65535",
+            "SCHEDULE_RUNS_KEPT": "10000",
+            "BEAT_LOCK_TIMEOUT_SECONDS": "3",
+        }
+    )
+    assert (settings.add_delay_seconds, settings.visibility_timeout_seconds) == (1, 2)
+    assert (settings.port, settings.schedule_runs_kept) == (65535, 10_000)
+    assert settings.beat_lock_timeout_seconds == 3
+    assert load_settings({"ADD_DELAY_SECONDS": "0"}).add_delay_seconds == 0  # no simulated work
+
+
+def test_lists_and_names_are_read_as_people_write_them() -> None:
+    settings = load_settings(
+        {"TASK_QUEUES": " a, ,b,", "DEFAULT_QUEUE": "a", "REDIS_SSL_CERT_REQS": "Optional"}
+    )
+    assert settings.queues == ("a", "b")  # no queue named ""
+    assert settings.redis_ssl_cert_reqs == "optional"
 
 
 def test_a_field_name_among_the_environment_is_refused_not_ignored() -> None:
