@@ -11,6 +11,7 @@ import redis
 from flask import Flask
 
 from api import create_app
+from api.idempotency import KEY_PREFIX
 from tests.conftest import TEST_ADD_DELAY
 from tests.support import Service
 from workflows.registry import ISSUED_PREFIX
@@ -91,6 +92,26 @@ def test_keys_are_scoped_per_client(keyed: Flask) -> None:
     assert alices.json["task_id"] != bobs.json["task_id"]
 
 
+def test_keys_are_scoped_per_endpoint(keyed: Flask) -> None:
+    headers = {"Authorization": f"Bearer {ALICE}", "Idempotency-Key": str(uuid.uuid4())}
+    body = {"pairs": [[1, 2]]}
+    group = keyed.test_client().post("/groups", json=body, headers=headers)
+    chord = keyed.test_client().post("/chords", json=body, headers=headers)
+    assert group.status_code == chord.status_code == 202
+    assert "Idempotent-Replayed" not in chord.headers
+    assert chord.json["group_id"] != group.json["group_id"] and "task_id" in chord.json
+
+
+def test_a_response_is_remembered_as_long_as_results(
+    keyed: Flask, redis_client: redis.Redis
+) -> None:
+    before = set(redis_client.scan_iter(f"{KEY_PREFIX}*", count=1000))
+    assert post(keyed, {"a": 1, "b": 2}, str(uuid.uuid4())).status_code == 202
+    [remembered] = set(redis_client.scan_iter(f"{KEY_PREFIX}*", count=1000)) - before
+    kept = keyed.extensions["sumflow"].settings.result_expires_seconds
+    assert kept - 5 <= redis_client.ttl(remembered) <= kept
+
+
 def test_a_refused_request_frees_its_key(keyed: Flask) -> None:
     key = str(uuid.uuid4())
     assert post(keyed, {"a": "one", "b": 2}, key).status_code == 422
@@ -135,6 +156,7 @@ def test_concurrent_duplicates_submit_once(keyed: Flask, redis_client: redis.Red
     assert all(
         r.json["message"].startswith("Idempotency-Key: ") for r in responses if r.status_code == 409
     )
+    assert all(r.headers["Retry-After"] == "1" for r in responses if r.status_code == 409)
     assert issued(redis_client) == before + 1
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
+import time
 import uuid
 from collections import Counter
 
 import pytest
 import redis
 from flask import Flask
+from limits import parse_many
 
 from api import create_app
+from api.rate_limit_counter import FixedWindowCounter
 
 pytestmark = pytest.mark.integration
 
@@ -80,3 +84,15 @@ def test_two_processes_count_in_the_same_window(redis_url: str) -> None:
     assert remaining == [4, 3, 2]
     assert len(set(resets)) == 1
     assert resets[0] % 86400 == 0  # windows are calendar days (UTC), the same in every process
+
+
+def test_a_count_is_kept_a_second_past_its_window_and_then_dropped(quiet_redis_url: str) -> None:
+    # A client seen once leaves nothing behind for long; a process whose clock runs a little
+    # slow still finds the count until then. Amounts above the window lengths, so that an
+    # amount taken for a lifetime would show.
+    client = redis.Redis.from_url(quiet_redis_url)
+    counter = FixedWindowCounter(client, parse_many("100000/minute;100000/hour"), "test:ttl")
+    now = time.time()
+    for count in counter.hit(f"once-{uuid.uuid4().hex}", now):
+        assert count.count == 1
+        assert client.ttl(count.window.key) == math.ceil(count.window.ends_at - now) + 1
