@@ -113,8 +113,23 @@ OURS = {"headers": {"sumflow_schedule": "foreign"}}
             celery_schedule(60),
             {"options": OURS, "kwargs": {"fail_times": "x"}},
         ),
+        # An entry of ours copied by hand under another name: its runs name the original.
+        (
+            "sumflow.add",
+            [1, 2],
+            celery_schedule(60),
+            {"options": {"headers": {"sumflow_schedule": "original"}}},
+        ),
     ],
-    ids=["other-task", "other-args", "rrule", "plain-beat", "policy-by-name", "bad-fail-times"],
+    ids=[
+        "other-task",
+        "other-args",
+        "rrule",
+        "plain-beat",
+        "policy-by-name",
+        "bad-fail-times",
+        "copied",
+    ],
 )
 def test_foreign_entries_are_404_everywhere_and_left_alone(
     client: FlaskClient,
@@ -241,6 +256,24 @@ def test_changing_operands_keeps_the_next_run(
     assert (body["a"], body["b"], body["queue"]) == (10, 20, "priority")
     assert when(body["next_run_at"]) == due
     assert raw_redis.zscore(SCHEDULE_SET, "sumflow:redbeat:hourly") == int(due.timestamp())
+
+
+def test_changes_keep_the_run_count(schedules: Schedules, celery_app: SumflowCelery) -> None:
+    schedules.create("counted", every=60)
+    next(ResilientScheduler.Entry.from_key("sumflow:redbeat:counted", app=celery_app))  # a run
+    assert schedules.get("counted")["total_run_count"] == 1
+    assert schedules.patch("counted", a=5)["total_run_count"] == 1
+    assert schedules.patch("counted", every=120)["total_run_count"] == 1
+
+
+def test_a_new_schedule_starts_without_the_runs_of_an_old_one(
+    schedules: Schedules, raw_redis: redis.Redis
+) -> None:
+    # What a beat of an older sumflow may leave when it sends a run just as the name is
+    # deleted: the new schedule of that name does not show it.
+    raw_redis.lpush(runs_key("reborn"), json.dumps({"task_id": "old", "run_at": time.time()}))
+    schedules.create("reborn", every=60)
+    assert schedules.runs("reborn") == []
 
 
 def test_changing_the_timing_counts_from_now(schedules: Schedules) -> None:
