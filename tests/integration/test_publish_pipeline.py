@@ -147,6 +147,22 @@ def test_a_gate_runs_the_commands_only_with_the_message(
     assert store.exists("sumflow:test:one", "sumflow:test:two") == 0
 
 
+def test_a_gate_cannot_ride_a_batch(celery: SumflowCelery, store: redis.Redis) -> None:
+    # Its script would push the message there and then, outside the batch's transaction.
+    counter = FixedWindowCounter(store, parse_many("5/minute"), "sumflow:test:limit")
+    gate = counter.gate("client", 1_000_000.0, refuse_over_budget)
+    with celery.connection_for_write() as connection:
+        producer = celery.amqp.Producer(connection)
+        with (
+            pytest.raises(ValueError, match="single message to a plain queue"),
+            written_with_publish(gate=gate),
+            producer.batch(10),
+        ):
+            celery.send_task("sumflow.add", (1, 2), task_id="gated", producer=producer)
+    assert queued_ids(store) == []
+    assert store.keys("sumflow:test:limit*") == []  # not counted either
+
+
 def test_submit_and_wait_subscribes_before_the_task_is_queued(
     celery: SumflowCelery, store: redis.Redis, quiet_redis_url: str
 ) -> None:
