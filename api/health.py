@@ -1,7 +1,8 @@
 """Health for load balancers and people: Redis, the workers and their queues, the beat.
 
 The status code answers one question, the one a load balancer asks: can this API process do
-its job? It can while Redis answers (200), and cannot when Redis does not (503). Missing
+its job? It can while Redis answers and takes writes (200), and cannot when Redis does not
+answer, or answers but refuses writes (503): out of memory, a replica after a failover. Missing
 workers or a missing beat do not make this API process useless (it still accepts work, which
 waits in Redis until a worker comes), so they keep the 200 and set ``degraded`` with the
 reasons in ``problems``: taking every API process out of rotation would not bring a worker
@@ -22,7 +23,7 @@ from marshmallow import Schema, fields
 from api.blueprint import Blueprint
 from api.services import services
 from schedules.beat_status import BeatStatus, beat_status
-from workflows.redis_client import REDIS_ERRORS
+from workflows.redis_client import REDIS_ERRORS, REFUSALS
 from workflows.shared_settings import disagreements
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,10 @@ logger = logging.getLogger(__name__)
 blp = Blueprint("health", __name__, description="Service health.")
 
 OK, DOWN, PARTIAL, DIFFER = "ok", "down", "partial", "differ"
+
+#: Written by every check: a PING passes on a Redis that refuses every write.
+PROBE_KEY = "sumflow:health-probe"
+PROBE_TTL_MS = 10_000
 
 
 class BeatSchema(Schema):
@@ -127,17 +132,22 @@ def assess(
 class Health(MethodView):
     @blp.doc(security=[])  # open to load balancers even when API_KEYS is set
     @blp.response(200, HealthSchema)
-    @blp.alt_response(503, description="Redis does not answer.")
+    @blp.alt_response(503, description="Redis does not answer, or refuses writes.")
     def get(self) -> Any:
-        """200 when Redis answers (``degraded`` says if workers or the beat are missing);
-        503 when Redis does not answer (within twice REDIS_TIMEOUT_SECONDS).
+        """200 when Redis answers and takes writes (``degraded`` says if workers or the beat
+        are missing); 503 when Redis does not answer (within twice REDIS_TIMEOUT_SECONDS) or
+        refuses writes.
 
-        The 503 does not give the reason: this endpoint is open to anyone, and the error names
-        Redis's address. The API's log has it."""
+        A 503 for a Redis that does not answer does not give the reason: this endpoint is open
+        to anyone, and the error names Redis's address. The API's log has it. A refusal is
+        Redis's own message, which names nothing but the cause."""
         svc = services()
         try:
-            svc.redis.ping()
+            svc.redis.set(PROBE_KEY, b"1", px=PROBE_TTL_MS)
             beat = beat_status(svc.redis)
+        except REFUSALS as exc:
+            logger.warning("Redis refuses writes: %s", exc)
+            abort(503, message=f"Redis refuses writes: {exc}", headers={"Retry-After": "2"})
         except REDIS_ERRORS as exc:
             logger.warning("Redis does not answer: %s", exc)
             abort(503, message="Redis does not answer.", headers={"Retry-After": "2"})

@@ -16,7 +16,7 @@ from redis.retry import Retry
 from config import Settings
 from config.redis_tls import redis_ssl_options
 
-__all__ = ["OUTAGE_ERRORS", "REDIS_ERRORS", "UNAVAILABLE_REPLIES", "create_redis"]
+__all__ = ["OUTAGE_ERRORS", "REDIS_ERRORS", "REFUSALS", "UNAVAILABLE_REPLIES", "create_redis"]
 
 #: What a Redis outage looks like to callers, whichever client noticed it.
 REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
@@ -62,6 +62,13 @@ UNAVAILABLE_REPLIES: dict[str, type[RedisConnectionError]] = {
 }
 # One table for every parser (hiredis's and redis-py's own), and so for every client.
 BaseParser.EXCEPTION_CLASSES.update(UNAVAILABLE_REPLIES)
+
+#: A Redis that answers but refuses: those replies, and LOADING. Their messages are Redis's
+#: own ("command not allowed when used memory > 'maxmemory'") and name no address.
+REFUSALS: tuple[type[BaseException], ...] = (
+    *dict.fromkeys(UNAVAILABLE_REPLIES.values()),
+    redis.exceptions.BusyLoadingError,
+)
 
 
 def create_redis(settings: Settings, *, decode_responses: bool = False) -> redis.Redis:

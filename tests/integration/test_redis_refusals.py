@@ -34,6 +34,7 @@ pytestmark = pytest.mark.integration
 #: The contract: a Redis that cannot serve is reported within 3 seconds.
 PROMPT = 3.0
 UNAVAILABLE = "Redis is unavailable, try again shortly."
+LOADING = "Redis is loading the dataset in memory"
 
 
 class DebugRedis(RedisServer):
@@ -98,6 +99,8 @@ def test_schedule_writes_while_redis_loads_its_data_answer_503(debug_redis: Redi
         ]:
             status, answer = timed(client, method, path, body)
             assert (status, answer["message"]) == (503, UNAVAILABLE), (method, path, answer)
+        status, answer = timed(client, "GET", "/health")
+        assert (status, answer["message"]) == (503, f"{REFUSES_WRITES}{LOADING}"), answer
 
     # Loaded: none of the refused writes happened.
     assert client.get("/schedules/fresh").status_code == 404
@@ -196,6 +199,15 @@ def busy_script(server: RedisServer) -> Iterator[None]:
 #: Simulated work per add: the add started before a fault ends while it lasts.
 ADD_DELAY = 1.0
 
+#: /health's 503 for a Redis that answers but refuses, and Redis's own reason in each case.
+REFUSES_WRITES = "Redis refuses writes: "
+REASONS = {
+    out_of_memory: "used memory > 'maxmemory'",
+    snapshots_failing: "unable to persist to disk",
+    demoted_to_replica: "read only replica",
+    busy_script: "busy running a script",
+}
+
 
 @pytest.fixture(scope="module")
 def stack(
@@ -245,6 +257,10 @@ def test_a_redis_refusing_is_an_outage_to_every_process(
         ]:
             status, answer = timed(sums.client, method, path, body)
             assert (status, answer["message"]) == (503, UNAVAILABLE), (method, path, answer)
+        # A PING still passed under OOM and READONLY: /health said 200 while every add got 503.
+        status, answer = timed(sums.client, "GET", "/health")
+        assert status == 503 and answer["message"].startswith(REFUSES_WRITES), answer
+        assert REASONS[fault] in answer["message"], answer
         # The running add ends meanwhile: its sum can be neither stored nor acknowledged.
         # The beat ticks twice.
         time.sleep(ADD_DELAY + 1)

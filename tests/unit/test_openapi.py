@@ -30,7 +30,7 @@ def test_a_submission_documents_every_answer_it_can_get() -> None:
         assert "Retry-After" in responses[status]["headers"], status
     # A view's own description of a status wins: /health words its 503 itself, and is open.
     health = doc["paths"]["/health"]["get"]["responses"]
-    assert health["503"]["description"] == "Redis does not answer."
+    assert health["503"]["description"] == "Redis does not answer, or refuses writes."
     assert "401" not in health
     # Reads have no body and are not rate limited; /metrics answers while Redis is down.
     assert statuses(doc, "get", "/result/{task_id}") >= {"401", "503"}
