@@ -93,7 +93,7 @@ def _prepare_beat(sender: Any = None, **_: Any) -> None:
         return  # some other Celery app: nothing of ours to record
     recorder = RunRecorder(
         create_redis(settings),
-        RunLog(settings.schedule_runs_kept, settings.result_expires_seconds),
+        RunLog.from_settings(settings),
         app.conf.redbeat_key_prefix,
         app.backend,
     )

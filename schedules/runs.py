@@ -16,6 +16,7 @@ from typing import Any
 
 import redis
 
+from config import Settings
 from workflows.registry import mark_issued
 from workflows.results import present, read_metas
 
@@ -93,6 +94,11 @@ class RunLog:
     def __init__(self, keep: int, ttl: int) -> None:
         self.keep = keep
         self.ttl = ttl
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RunLog:
+        """The run log the API and the beat share: both must agree on how much is kept."""
+        return cls(settings.schedule_runs_kept, settings.result_expires_seconds)
 
     def record(
         self,

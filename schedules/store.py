@@ -94,9 +94,7 @@ class ScheduleStore:
 
     @classmethod
     def for_app(cls, celery: SumflowCelery, client: redis.Redis) -> ScheduleStore:
-        settings = celery.settings
-        runs = RunLog(settings.schedule_runs_kept, settings.result_expires_seconds)
-        return cls(celery, client, runs)
+        return cls(celery, client, RunLog.from_settings(celery.settings))
 
     # --- keys and conversions ---------------------------------------------------------------
 
