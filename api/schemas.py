@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
@@ -152,7 +153,6 @@ class TaskOptionsSchema(Schema):
             queue=data.pop("queue", None),
             retry_policy=policy,
             fail_times=data.pop("fail_times", 0),
-            countdown=data.pop("countdown", None),
         )
         return data
 
@@ -179,6 +179,15 @@ class AddRequestSchema(TaskOptionsSchema):
                 f"Must be at most {limit:g} s (half the broker's visibility timeout).",
                 "countdown",
             )
+
+    @post_load
+    def _resolve(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """TaskOptionsSchema's hook, plus the countdown only a single add takes. (Overridden,
+        not a second hook: marshmallow runs hooks in name order, not base class first.)"""
+        countdown = data.pop("countdown", None)
+        data = super()._resolve(data, **kwargs)
+        data["options"] = replace(data["options"], countdown=countdown)
+        return data
 
 
 class TaskAcceptedSchema(Schema):
