@@ -29,6 +29,7 @@ from api.auth import client_identity
 from api.errors import error_body
 from api.rate_limit_counter import Count, FixedWindowCounter
 from workflows.broker import PublishGate
+from workflows.redis_client import REDIS_ERRORS
 
 __all__ = [
     "KEY_PREFIX",
@@ -136,7 +137,7 @@ def init_rate_limit(app: Flask, rate_limit: str, client: redis.Redis) -> None:
         """Count the request; the 429 answer if it is over budget, else None."""
         try:
             counts = counter.hit(identity, now)
-        except redis.RedisError as exc:
+        except REDIS_ERRORS as exc:
             logger.warning("rate limit not checked, Redis did not answer: %r", exc)
             return None
         refused = _stand(counts)

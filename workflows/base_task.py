@@ -8,11 +8,11 @@ from typing import Any
 from celery import Task, states
 from celery.exceptions import Ignore
 from celery.utils.log import get_task_logger
-from redis.exceptions import RedisError
 
 from config import Settings
 from workflows.deliveries import DeliveriesExhausted, count_delivery
 from workflows.outcomes import record_outcome
+from workflows.redis_client import REDIS_ERRORS
 from workflows.registry import REVOKED_KEY
 from workflows.retry import RetriesExhausted, TransientError, resolve_policy, retry_delay
 
@@ -50,7 +50,7 @@ class SumflowTask(Task):
         """
         try:
             expires_at = self.backend.client.zscore(REVOKED_KEY, task_id)
-        except RedisError as exc:  # better to run a revoked add than to fail a live one
+        except REDIS_ERRORS as exc:  # better to run a revoked add than to fail a live one
             logger.warning("could not check revokes for %s: %s", task_id, exc)
             return
         if expires_at is not None and expires_at > time.time():
@@ -68,7 +68,7 @@ class SumflowTask(Task):
             deliveries = count_delivery(
                 self.backend.client, task_id, settings.result_expires_seconds
             )
-        except RedisError as exc:  # better to run it once more than to fail it unseen
+        except REDIS_ERRORS as exc:  # better to run it once more than to fail it unseen
             logger.warning("could not count deliveries of %s: %s", task_id, exc)
             return
         if deliveries > settings.max_deliveries:

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import redis
 from redis.client import PubSub
 
-from workflows.redis_client import OUTAGE_ERRORS
+from workflows.redis_client import OUTAGE_ERRORS, REDIS_ERRORS
 
 __all__ = ["Subscription", "subscribed"]
 
@@ -131,7 +131,7 @@ def _release(
     if sound:
         try:
             pubsub.unsubscribe(channel)  # its confirmation is skipped by the next subscription
-        except redis.RedisError:
+        except REDIS_ERRORS:
             sound = False
     if sound:
         cache[client] = pubsub
