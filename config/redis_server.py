@@ -3,7 +3,8 @@
 `make run` uses it to start Redis when none answers at REDIS_URL; the test suite uses it to
 run private servers on free ports. Run as a module:
 
-    python -m config.redis_server ping   # exit 0 if REDIS_URL answers, 1 if not, 2 bad settings
+    python -m config.redis_server ping   # exit 0 if REDIS_URL answers, 1 if not, 2 bad settings,
+                                         # 3 if not and `serve` could not stand in for it
     python -m config.redis_server wait   # block until REDIS_URL answers (30 s at most)
     python -m config.redis_server serve  # run redis-server for REDIS_URL, data under var/redis
 """
@@ -31,7 +32,7 @@ import redis
 from config.redis_tls import redis_ssl_options
 from config.settings import ConfigError, load_settings
 
-__all__ = ["RedisServer", "TLSFiles", "find_redis_server", "free_port", "ping"]
+__all__ = ["RedisServer", "TLSFiles", "find_redis_server", "free_port", "ping", "why_not_servable"]
 
 #: `workflows.redis_client.REDIS_ERRORS`, spelled out: config sits below workflows.
 _REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
@@ -162,6 +163,22 @@ class RedisServer:
         self.process = None
 
 
+#: Where `serve`'s redis-server listens (`RedisServer` binds 127.0.0.1, plain TCP).
+SERVABLE_HOSTS = ("127.0.0.1", "localhost")
+
+
+def why_not_servable(url: str) -> str | None:
+    """Why `serve` cannot stand in for the Redis at ``url``, or None when it can. Started for a
+    URL it cannot serve, the embedded Redis ran unused while the services waited 30 s for the
+    real one and `make run` then failed."""
+    parsed = urlparse(url)
+    if parsed.scheme != "redis":
+        return f"make run starts one only for a redis:// URL, not {parsed.scheme}://"
+    if parsed.hostname not in SERVABLE_HOSTS:
+        return f"make run starts one only on 127.0.0.1 or localhost, not {parsed.hostname}"
+    return None
+
+
 #: honcho, which runs `make run`'s Procfile, SIGKILLs what still runs 5 s after a Ctrl-C.
 CLIENTS_GRACE_SECONDS = 4.5
 _PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -231,17 +248,30 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     url, options = settings.redis_url, redis_ssl_options(settings)
     if args.action == "ping":
-        return 0 if ping(url, **options) else 1
+        if ping(url, **options):
+            return 0
+        reason = why_not_servable(url)
+        if reason is None:
+            return 1
+        print(f"sumflow: no Redis answers at {_where(url)}, and {reason}.", file=sys.stderr)
+        return 3
     if args.action == "wait":
         deadline = time.monotonic() + args.timeout
         while not ping(url, **options):
             if time.monotonic() > deadline:
-                where = urlparse(url).netloc.rpartition("@")[2]  # never print a password
-                print(f"Redis at {where} did not answer in {args.timeout:g} s", file=sys.stderr)
+                print(
+                    f"Redis at {_where(url)} did not answer in {args.timeout:g} s",
+                    file=sys.stderr,
+                )
                 return 1
             time.sleep(0.2)
         return 0
     return _serve(url, args.dir.resolve())
+
+
+def _where(url: str) -> str:
+    """The URL's host and port, never its password."""
+    return urlparse(url).netloc.rpartition("@")[2]
 
 
 if __name__ == "__main__":

