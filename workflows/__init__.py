@@ -6,8 +6,10 @@ so importing this package (as the API does) never creates a second Celery app by
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+from config.settings import ConfigError
 from workflows.celery_app import SumflowCelery, create_celery
 
 __all__ = ["SumflowCelery", "app", "create_celery"]
@@ -19,6 +21,16 @@ def __getattr__(name: str) -> Any:
     if name == "app":
         global _app
         if _app is None:
-            _app = create_celery()
+            _app = _app_from_environment()
         return _app
     raise AttributeError(f"module 'workflows' has no attribute {name!r}")
+
+
+def _app_from_environment() -> SumflowCelery:
+    """A setting that cannot work ends `celery -A workflows ...` with one line naming the
+    variable (exit 2), as it ends `make run` and the API, not with Celery's traceback."""
+    try:
+        return create_celery()
+    except ConfigError as exc:
+        print(f"sumflow: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

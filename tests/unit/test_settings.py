@@ -1,5 +1,8 @@
 """Settings come from the environment, with defaults that run on a laptop."""
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -148,6 +151,25 @@ def test_a_bad_setting_stops_make_run_with_one_line_naming_it(
     monkeypatch.setenv("WEB_THREADS", "0")
     assert start() == 2
     assert capsys.readouterr().err == "sumflow: WEB_THREADS must be at least 1\n"
+
+
+@pytest.mark.parametrize("command", [["worker"], ["beat", "-S", "redbeat.RedBeatScheduler"]])
+def test_a_bad_setting_stops_a_worker_or_beat_started_by_hand_with_one_line(
+    command: list[str],
+) -> None:
+    """Celery's command line loads `workflows.app`; a ConfigError there printed Celery's
+    "Unable to load celery application" and a traceback. It stops before reaching Redis."""
+    done = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "workflows", *command],
+        env={**os.environ, "RESULT_EXPIRES_SECONDS": "0"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (
+        2,
+        "sumflow: RESULT_EXPIRES_SECONDS must be at least 1\n",
+    )
 
 
 @pytest.mark.parametrize(
