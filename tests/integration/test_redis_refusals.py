@@ -185,10 +185,19 @@ def busy_script(server: RedisServer) -> Iterator[None]:
         except redis.ResponseError:
             pass  # "Script killed by user with SCRIPT KILL..."
 
+    def refusing() -> bool:
+        try:
+            admin.exists("probe")
+        except redis.ResponseError as exc:  # sumflow's RedisRefusing, once it is imported
+            return "busy running a script" in str(exc)
+        return False
+
     script = threading.Thread(target=run_until_killed)
     script.start()
-    time.sleep(0.3)  # past the threshold: Redis answers -BUSY from now on
     try:
+        # Past the threshold: Redis answers -BUSY from now on. Not a fixed 0.3 s: on a busy
+        # machine the thread may not even have sent its EVAL by then.
+        eventually(refusing, what="Redis to answer -BUSY")
         yield
     finally:
         admin.script_kill()
