@@ -66,7 +66,10 @@ def loading(server: RedisServer) -> Iterator[None]:
     to nearly every command for about 3 s. 20,000 filler keys in db 1, each loaded
     `key-load-delay` late, and DEBUG RELOAD, which saves the dataset and loads it again."""
     admin = redis.Redis.from_url(server.url)
-    filler = redis.Redis.from_url(server.url.rpartition("/")[0] + "/1")  # the URL's db wins
+    # The URL's db wins. No read timeout: DEBUG RELOAD answers once loaded, about 2.5 s on a
+    # busy machine, and a read timing out first (redis-py's default: 5 s) would kill the
+    # thread below with a TimeoutError, an error to pytest.
+    filler = redis.Redis.from_url(server.url.rpartition("/")[0] + "/1", socket_timeout=None)
     filler.execute_command("DEBUG", "POPULATE", 20000, "filler", 10)
     admin.config_set("loading-process-events-interval-bytes", 1024)  # answer -LOADING meanwhile
     admin.config_set("key-load-delay", 50)
