@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from tests.conftest import TEST_ADD_DELAY
 from tests.support import Service, beat_command, eventually, service_env
 
 _beats = itertools.count(1)
+_markers = itertools.count(1)
 
 #: What RedBeat logs once a beat holds the lock and starts scheduling.
 ACQUIRED = "beat: Acquired lock"
@@ -33,6 +36,37 @@ def start_beat(redis_url: str, logs_dir: Path, *, wait: bool = True, **env: Any)
 def sent_count(beat: Service, name: str) -> int:
     """How many runs of schedule ``name`` this beat has sent, from its own log."""
     return beat.log().count(f"Sending due task {name} (")
+
+
+@contextmanager
+def beat_ticks(schedules: Schedules, beat: Service) -> Iterator[Callable[[int], None]]:
+    """Count the ticks ``beat`` runs from now on, instead of sleeping and hoping it ran some.
+
+    A marker schedule due every second is created on entering; ``ticks(n)`` returns once the
+    beat has sent it ``n`` times, and the marker is deleted on leaving. The beat loads every
+    due entry at the start of a tick, then sends them one by one in one thread: once the
+    marker's first run is in the beat's log, so is every run of a tick that began before the
+    marker existed (a run loaded just before a PATCH or DELETE, say); and each later marker
+    run, a second or more after the one before, shows the beat kept ticking for as long as
+    an entry due every second takes to fall due again. A fixed sleep promises neither on a
+    machine busy enough to hold the beat back.
+    """
+    name = f"tick-marker-{next(_markers)}"
+    schedules.create(name, every=1)
+
+    def ticks(count: int, timeout: float = 30) -> None:
+        eventually(
+            lambda: sent_count(beat, name) >= count,
+            timeout=timeout,
+            interval=0.1,
+            what=f"{count} runs of the marker {name}",
+        )
+
+    try:
+        yield ticks
+    finally:
+        schedules.delete(name)
+        schedules.names.remove(name)
 
 
 def when(text: str) -> datetime:

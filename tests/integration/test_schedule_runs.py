@@ -13,13 +13,10 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from tests.schedule_support import Schedules, sent_count, start_beat, when
+from tests.schedule_support import Schedules, beat_ticks, sent_count, start_beat, when
 from tests.support import Service, eventually
 
 pytestmark = pytest.mark.integration
-
-#: Seconds a run already being sent may still take to show up after a change.
-IN_FLIGHT = 1.5
 
 
 @pytest.fixture(scope="module")
@@ -85,18 +82,20 @@ def test_changes_reach_the_running_beat(schedules: Schedules) -> None:
 
 
 def test_a_disabled_entry_does_not_run(schedules: Schedules, beat: Service) -> None:
-    # Created disabled: never runs.
+    # Created disabled: never runs, in three ticks that would each have found it due.
     schedules.create("dormant", every=1, enabled=False)
-    time.sleep(2.5)
+    with beat_ticks(schedules, beat) as ticks:
+        ticks(3)
     assert sent_count(beat, "dormant") == 0
 
-    # Enabled: runs. Disabled again: stops.
+    # Enabled: runs. Disabled again: stops, once a run the beat had loaded already is out.
     schedules.patch("dormant", enabled=True)
     schedules.wait_for_runs("dormant", 2, timeout=10)
     schedules.patch("dormant", enabled=False)
-    time.sleep(IN_FLIGHT)
-    stopped_at = sent_count(beat, "dormant")
-    time.sleep(2.5)
+    with beat_ticks(schedules, beat) as ticks:
+        ticks(1)
+        stopped_at = sent_count(beat, "dormant")
+        ticks(4)
     assert sent_count(beat, "dormant") == stopped_at
     assert schedules.get("dormant")["next_run_at"] is None
 
@@ -109,9 +108,10 @@ def test_a_deleted_entry_never_runs_again(
     schedules.delete("doomed")
     assert client.get("/schedules/doomed").status_code == 404
     assert client.get("/schedules/doomed/runs").status_code == 404
-    time.sleep(IN_FLIGHT)
-    deleted_at = sent_count(beat, "doomed")
-    time.sleep(2.5)
+    with beat_ticks(schedules, beat) as ticks:
+        ticks(1)  # a run the beat had loaded before the delete is out
+        deleted_at = sent_count(beat, "doomed")
+        ticks(4)
     assert sent_count(beat, "doomed") == deleted_at
     # Nothing of it is left in Redis, even if a run was being sent as it was deleted.
     raw = redis.Redis.from_url(redis_url)
