@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -77,7 +78,18 @@ def test_backoff_doubles_between_attempts(app: Flask, sums: Sums, worker: Servic
         pubsub.close()
     assert sums.result(task_id) == {"status": "SUCCESS", "result": 3}
     assert len(started_at) == 4  # the first try and three retries
+    # The delays the worker set, doubling: exact numbers from its log, not a comparison of
+    # wall-clock gaps, which a busy machine stretches one more than another (0.5, 0.8 and
+    # 1.4 s apart nominally: a 0.3 s hold-up of the worker or of this test reorders them).
+    retry_line = re.compile(rf"sumflow\.add\[{task_id}\] retry: Retry in ([0-9.]+)s")
+
+    def logged_delays() -> list[float] | None:
+        delays = [float(delay) for delay in retry_line.findall(worker.log())]
+        return delays if len(delays) >= 3 else None
+
+    delays = eventually(logged_delays, what="the worker to log three retries")
+    assert delays == [0.3, 0.6, 1.2]
+    # And each was honoured: the next attempt started no sooner (a wait is only ever longer).
     gaps = [later - earlier for earlier, later in zip(started_at, started_at[1:], strict=False)]
-    for gap, delay in zip(gaps, [0.3, 0.6, 1.2], strict=True):
+    for gap, delay in zip(gaps, delays, strict=True):
         assert gap >= delay
-    assert gaps[0] < gaps[1] < gaps[2]
