@@ -265,7 +265,7 @@ def test_the_first_health_after_a_redis_restart_sees_the_workers(
     task_id = sums.submit(1, 2, countdown=60)
 
     restart(server)
-    eventually(lambda: worker.log().count("Connected to") == 2, what="the worker to reconnect")
+    eventually(lambda: worker.log().count("Connected to") >= 2, what="the worker to reconnect")
     # Consuming again: its connections wait on the queues (BRPOP) and on the broadcasts a
     # ping arrives by (PSUBSCRIBE). Read from Redis's side, so that no client of this
     # process (they share kombu's pools with the API) touches a connection first.
