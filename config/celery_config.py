@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from kombu import Queue
 
@@ -30,8 +31,28 @@ def _broker_socket_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _credentials_apart(url: str) -> tuple[str, dict[str, str]]:
+    """``url`` without its user and password, and those as redis-py keyword arguments.
+
+    For RedBeat: Celery masks the password of broker_url and result_backend, and any setting
+    named like a secret, wherever it shows its settings (``celery inspect conf``, Flower's
+    Config tab, ``celery report``), but showed redbeat_redis_url as it is. In
+    redbeat_redis_options the password sits under a key named ``password``, which it masks."""
+    parts = urlsplit(url)
+    if not parts.username and not parts.password:
+        return url, {}
+    credentials = {
+        name: unquote(value)
+        for name, value in (("username", parts.username), ("password", parts.password))
+        if value
+    }
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=host)), credentials
+
+
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Return Celery's configuration for these settings (lower-case Celery 5 names)."""
+    redbeat_url, redbeat_credentials = _credentials_apart(settings.redis_url)
     conf: dict[str, Any] = {
         # One Redis for everything: broker, results and the RedBeat store.
         "broker_url": settings.redis_url,
@@ -107,9 +128,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_send_task_events": False,
         "task_send_sent_event": False,
         # RedBeat: entries in the same Redis under our own prefix; the beat wakes at least
-        # every second so a new or changed entry takes effect promptly.
-        "redbeat_redis_url": settings.redis_url,
+        # every second so a new or changed entry takes effect promptly. The URL's password
+        # goes in the options, where Celery masks it when it shows the settings.
+        "redbeat_redis_url": redbeat_url,
         "redbeat_redis_options": {
+            **redbeat_credentials,
             "socket_connect_timeout": settings.redis_timeout_seconds,
             # RedBeat retries a call that could not connect or timed out, backing off, for up
             # to 30 s: the beat rides out a Redis restart instead of failing on its next tick.

@@ -139,3 +139,31 @@ def test_rediss_checks_the_server_certificate_by_default(tls_redis: RedisServer)
     # Verification turned off explicitly (REDIS_SSL_CERT_REQS=none): it connects.
     lax = create_app({"redis_url": tls_redis.url, "redis_ssl_cert_reqs": "none"})
     assert create_redis(lax.extensions["sumflow"].settings).ping()
+
+
+def test_the_password_is_masked_in_every_worker_setting_and_the_beat_uses_it(
+    password_redis: RedisServer, start_worker: Callable[..., Service], logs_dir: Path
+) -> None:
+    """``celery inspect conf`` (and Flower's Config tab, which asks the same) and ``celery
+    report`` show every setting; Celery masks the password in broker_url and result_backend
+    only, and printed RedBeat's redbeat_redis_url with it in clear."""
+    from redbeat.schedulers import get_redis
+
+    from tests.schedule_support import start_beat
+
+    app = create_app({"redis_url": password_redis.url})
+    celery = app.extensions["celery"]
+    worker = started_worker(app, start_worker, password_redis.url)
+
+    answers = celery.control.inspect(timeout=5).conf() or {}
+    shown = str([conf for name, conf in answers.items() if name.startswith(f"{worker.name}@")])
+    assert "redbeat" in shown and PASSWORD not in shown
+    assert PASSWORD not in celery.conf.humanize()
+
+    # RedBeat still gets the password: its client, and a beat that takes its lock.
+    assert get_redis(celery).ping()
+    beat = start_beat(password_redis.url, logs_dir)
+    try:
+        assert PASSWORD not in beat.log()
+    finally:
+        beat.stop()
