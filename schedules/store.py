@@ -40,6 +40,7 @@ from redbeat.schedulers import REDBEAT_REDIS_KEY, RedBeatSchedulerEntry, ensure_
 
 from config import RetryPolicy
 from schedules.model import (
+    InvalidName,
     ScheduleBusy,
     ScheduleExists,
     ScheduleNotFound,
@@ -211,7 +212,15 @@ class ScheduleStore:
     def _read(self, client: redis.Redis, name: str) -> tuple[RedBeatSchedulerEntry, Any]:
         """The entry named ``name`` and its last run; ScheduleNotFound unless it is one of
         sumflow's schedules (no entry, or one `spec_of` refuses). Every endpoint that names a
-        schedule reads it through here, so a foreign entry is unknown to them all alike."""
+        schedule reads it through here, so a foreign entry is unknown to them all alike.
+
+        A name `check_name` refuses is no schedule's, and is not looked up: its key could be
+        another of RedBeat's (``:lock``, a string; ``:schedule``, a sorted set), whose
+        WRONGTYPE reply read as a Redis outage (503) to a client that merely asked."""
+        try:
+            check_name(name)
+        except InvalidName:
+            raise ScheduleNotFound(name) from None
         fields = client.hmget(self.key(name), ["definition", "meta", LAST_RUN_FIELD])
         try:
             entry, last_run = self._decode(fields)

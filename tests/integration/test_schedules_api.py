@@ -168,6 +168,35 @@ def test_foreign_entries_are_404_everywhere_and_left_alone(
         entry.delete()
 
 
+@pytest.mark.parametrize("name", [":lock", ":schedule", ":statics"])
+def test_a_name_no_schedule_can_have_is_404_and_reaches_no_other_key(
+    client: FlaskClient, raw_redis: redis.Redis, name: str
+) -> None:
+    """A path name is the end of a Redis key (``sumflow:redbeat:<name>``). A name that POST
+    refuses is nobody's schedule: ``:lock`` named RedBeat's lock, a string, and every endpoint
+    answered 503 "Redis is unavailable" (Redis's WRONGTYPE, read as an outage) and logged a
+    Redis outage, at any client's request; ``:schedule``, RedBeat's sorted set."""
+    lock = SCHEDULE_SET.replace(":schedule", ":lock")
+    raw_redis.set(lock, "another-beat", ex=60)
+    raw_redis.zadd(SCHEDULE_SET, {"not-a-schedule": -1})
+    try:
+        calls = {
+            "GET": lambda: client.get(f"/schedules/{name}"),
+            "PATCH": lambda: client.patch(f"/schedules/{name}", json={"a": 1}),
+            "DELETE": lambda: client.delete(f"/schedules/{name}"),
+            "GET runs": lambda: client.get(f"/schedules/{name}/runs"),
+        }
+        for what, call in calls.items():
+            response = call()
+            assert response.status_code == 404, (what, response.get_data(as_text=True))
+            assert response.json["message"] == f"No schedule named {name!r}.", what
+        assert raw_redis.get(lock) == "another-beat"
+        assert raw_redis.zscore(SCHEDULE_SET, "not-a-schedule") == -1
+    finally:
+        raw_redis.delete(lock)
+        raw_redis.zrem(SCHEDULE_SET, "not-a-schedule")
+
+
 def test_crontab_reports_the_next_cron_time(schedules: Schedules) -> None:
     def next_five_minutes(now: datetime) -> datetime:
         floor = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0)
