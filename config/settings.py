@@ -206,6 +206,10 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError(f"REDIS_SSL_CERT_REQS must be one of: {', '.join(SSL_CERT_REQS)}")
     if any(not key or any(ch.isspace() for ch in key) for key in settings.api_keys):
         raise ConfigError("API_KEYS must be comma-separated keys without spaces")
+    if any(not key.isascii() or not key.isprintable() for key in settings.api_keys):
+        # The web server hands the app a header that is not ASCII as an empty one: such a
+        # key could never be sent, and would lock its clients out with "send an API key".
+        raise ConfigError("API_KEYS must be printable ASCII, which is all a header carries")
     if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
         raise ConfigError("TLS_CERT_FILE and TLS_KEY_FILE must be set together")
     if settings.rate_limit:

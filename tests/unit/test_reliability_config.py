@@ -90,6 +90,8 @@ def test_every_client_of_a_rediss_url_speaks_tls() -> None:
         ({"RATE_LIMIT": "lots"}, "RATE_LIMIT must look like"),
         ({"TLS_CERT_FILE": "/etc/cert.pem"}, "TLS_CERT_FILE and TLS_KEY_FILE must be set together"),
         ({"API_KEYS": "good,bad key"}, "API_KEYS must be comma-separated keys without spaces"),
+        ({"API_KEYS": "good,cl\u00e9"}, "API_KEYS must be printable ASCII"),
+        ({"API_KEYS": "good,k\x7f"}, "API_KEYS must be printable ASCII"),
     ],
 )
 def test_bad_protection_settings_are_refused_by_name(env: dict[str, str], message: str) -> None:
