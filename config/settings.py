@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from limits import parse_many
 
@@ -165,6 +166,10 @@ def _env_list(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tu
 def _validated(settings: Settings) -> Settings:
     if not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("REDIS_URL must start with redis://, rediss:// or unix://")
+    try:
+        urlsplit(settings.redis_url).port  # noqa: B018 - parsing it is the check
+    except ValueError as exc:  # the message names the port, never the password
+        raise ConfigError(f"REDIS_URL has a bad port: {exc}") from None
     if settings.add_delay_seconds < 0:
         raise ConfigError("ADD_DELAY_SECONDS must not be negative")
     if settings.redis_timeout_seconds <= 0:
