@@ -23,6 +23,13 @@ RETRY then replaced the SUCCESS (or the final FAILURE): the task read RETRY for 
 group never completed. Celery guards only SUCCESS, with a GET ahead of the SET, which this race
 passes between. Here one script does the check and the write (`STORE_UNLESS_DONE`).
 
+A retrying task reads RETRY only while no later attempt runs. The same race had the next
+attempt STARTED before the late RETRY of the one before, and the task then read RETRY while
+that attempt ran: ``DELETE /tasks`` took it for a task not running and stored REVOKED, and
+the attempt ran on, so a chain went on to SUCCESS and a chord counted the sum of a step
+that read REVOKED. STARTED and RETRY are stored with the attempt's ``retries``, and the
+script keeps a later attempt's state.
+
 A revoked task stays revoked. A chord's callback or a chain's later step revoked while it
 waited was stored FAILURE once the workflow failed (Celery passes the error on to them), so
 the answer a client had read changed under it. A FAILURE can still give way to a later run's
@@ -52,9 +59,10 @@ __all__ = [
 
 
 #: Store a task's state and announce it, unless the stored one says more: SUCCESS stays (as
-#: in Celery), REVOKED stays, and no finished state gives way to an unfinished one. KEYS: the
-#: task's key; ARGV: the encoded state, its name, and seconds to keep it (0: for ever). 1 if
-#: stored.
+#: in Celery), REVOKED stays, no finished state gives way to an unfinished one, and no
+#: unfinished state of an attempt gives way to one of an earlier attempt (``retries``, stored
+#: with STARTED and RETRY). KEYS: the task's key; ARGV: the encoded state, its name, seconds
+#: to keep it (0: for ever), and the attempt's ``retries`` (-1: unknown). 1 if stored.
 STORE_UNLESS_DONE = """
 local current = redis.call('GET', KEYS[1])
 if current then
@@ -63,6 +71,11 @@ if current then
     local done = {SUCCESS = true, FAILURE = true, REVOKED = true}
     local final = {SUCCESS = true, REVOKED = true}
     if final[status] or (done[status] and not done[ARGV[2]]) then
+        return 0
+    end
+    local attempt = tonumber(ARGV[4])
+    if status and not done[status] and not done[ARGV[2]] and attempt >= 0
+            and type(meta['retries']) == 'number' and meta['retries'] > attempt then
         return 0
     end
 end
@@ -157,6 +170,11 @@ class ResultBackend(RedisBackend):
             result=result, state=state, traceback=traceback, request=request
         )
         meta["task_id"] = bytes_to_str(task_id)
+        retries = getattr(request, "retries", None) if state in states.UNREADY_STATES else None
+        if not isinstance(retries, int) or retries < 0:
+            retries = -1
+        else:
+            meta["retries"] = retries
         value = self.encode(meta)
         if isinstance(value, str) and len(value) > self._MAX_STR_VALUE_SIZE:
             raise BackendStoreError(
@@ -164,13 +182,15 @@ class ResultBackend(RedisBackend):
             )
         expires = self.failure_expires if state == states.FAILURE else None
         key = bytes_to_str(self.get_key_for_task(task_id))
-        self.ensure(self._store_unless_done, (key, value, state, expires))
+        self.ensure(self._store_unless_done, (key, value, state, expires, retries))
         return result
 
-    def _store_unless_done(self, key: str, value: Any, state: str, expires: int | None) -> None:
+    def _store_unless_done(
+        self, key: str, value: Any, state: str, expires: int | None, retries: int = -1
+    ) -> None:
         if expires is None:
             expires = self.expires
-        self.client.eval(STORE_UNLESS_DONE, 1, key, value, state, int(expires or 0))
+        self.client.eval(STORE_UNLESS_DONE, 1, key, value, state, int(expires or 0), retries)
 
     def on_chord_part_return(
         self, request: Any, state: str, result: Any, propagate: Any = None, **kwargs: Any

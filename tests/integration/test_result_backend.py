@@ -101,6 +101,29 @@ def test_every_state_of_a_normal_run_is_stored_and_announced_in_turn(
     assert 0 < client.ttl(meta_key(task_id)) <= backend.expires
 
 
+def test_a_late_retry_leaves_the_next_attempt_running(
+    backend: ResultBackend, client: redis.Redis
+) -> None:
+    # With no backoff the retry's message (attempt 2) is taken and STARTED before attempt 1
+    # stores its RETRY. That late RETRY hid the running attempt: DELETE /tasks took it for a
+    # task not running, stored REVOKED (no terminate needed), and the attempt ran on: a chain
+    # went on to SUCCESS, a chord counted the sum, though the step read REVOKED.
+    task_id = uuid()
+    backend.store_result(
+        task_id, RESULTS[states.STARTED], states.STARTED, request=Context(id=task_id, retries=1)
+    )
+    backend.mark_as_retry(task_id, ValueError("boom"), request=Context(id=task_id, retries=0))
+    assert stored(client, task_id) == states.STARTED
+
+    # Within one attempt every state still follows the one before.
+    backend.mark_as_retry(task_id, ValueError("boom"), request=Context(id=task_id, retries=1))
+    assert stored(client, task_id) == states.RETRY
+    backend.store_result(
+        task_id, RESULTS[states.STARTED], states.STARTED, request=Context(id=task_id, retries=2)
+    )
+    assert stored(client, task_id) == states.STARTED
+
+
 def chain_request(task_id: str, *later: str, **fields: Any) -> Context:
     """The request of a chain step, as a worker has it: ``later`` are the steps still to run,
     which Celery lists last first."""
