@@ -24,8 +24,9 @@ class Chains(MethodView):
     def post(self, body: dict[str, Any]) -> Any:
         """Queue a chain; GET /result/<task_id> (its last step) gives the total.
 
-        If a step fails (or is revoked), every later step ends FAILURE (or REVOKED) at once
-        with a message naming the step that broke, so the chain never stays PENDING.
+        If a step fails, every later step ends FAILURE at once with a message naming the step
+        that broke, so the chain never stays PENDING. If a step is revoked, the later steps end
+        REVOKED the same way once a worker takes the revoked step from its queue.
         """
         svc = services()
         handle = submit_chain(svc.celery, svc.redis, body["numbers"], body["options"])
