@@ -89,6 +89,12 @@ return 1
 """
 
 
+def _attempt(state: str, request: Any) -> int:
+    """The attempt an unfinished state belongs to (the request's ``retries``); -1 if none."""
+    retries = getattr(request, "retries", None) if state in states.UNREADY_STATES else None
+    return retries if isinstance(retries, int) and retries >= 0 else -1
+
+
 class ChainAborted(Exception):
     """An earlier step of the chain failed or was revoked, so this step never ran."""
 
@@ -166,24 +172,31 @@ class ResultBackend(RedisBackend):
     ) -> Any:
         """Celery's, minus its GET of the stored state: `STORE_UNLESS_DONE` checks it in the
         same step as the write, where no other process can come in between."""
+        value = self.encoded_state(task_id, result, state, traceback, request)
+        expires = self.failure_expires if state == states.FAILURE else None
+        key = bytes_to_str(self.get_key_for_task(task_id))
+        retries = _attempt(state, request)
+        self.ensure(self._store_unless_done, (key, value, state, expires, retries))
+        return result
+
+    def encoded_state(
+        self, task_id: str, result: Any, state: str, traceback: Any = None, request: Any = None
+    ) -> Any:
+        """What `_store_result` writes for this state: Celery's meta, with the attempt's
+        ``retries`` for an unfinished state. ``result`` is encoded already (`encode_result`)."""
         meta = self._get_result_meta(
             result=result, state=state, traceback=traceback, request=request
         )
         meta["task_id"] = bytes_to_str(task_id)
-        retries = getattr(request, "retries", None) if state in states.UNREADY_STATES else None
-        if not isinstance(retries, int) or retries < 0:
-            retries = -1
-        else:
+        retries = _attempt(state, request)
+        if retries >= 0:
             meta["retries"] = retries
         value = self.encode(meta)
         if isinstance(value, str) and len(value) > self._MAX_STR_VALUE_SIZE:
             raise BackendStoreError(
                 "value too large for Redis backend", state=state, task_id=task_id
             )
-        expires = self.failure_expires if state == states.FAILURE else None
-        key = bytes_to_str(self.get_key_for_task(task_id))
-        self.ensure(self._store_unless_done, (key, value, state, expires, retries))
-        return result
+        return value
 
     def _store_unless_done(
         self, key: str, value: Any, state: str, expires: int | None, retries: int = -1
