@@ -133,12 +133,11 @@ class Task(MethodView):
     )
     def delete(self, query: dict[str, Any], task_id: str) -> Any:
         """Revoke a task: it ends REVOKED. A running one needs ``?terminate=true``."""
-        view = _find(task_id)
-        if view.ready:
-            abort(409, message=f"Task {task_id} already finished with {view.status}.")
-        running = view.status == states.STARTED
-        if running and not query["terminate"]:
-            abort(409, message=f"Task {task_id} is running; revoke it with ?terminate=true.")
+        _find(task_id)  # 404 for an id this service did not issue
         svc = services()
-        revoke(svc.celery, svc.redis, task_id, terminate=query["terminate"], running=running)
+        stopped = revoke(svc.celery, svc.redis, task_id, terminate=query["terminate"])
+        if stopped == states.STARTED:
+            abort(409, message=f"Task {task_id} is running; revoke it with ?terminate=true.")
+        if stopped is not None:
+            abort(409, message=f"Task {task_id} already finished with {stopped}.")
         return {"task_id": task_id, "terminate": query["terminate"]}, 202, _located(task_id)

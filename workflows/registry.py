@@ -2,13 +2,12 @@
 
 Celery reports PENDING for any id it has never seen (celery#3596), so sumflow remembers the
 ids it hands out to answer 404 for the rest. Revokes normally live only in worker memory;
-keeping them in Redis lets every worker honour them, including one started later
-(see workflows.base_task).
+keeping them in Redis (written by workflows.revocation) lets every worker honour them,
+including one started later (see workflows.base_task).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
 import redis
@@ -19,7 +18,6 @@ __all__ = [
     "issued_key",
     "issued_marker",
     "mark_issued",
-    "remember_revoked",
 ]
 
 ISSUED_PREFIX = "sumflow:issued:"
@@ -50,14 +48,4 @@ def mark_issued(client: redis.Redis, task_ids: Iterable[str], kind: str, ttl: in
     with client.pipeline(transaction=False) as pipe:
         for task_id in ids:
             pipe.execute_command(*issued_marker(task_id, kind, ttl))
-        pipe.execute()
-
-
-def remember_revoked(client: redis.Redis, task_id: str, ttl: int) -> None:
-    """Add ``task_id`` to the revoked set until ``ttl`` seconds from now; drop expired ones."""
-    now = time.time()
-    with client.pipeline(transaction=False) as pipe:
-        pipe.zadd(REVOKED_KEY, {task_id: now + ttl})
-        pipe.zremrangebyscore(REVOKED_KEY, "-inf", now)
-        pipe.expire(REVOKED_KEY, ttl)
         pipe.execute()

@@ -23,7 +23,9 @@ from celery.result import GroupResult
 from config import load_settings
 from workflows import create_celery
 from workflows.backend import ChainAborted, ResultBackend
+from workflows.registry import REVOKED_KEY
 from workflows.results import meta_key
+from workflows.revocation import revoke
 
 pytestmark = pytest.mark.integration
 
@@ -122,6 +124,37 @@ def test_a_late_retry_leaves_the_next_attempt_running(
         task_id, RESULTS[states.STARTED], states.STARTED, request=Context(id=task_id, retries=2)
     )
     assert stored(client, task_id) == states.STARTED
+
+
+def test_a_revoke_and_a_start_cannot_cross(backend: ResultBackend, client: redis.Redis) -> None:
+    """A worker stores STARTED, then checks the revoked set (workflows.base_task). DELETE
+    /tasks read the state, then recorded the revoke: a task that started in between was
+    stored REVOKED and ran on, and a chain went on past a step that read REVOKED. The revoke
+    now reads and records in one step, so one of the two sees the other."""
+    celery = backend.app
+    started = uuid()  # started just before the revoke: left to run, and not recorded
+    store(backend, started, states.STARTED)
+    assert revoke(celery, client, started, terminate=False) == states.STARTED
+    assert stored(client, started) == states.STARTED
+    assert client.zscore(REVOKED_KEY, started) is None
+
+    waiting = uuid()  # not started: REVOKED at once, and the worker that takes it skips it
+    assert revoke(celery, client, waiting, terminate=False) is None
+    assert stored(client, waiting) == states.REVOKED
+    assert client.zscore(REVOKED_KEY, waiting) is not None
+    store(backend, waiting, states.STARTED)
+    assert stored(client, waiting) == states.REVOKED
+
+    stopped = uuid()  # running, with terminate: recorded; its worker stores REVOKED
+    store(backend, stopped, states.STARTED)
+    assert revoke(celery, client, stopped, terminate=True) is None
+    assert stored(client, stopped) == states.STARTED
+    assert client.zscore(REVOKED_KEY, stopped) is not None
+
+    finished = uuid()
+    store(backend, finished, states.SUCCESS)
+    assert revoke(celery, client, finished, terminate=True) == states.SUCCESS
+    assert client.zscore(REVOKED_KEY, finished) is None
 
 
 def chain_request(task_id: str, *later: str, **fields: Any) -> Context:
