@@ -38,6 +38,7 @@ from schedules import (
     ScheduleStore,
     ScheduleView,
     Timing,
+    TooManySchedules,
     check_name,
 )
 from schedules.timing import MAX_EVERY_SECONDS, MIN_EVERY_SECONDS, normalized_cron, parse_cron
@@ -272,7 +273,9 @@ class Schedules(MethodView):
     @blp.idempotent
     @blp.arguments(ScheduleCreateSchema)
     @blp.response(201, ScheduleSchema)
-    @blp.alt_response(409, description="A schedule with this name exists.")
+    @blp.alt_response(
+        409, description="A schedule with this name exists, or MAX_SCHEDULES are stored."
+    )
     def post(self, body: dict[str, Any]) -> Any:
         """Create a schedule: ``a + b`` every N seconds or on a cron string (UTC)."""
         spec = ScheduleSpec(
@@ -287,6 +290,8 @@ class Schedules(MethodView):
             view = _store().create(spec)
         except ScheduleExists:
             abort(409, message=f"A schedule named {spec.name!r} exists; PATCH it or delete it.")
+        except TooManySchedules as full:
+            abort(409, message=f"{full.limit} schedules are stored (MAX_SCHEDULES); delete one.")
         return _present(view), 201, _location(spec.name)
 
 

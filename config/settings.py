@@ -69,6 +69,8 @@ class Settings:
 
     # --- Schedules (RedBeat). Runs kept per schedule in its history (newest first).
     schedule_runs_kept: int = 100
+    # Schedules stored at most: each is a client's standing order, run outside RATE_LIMIT.
+    max_schedules: int = 1000
     # Seconds the beat's lock outlives a beat that died without releasing it: a second beat
     # takes over after this long. The running beat renews it every tick (about once a second).
     beat_lock_timeout_seconds: int = 10
@@ -205,6 +207,8 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError("MAX_REQUEST_BYTES must be at least 1")
     if not 1 <= settings.schedule_runs_kept <= 10_000:
         raise ConfigError("SCHEDULE_RUNS_KEPT must be between 1 and 10000")
+    if settings.max_schedules < 1:
+        raise ConfigError("MAX_SCHEDULES must be at least 1")
     if settings.beat_lock_timeout_seconds < 3:
         raise ConfigError("BEAT_LOCK_TIMEOUT_SECONDS must be at least 3")
     if settings.redis_ssl_cert_reqs not in SSL_CERT_REQS:
@@ -279,6 +283,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         default_queue=_env_str(env, "DEFAULT_QUEUE", d.default_queue),
         default_retry_policy=_env_str(env, "DEFAULT_RETRY_POLICY", d.default_retry_policy),
         schedule_runs_kept=_env_number(env, "SCHEDULE_RUNS_KEPT", d.schedule_runs_kept, int),
+        max_schedules=_env_number(env, "MAX_SCHEDULES", d.max_schedules, int),
         beat_lock_timeout_seconds=_env_number(
             env, "BEAT_LOCK_TIMEOUT_SECONDS", d.beat_lock_timeout_seconds, int
         ),

@@ -12,6 +12,7 @@ from schedules.model import (
     ScheduleNotFound,
     ScheduleSpec,
     ScheduleView,
+    TooManySchedules,
     check_name,
 )
 from schedules.runs import Run
@@ -33,5 +34,6 @@ __all__ = [
     "ScheduleStore",
     "ScheduleView",
     "Timing",
+    "TooManySchedules",
     "check_name",
 ]

@@ -20,6 +20,7 @@ __all__ = [
     "ScheduleNotFound",
     "ScheduleSpec",
     "ScheduleView",
+    "TooManySchedules",
     "check_name",
 ]
 
@@ -46,6 +47,14 @@ class ScheduleNotFound(ScheduleError, LookupError):
 
 class ScheduleBusy(ScheduleError):
     """The entry kept changing under an update (another writer); trying again will do."""
+
+
+class TooManySchedules(ScheduleError):
+    """MAX_SCHEDULES are stored already: a new one waits for one to be deleted."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
 
 
 def check_name(name: str) -> str:

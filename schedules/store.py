@@ -46,6 +46,7 @@ from schedules.model import (
     ScheduleNotFound,
     ScheduleSpec,
     ScheduleView,
+    TooManySchedules,
     check_name,
 )
 from schedules.runs import (
@@ -232,17 +233,24 @@ class ScheduleStore:
     # --- operations -------------------------------------------------------------------------
 
     def create(self, spec: ScheduleSpec) -> ScheduleView:
-        """Store a new schedule; ScheduleExists if the name is taken. The first run is one
-        interval (or the next cron time) from now."""
+        """Store a new schedule; ScheduleExists if the name is taken, TooManySchedules if
+        MAX_SCHEDULES are stored. The first run is one interval (or the next cron time) from
+        now.
+
+        The count is RedBeat's index, which the beat rewrites every tick, so it is read, not
+        watched: creates racing at the limit can pass it by as many as race."""
         check_name(spec.name)
         now = self.celery.now()
         entry = self.entry(spec, last_run_at=now, schedule_id=uuid4().hex)
         key = entry.key
+        limit = self.celery.settings.max_schedules
         with self.client.pipeline() as pipe:
             try:
                 pipe.watch(key)
                 if pipe.hexists(key, "definition"):
                     raise ScheduleExists(spec.name)
+                if pipe.zcard(self.conf.schedule_key) >= limit:
+                    raise TooManySchedules(limit)
                 pipe.multi()
                 # Drop what a beat of an older sumflow, sending a run just as the name was
                 # deleted, may have left (its writes did not check that the entry existed).

@@ -80,6 +80,35 @@ def test_a_name_in_use_is_409(client: FlaskClient, schedules: Schedules) -> None
     assert schedules.get("taken")["a"] == 2  # the first one is untouched
 
 
+def test_at_max_schedules_a_new_one_is_409_until_one_is_deleted(quiet_redis_url: str) -> None:
+    """Each schedule sends work with no request and no RATE_LIMIT: with no cap, one client
+    (105 schedules every second, made in 0.45 s) had the beat send 100 adds a second."""
+    client = create_app({"redis_url": quiet_redis_url, "max_schedules": 2}).test_client()
+    schedules = Schedules(client)
+    try:
+        schedules.create("one", every=60)
+        schedules.create("two", every=60)
+        full = client.post("/schedules", json={"name": "three", "a": 1, "b": 1, "every": 60})
+        assert (full.status_code, full.json["message"]) == (
+            409,
+            "2 schedules are stored (MAX_SCHEDULES); delete one.",
+        )
+        assert client.get("/schedules/three").status_code == 404
+        # A name in use says so first; a change to a stored one is no new schedule.
+        taken = client.post("/schedules", json={"name": "one", "a": 1, "b": 1, "every": 60})
+        assert "'one' exists" in taken.json["message"]
+        assert client.patch("/schedules/two", json={"a": 7}).status_code == 200
+
+        assert client.delete("/schedules/one").status_code == 204
+        schedules.create("three", every=60)
+        assert [s["name"] for s in client.get("/schedules").json["schedules"]] == [
+            "three",
+            "two",
+        ]
+    finally:
+        schedules.cleanup()
+
+
 @pytest.mark.parametrize("method", ["get", "patch", "delete"])
 def test_unknown_schedules_are_404(client: FlaskClient, method: str) -> None:
     kwargs: dict[str, Any] = {"json": {"a": 1}} if method == "patch" else {}

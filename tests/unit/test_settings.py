@@ -60,6 +60,7 @@ def test_environment_is_parsed() -> None:
         # It was a ValueError's traceback from whichever process parsed it first.
         ({"REDIS_URL": "redis://:pw@127.0.0.1:99999/0"}, "REDIS_URL has a bad port: .*0-65535"),
         ({"REDIS_URL": "redis://127.0.0.1:six/0"}, "REDIS_URL has a bad port: .*'six'"),
+        ({"MAX_SCHEDULES": "0"}, "MAX_SCHEDULES must be at least 1"),
         ({"PORT": "70000"}, "PORT must be between 1 and 65535"),
         ({"PORT": "0"}, "PORT must be between 1 and 65535"),
         ({"WEB_WORKERS": "0"}, "WEB_WORKERS must be at least 1"),
