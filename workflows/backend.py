@@ -49,6 +49,7 @@ from kombu.utils.encoding import bytes_to_str
 
 __all__ = [
     "CANCELLED_MESSAGE",
+    "STORED_STATE_LUA",
     "STORE_UNLESS_DONE",
     "ChainAborted",
     "ResultBackend",
@@ -58,35 +59,51 @@ __all__ = [
 ]
 
 
+#: The start of every script that writes a task's state: the state stored at KEYS[1]
+#: (``meta`` and its ``status``, nil if none or unreadable), which states are ``done``, and
+#: ``store``, which writes a state there (kept ``ttl`` seconds, 0: for ever) and announces
+#: it to the long-polls subscribed to the key.
+STORED_STATE_LUA = """
+local meta, status = nil, nil
+local current = redis.call('GET', KEYS[1])
+if current then
+    local ok, decoded = pcall(cjson.decode, current)
+    if ok and type(decoded) == 'table' then
+        meta, status = decoded, decoded['status']
+    end
+end
+local done = {SUCCESS = true, FAILURE = true, REVOKED = true}
+local function store(value, ttl)
+    if tonumber(ttl) > 0 then
+        redis.call('SET', KEYS[1], value, 'EX', ttl)
+    else
+        redis.call('SET', KEYS[1], value)
+    end
+    redis.call('PUBLISH', KEYS[1], value)
+end
+"""
+
 #: Store a task's state and announce it, unless the stored one says more: SUCCESS stays (as
 #: in Celery), REVOKED stays, no finished state gives way to an unfinished one, and no
 #: unfinished state of an attempt gives way to one of an earlier attempt (``retries``, stored
 #: with STARTED and RETRY). KEYS: the task's key; ARGV: the encoded state, its name, seconds
 #: to keep it (0: for ever), and the attempt's ``retries`` (-1: unknown). 1 if stored.
-STORE_UNLESS_DONE = """
-local current = redis.call('GET', KEYS[1])
-if current then
-    local ok, meta = pcall(cjson.decode, current)
-    local status = ok and type(meta) == 'table' and meta['status'] or nil
-    local done = {SUCCESS = true, FAILURE = true, REVOKED = true}
-    local final = {SUCCESS = true, REVOKED = true}
-    if final[status] or (done[status] and not done[ARGV[2]]) then
-        return 0
-    end
-    local attempt = tonumber(ARGV[4])
-    if status and not done[status] and not done[ARGV[2]] and attempt >= 0
-            and type(meta['retries']) == 'number' and meta['retries'] > attempt then
-        return 0
-    end
+STORE_UNLESS_DONE = (
+    STORED_STATE_LUA
+    + """
+local final = {SUCCESS = true, REVOKED = true}
+if final[status] or (done[status] and not done[ARGV[2]]) then
+    return 0
 end
-if ARGV[3] ~= '0' then
-    redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
-else
-    redis.call('SET', KEYS[1], ARGV[1])
+local attempt = tonumber(ARGV[4])
+if status and not done[status] and not done[ARGV[2]] and attempt >= 0
+        and type(meta['retries']) == 'number' and meta['retries'] > attempt then
+    return 0
 end
-redis.call('PUBLISH', KEYS[1], ARGV[1])
+store(ARGV[1], ARGV[3])
 return 1
 """
+)
 
 
 def _attempt(state: str, request: Any) -> int:

@@ -19,6 +19,7 @@ from celery import Celery, states
 from celery.exceptions import TaskRevokedError
 from kombu.utils.encoding import bytes_to_str
 
+from workflows.backend import STORED_STATE_LUA
 from workflows.base_task import REVOKE_REASON
 from workflows.registry import REVOKED_KEY
 
@@ -28,15 +29,10 @@ __all__ = ["revoke"]
 #: A task not started yet is stored REVOKED (and announced) in the same step. KEYS: the
 #: task's result key, the revoked set. ARGV: the encoded REVOKED state, seconds to keep it,
 #: the task id, now, 1 to stop a running task. The status that stopped it, or nil if revoked.
-REVOKE_UNLESS_STARTED = """
-local current = redis.call('GET', KEYS[1])
-local status = nil
-if current then
-    local ok, meta = pcall(cjson.decode, current)
-    status = ok and type(meta) == 'table' and meta['status'] or nil
-end
-local finished = {SUCCESS = true, FAILURE = true, REVOKED = true}
-if finished[status] or (status == 'STARTED' and ARGV[5] ~= '1') then
+REVOKE_UNLESS_STARTED = (
+    STORED_STATE_LUA
+    + """
+if done[status] or (status == 'STARTED' and ARGV[5] ~= '1') then
     return status
 end
 local now, ttl = tonumber(ARGV[4]), tonumber(ARGV[2])
@@ -46,10 +42,10 @@ redis.call('EXPIRE', KEYS[2], ttl)
 if status == 'STARTED' then
     return status
 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
-redis.call('PUBLISH', KEYS[1], ARGV[1])
+store(ARGV[1], ttl)
 return nil
 """
+)
 
 
 def revoke(celery: Celery, client: redis.Redis, task_id: str, *, terminate: bool) -> str | None:
