@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, unquote, urlparse
 
 import redis
 
@@ -111,7 +111,7 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        auth = f":{self.password}@" if self.password else ""
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
         scheme = "rediss" if self.tls else "redis"
         return f"{scheme}://{auth}127.0.0.1:{self.port}/0"
 
@@ -121,7 +121,9 @@ class RedisServer:
         return {"ssl_ca_certs": str(self.tls.ca_file)} if self.tls else {}
 
     def command(self) -> list[str]:
-        args = [self.executable or find_redis_server(), "--bind", "127.0.0.1"]
+        """redis-server's arguments. They never hold the password: `ps` shows them to every
+        local user until the server renames its process, so it reads that from stdin (`-`)."""
+        args = [self.executable or find_redis_server(), "-", "--bind", "127.0.0.1"]
         if self.tls:
             args += ["--port", "0", "--tls-port", str(self.port)]
             args += ["--tls-cert-file", str(self.tls.cert_file)]
@@ -135,13 +137,30 @@ class RedisServer:
             args += ["--dir", str(self.data_dir), "--appendonly", "yes"]
         else:
             args += ["--appendonly", "no"]
-        if self.password:
-            args += ["--requirepass", self.password]
         args += ["--logfile", str(self.log_file) if self.log_file else ""]
         return args
 
+    def stdin_config(self) -> bytes:
+        """The config `command` leaves to stdin: the password, every byte escaped, so that
+        quotes, spaces or newlines in it cannot break out of the line."""
+        if not self.password:
+            return b""
+        escaped = "".join(f"\\x{byte:02x}" for byte in self.password.encode())
+        return f'requirepass "{escaped}"\n'.encode()
+
+    def spawn(self, **popen_options: Any) -> subprocess.Popen[bytes]:
+        """Start redis-server with `command` and hand it `stdin_config`."""
+        process = subprocess.Popen(self.command(), stdin=subprocess.PIPE, **popen_options)
+        assert process.stdin is not None
+        try:
+            process.stdin.write(self.stdin_config())
+            process.stdin.close()
+        except BrokenPipeError:
+            pass  # it exited at once; the caller sees that from its return code
+        return process
+
     def start(self, timeout: float = 10.0) -> RedisServer:
-        self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL)
+        self.process = self.spawn(stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while not ping(self.url, 0.2, **self.client_options):
             if self.process.poll() is not None:
@@ -195,13 +214,15 @@ def _serve(url: str, data_dir: Path) -> int:
     disconnected, or after CLIENTS_GRACE_SECONDS, before honcho's SIGKILL.
     """
     parsed = urlparse(url)
-    server = RedisServer(port=parsed.port or 6379, data_dir=data_dir, password=parsed.password)
-    command = server.command()
-    print(f"starting {command[0]} on port {server.port}, data in {data_dir}", flush=True)
+    # Clients percent-decode the URL's password (redis-py does), so the server takes it decoded.
+    password = unquote(parsed.password) if parsed.password else None
+    executable = find_redis_server()
+    server = RedisServer(parsed.port or 6379, data_dir, password, executable=executable)
+    print(f"starting {executable} on port {server.port}, data in {data_dir}", flush=True)
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
-    process = subprocess.Popen(command, start_new_session=True, preexec_fn=_die_with_parent)
+    process = server.spawn(start_new_session=True, preexec_fn=_die_with_parent)
     while not stopping.wait(0.2):
         if process.poll() is not None:  # it stopped by itself (SHUTDOWN, a crash)
             return process.returncode

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from flask import Flask
 
 from api import create_app
-from config.redis_server import RedisServer
+from config.redis_server import RedisServer, ping
 from tests.conftest import TEST_ADD_DELAY, Sums
-from tests.support import Service, wait_for_worker
+from tests.support import ROOT, Service, eventually, wait_for_worker
 from tests.tls import make_certificates
 from workflows.redis_client import create_redis
 
@@ -77,6 +80,29 @@ def test_a_password_protected_redis_works_end_to_end(
     # The worker logged its broker and backend, with the password masked.
     assert "redis://:**@127.0.0.1" in worker.log()
     assert PASSWORD not in worker.log()
+
+
+#: A password that needs percent-encoding in a URL and quoting in a redis.conf line.
+AWKWARD_PASSWORD = 'p@ss "word" #1\\%'
+
+
+def test_the_embedded_redis_takes_a_password_that_needs_escaping_and_never_shows_it(
+    tmp_path: Path,
+) -> None:
+    """`make run`'s Redis: the password left its command line (which `ps` shows to every local
+    user), and it is read from the URL as clients read it, percent-decoded."""
+    server = RedisServer(password=AWKWARD_PASSWORD)
+    assert not any(AWKWARD_PASSWORD in arg or "requirepass" in arg for arg in server.command())
+
+    url = f"redis://:{quote(AWKWARD_PASSWORD, safe='')}@127.0.0.1:{server.port}/0"
+    serve = [sys.executable, "-m", "config.redis_server", "serve", "--url", url]
+    served = subprocess.Popen([*serve, "--dir", str(tmp_path / "redis")], cwd=ROOT)
+    try:
+        eventually(lambda: ping(url), what="the embedded Redis to take the password")
+        assert not ping(f"redis://:{quote(WRONG)}@127.0.0.1:{server.port}/0")
+    finally:
+        served.terminate()
+        assert served.wait(timeout=15) == 0
 
 
 def redis_servers() -> list[str]:
