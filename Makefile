@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 ## run: Redis (embedded if none answers at REDIS_URL), worker, beat and API on 127.0.0.1:$PORT,
-## and Flower on 127.0.0.1:5555 when it is installed (pip install -e '.[monitor]').
+## and Flower on 127.0.0.1:$FLOWER_PORT (5555) when it is installed (pip install -e '.[monitor]').
 run: install
 	@mkdir -p var
 	@# Settings from the environment, then from .env for what it leaves unset (as docker
@@ -37,7 +37,7 @@ run: install
 		exit $$answer; \
 	fi; \
 	if $(BIN)/python -c 'import flower' 2>/dev/null; then \
-		echo "sumflow: Flower on http://127.0.0.1:5555"; procs="$$procs flower"; \
+		echo "sumflow: Flower on http://127.0.0.1:$${FLOWER_PORT:-5555}"; procs="$$procs flower"; \
 	fi; \
 	exec $(BIN)/honcho start --env /dev/null $$procs
 
