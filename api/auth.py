@@ -15,7 +15,8 @@ import hmac
 from typing import Any, NoReturn
 
 from flask import Flask, g, request
-from flask_smorest import abort
+
+from api.errors import abort
 
 __all__ = [
     "PUBLIC_ENDPOINTS",

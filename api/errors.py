@@ -12,7 +12,11 @@ from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, request
-from flask_smorest import Api, abort
+from flask_smorest import Api
+
+# flask-smorest's ``abort`` is this one, re-exported untyped; taken from webargs, its ``NoReturn``
+# tells mypy that a call never returns. The API's modules import it from here.
+from webargs.flaskparser import abort
 from werkzeug.exceptions import (
     HTTPException,
     MethodNotAllowed,
@@ -22,7 +26,7 @@ from werkzeug.exceptions import (
 
 from workflows.redis_client import OUTAGE_ERRORS
 
-__all__ = ["SumflowApi", "error_body", "register_error_handlers"]
+__all__ = ["SumflowApi", "abort", "error_body", "register_error_handlers"]
 
 logger = logging.getLogger(__name__)
 

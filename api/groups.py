@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import abort
 
 from api.blueprint import Blueprint
+from api.errors import abort
 from api.services import services
 from api.workflow_schemas import GroupAcceptedSchema, GroupRequestSchema, GroupStatusSchema
 from workflows.canvas import submit_group

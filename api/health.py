@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import abort
 from marshmallow import Schema, fields
 
 from api.blueprint import Blueprint
+from api.errors import abort
 from api.services import services
 from schedules.beat_status import BeatStatus, beat_status
 from workflows.redis_client import REDIS_ERRORS, REFUSALS

@@ -27,10 +27,10 @@ from typing import Any
 
 import flask_smorest
 from flask import Response, current_app, request
-from flask_smorest import abort
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
 from api.auth import client_identity
+from api.errors import abort
 from api.prefer import APPLIED_HEADER
 from api.services import services
 from workflows.redis_client import REDIS_ERRORS

@@ -11,11 +11,11 @@ from typing import Any
 from flask import current_app, url_for
 from flask.blueprints import BlueprintSetupState
 from flask.views import MethodView
-from flask_smorest import abort
 from marshmallow import Schema, ValidationError, fields, post_load, validates_schema
 from marshmallow.validate import Length, Range
 
 from api.blueprint import Blueprint
+from api.errors import abort
 from api.fields import IntegerQueryNumber, JSONBoolean, JSONInteger, JSONNumber
 from api.schemas import (
     MAX_FAIL_TIMES,

@@ -8,10 +8,10 @@ from celery import states, uuid
 from flask import jsonify, request, url_for
 from flask.blueprints import BlueprintSetupState
 from flask.views import MethodView
-from flask_smorest import abort
 
 from api import prefer
 from api.blueprint import Blueprint
+from api.errors import abort
 from api.instrumentation import count_declined_wait, declare_waiting_endpoints
 from api.rate_limit import counted_with_publish, publish_gate
 from api.schemas import (
