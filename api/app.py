@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from api import (
     chains,
@@ -76,6 +77,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app = Flask(__name__)
     instrumentation.init_app(app)  # first, so that it times every request
     app.config.update(_openapi_config(settings))
+    assert isinstance(app.json, DefaultJSONProvider)  # Flask's own: nothing here sets another
     app.json.sort_keys = False
     app.extensions[EXTENSION_KEY] = svc = Services.create(settings)
     app.extensions["celery"] = svc.celery

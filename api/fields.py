@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from marshmallow import fields
+from marshmallow.types import ErrorMessages
 
 __all__ = [
     "NON_FINITE",
@@ -43,7 +44,7 @@ OPERAND_NON_FINITE = f"{OPERAND_OUT_OF_RANGE[:-1]}, not NaN or Infinity."
 class _StrictNumber:
     """Accept JSON numbers as they are: integers stay integers, floats must be finite."""
 
-    default_error_messages = {
+    default_error_messages: ErrorMessages = {
         "invalid": NOT_A_NUMBER,
         "non_finite": NON_FINITE,
     }

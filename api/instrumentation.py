@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, g, request
+from flask.sansio.app import App
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from api.access_log import log_request
@@ -97,7 +98,7 @@ def current_endpoint() -> str:
     return endpoint_label(request.url_rule.rule if request.url_rule is not None else None)
 
 
-def declare_waiting_endpoints(app: Flask, *endpoints: str) -> None:
+def declare_waiting_endpoints(app: App, *endpoints: str) -> None:
     """Report 0 declined waits for ``endpoints`` from the first scrape: a labelled counter
     has no series until its first increment, and an alert on its growth would see none."""
     for endpoint in endpoints:

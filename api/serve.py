@@ -28,6 +28,7 @@ from pathlib import Path
 from granian import Granian
 from granian.constants import Interfaces
 from granian.log import LogLevels
+from granian.server import MPServer, MTServer
 
 from config import Settings, load_settings
 from config.logging_config import server_logconfig
@@ -43,15 +44,14 @@ APP_FACTORY = "api:create_app"
 KILL_TIMEOUT_SECONDS = 10
 
 
-def build_server(settings: Settings, factory: str = APP_FACTORY) -> Granian:
+def build_server(settings: Settings, factory: str = APP_FACTORY) -> MPServer | MTServer:
     """Granian as `make run` serves the API. HTTP mode, runtime and backpressure stay Granian's
     defaults: HTTP/1 only and the single-threaded runtime measured no faster, and a
     backpressure limit below the number of waiting clients stalls long-polls (README,
     Performance)."""
-    tls = {}
-    if settings.tls_cert_file:
-        tls = {"ssl_cert": Path(settings.tls_cert_file), "ssl_key": Path(settings.tls_key_file)}
-    return Granian(
+    # load_settings takes both files or neither; None is Granian's default: plain HTTP.
+    cert, key = settings.tls_cert_file, settings.tls_key_file
+    return Granian(  # MPServer, or MTServer on a free-threaded Python
         factory,
         factory=True,
         interface=Interfaces.WSGI,
@@ -71,7 +71,8 @@ def build_server(settings: Settings, factory: str = APP_FACTORY) -> Granian:
         # Granian sets its own logger to this level over the dictconfig's.
         log_level=LogLevels(settings.log_level.lower()),
         log_dictconfig=server_logconfig(settings),
-        **tls,
+        ssl_cert=Path(cert) if cert else None,
+        ssl_key=Path(key) if key else None,
     )
 
 

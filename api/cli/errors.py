@@ -37,10 +37,8 @@ class CliError(click.ClickException):
 
     exit_code = ExitCode.USAGE
 
-    def __init__(self, message: str, exit_code: int | None = None) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(" ".join(message.split()))  # one line, whatever the server sent
-        if exit_code is not None:
-            self.exit_code = exit_code
 
     def show(self, file: IO[Any] | None = None) -> None:
         click.echo(f"sumflow: {self.format_message()}", err=file is None, file=file)
