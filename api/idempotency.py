@@ -114,7 +114,7 @@ def _replay(record: dict[str, Any]) -> Response:
     return response
 
 
-def _answer_from(raw: bytes, fingerprint: str) -> Response:
+def _answer_from(raw: bytes | str, fingerprint: str) -> Response:
     record = json.loads(raw)
     if record["fingerprint"] != fingerprint:
         abort(

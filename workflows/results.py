@@ -77,7 +77,7 @@ def present(meta: dict[str, Any] | None) -> TaskView:
     return TaskView(status, None)
 
 
-def _decode(payload: bytes | None) -> dict[str, Any] | None:
+def _decode(payload: bytes | str | None) -> dict[str, Any] | None:
     return None if payload is None else json.loads(payload)
 
 
