@@ -35,7 +35,7 @@ from config.settings import ConfigError, load_settings
 __all__ = ["RedisServer", "TLSFiles", "find_redis_server", "free_port", "ping", "why_not_servable"]
 
 #: `workflows.redis_client.REDIS_ERRORS`, spelled out: config sits below workflows.
-_REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+_REDIS_ERRORS: tuple[type[Exception], ...] = (redis.RedisError, OSError)
 
 
 def find_redis_server() -> str:

@@ -19,11 +19,11 @@ from config.redis_tls import redis_ssl_options
 __all__ = ["OUTAGE_ERRORS", "REDIS_ERRORS", "REFUSALS", "UNAVAILABLE_REPLIES", "create_redis"]
 
 #: What a Redis outage looks like to callers, whichever client noticed it.
-REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+REDIS_ERRORS: tuple[type[Exception], ...] = (redis.exceptions.RedisError, OSError)
 
 #: The same, where Celery or kombu talked to Redis: kombu reports its Redis errors (a failed
 #: publish, a broadcast inspect) as its own OperationalError.
-OUTAGE_ERRORS: tuple[type[BaseException], ...] = (*REDIS_ERRORS, OperationalError)
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (*REDIS_ERRORS, OperationalError)
 
 
 class RedisOutOfMemory(redis.exceptions.OutOfMemoryError, RedisConnectionError):
@@ -65,7 +65,7 @@ BaseParser.EXCEPTION_CLASSES.update(UNAVAILABLE_REPLIES)
 
 #: A Redis that answers but refuses: those replies, and LOADING. Their messages are Redis's
 #: own ("command not allowed when used memory > 'maxmemory'") and name no address.
-REFUSALS: tuple[type[BaseException], ...] = (
+REFUSALS: tuple[type[Exception], ...] = (
     *dict.fromkeys(UNAVAILABLE_REPLIES.values()),
     redis.exceptions.BusyLoadingError,
 )
