@@ -89,7 +89,7 @@ class RunRecorder:
 def _prepare_beat(sender: Any = None, **_: Any) -> None:
     app = getattr(sender, "app", None)
     settings: Settings | None = getattr(app, "settings", None)
-    if settings is None:
+    if app is None or settings is None:
         return  # some other Celery app: nothing of ours to record
     recorder = RunRecorder(
         create_redis(settings),

@@ -44,6 +44,7 @@ from redbeat.schedulers import (
     get_redis,
 )
 from redis.exceptions import LockNotOwnedError
+from redis.lock import Lock
 
 __all__ = ["GuardedEntry", "ResilientScheduler", "adopt"]
 
@@ -149,6 +150,8 @@ class ResilientScheduler(RedBeatScheduler):
     Entry = GuardedEntry
     _in_outage = False
     _standing_by = False
+    #: RedBeat's: the lock this beat holds, if any (its class attribute is None).
+    lock: Lock | None
     #: Told of each run that could not be routed, with the entry and Celery's error.
     on_unroutable: Callable[[Any, QueueNotFound], None] | None = None
 
@@ -232,4 +235,5 @@ def adopt(
     """Give a stock `RedBeatScheduler` the resilient behaviour; leave any other alone."""
     if type(scheduler) is RedBeatScheduler:
         scheduler.__class__ = ResilientScheduler
+        assert isinstance(scheduler, ResilientScheduler)  # its class since the line above
         scheduler.on_unroutable = on_unroutable

@@ -28,10 +28,11 @@ request should wait.
 
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import uuid4
 
 import redis
@@ -222,7 +223,11 @@ class ScheduleStore:
             check_name(name)
         except InvalidName:
             raise ScheduleNotFound(name) from None
-        fields = client.hmget(self.key(name), ["definition", "meta", LAST_RUN_FIELD])
+        # str, not bytes: the store's client decodes replies (RedBeat's format), which
+        # redis-py's types cannot tell.
+        fields = cast(
+            "list[str | None]", client.hmget(self.key(name), ["definition", "meta", LAST_RUN_FIELD])
+        )
         try:
             entry, last_run = self._decode(fields)
         except KeyError:
@@ -271,7 +276,8 @@ class ScheduleStore:
 
     def list(self) -> list[ScheduleView]:
         """Every schedule, by name (one round trip for the index, one for the entries)."""
-        keys = sorted(self.client.zrange(self.conf.schedule_key, 0, -1))
+        # Entry keys alone (no scores), as str: redis-py types every form of ZRANGE alike.
+        keys = sorted(cast("list[str]", self.client.zrange(self.conf.schedule_key, 0, -1)))
         with self.client.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.hmget(key, ["definition", "meta", LAST_RUN_FIELD])
@@ -343,7 +349,7 @@ class ScheduleStore:
         pipe.delete(key, runs_key(name))
         pipe.execute()
 
-    def run_history(self, name: str, limit: int) -> list[Run]:
+    def run_history(self, name: str, limit: int) -> builtins.list[Run]:  # not the method above
         """The schedule's newest runs, newest first; ScheduleNotFound for an unknown name."""
         self._read(self.client, name)
         return self.runs.read(self.client, name, limit, self.celery.now())
