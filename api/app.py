@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,7 @@ from api.schemas import RetryPolicySchema
 from api.services import EXTENSION_KEY, Services
 from config import Settings, load_settings
 from config.logging_config import configure_root_logging
+from config.settings import ConfigError
 
 __all__ = ["create_app"]
 
@@ -66,13 +68,27 @@ def _openapi_config(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _settings_from_environment() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        print(f"sumflow: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     """Build the app. ``config`` is a Settings, or overrides of Settings fields (tests pass
-    ``{"redis_url": ...}``); anything not given comes from the environment."""
+    ``{"redis_url": ...}``); anything not given comes from the environment.
+
+    Built from the environment alone (``flask --app api run``, Granian's workers), a setting
+    that cannot work ends the process with one line naming the variable (exit 2), as it ends
+    `python -m api.serve` and `celery -A workflows`, not with Flask's traceback."""
     if isinstance(config, Settings):
         settings = config
+    elif config is None:
+        settings = _settings_from_environment()
     else:
-        settings = load_settings(**dict(config or {}))
+        settings = load_settings(**dict(config))
     configure_root_logging(settings)
     app = Flask(__name__)
     instrumentation.init_app(app)  # first, so that it times every request

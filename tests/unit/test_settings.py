@@ -176,6 +176,19 @@ def test_a_bad_setting_stops_a_worker_or_beat_started_by_hand_with_one_line(
     )
 
 
+def test_a_bad_setting_stops_flasks_development_server_with_one_line() -> None:
+    """`flask --app api run` (the contract's way to run the API alone) calls `create_app`,
+    whose ConfigError came out as Flask's command-line traceback."""
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "api", "run", "--port", "1"],
+        env={**os.environ, "WEB_THREADS": "0"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (2, "sumflow: WEB_THREADS must be at least 1\n")
+
+
 @pytest.mark.parametrize(
     ("raw", "read"),
     [
