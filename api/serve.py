@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import sys
 import tempfile
 from pathlib import Path
@@ -34,7 +35,7 @@ from config import Settings, load_settings
 from config.logging_config import server_logconfig
 from config.settings import ConfigError
 
-__all__ = ["build_server", "main", "port_in_use"]
+__all__ = ["build_server", "main", "port_in_use", "tls_problem"]
 
 #: The WSGI app factory, as Granian imports it in each worker.
 APP_FACTORY = "api:create_app"
@@ -88,6 +89,31 @@ def _prepare_metrics_dir(settings: Settings) -> tuple[str, bool]:
     return path, own
 
 
+def tls_problem(settings: Settings) -> str | None:
+    """Why the TLS_CERT_FILE and TLS_KEY_FILE settings cannot serve HTTPS, or None if they can
+    (or are unset). Granian loads them as it starts, and a missing file was its traceback,
+    naming no file."""
+    if not settings.tls_cert_file:
+        return None
+    for name, path in (
+        ("TLS_CERT_FILE", settings.tls_cert_file),
+        ("TLS_KEY_FILE", settings.tls_key_file),
+    ):
+        try:
+            Path(path).read_bytes()
+        except OSError as exc:
+            return f"{name} cannot be read: {path}: {exc.strerror or exc}"
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(
+            settings.tls_cert_file, settings.tls_key_file
+        )
+    except ssl.SSLError as exc:
+        return (
+            f"TLS_CERT_FILE and TLS_KEY_FILE are not a PEM certificate (chain) and its key: {exc}"
+        )
+    return None
+
+
 def port_in_use(host: str, port: int) -> str | None:
     """Why ``host:port`` cannot be listened on, or None if it can.
 
@@ -130,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"sumflow: {exc}", file=sys.stderr)
         return 2
+    problem = tls_problem(settings)
+    if problem:
+        print(f"sumflow: {problem}", file=sys.stderr)
+        return 2
     problem = port_in_use(settings.host, settings.port)
     if problem:
         print(
@@ -138,7 +168,15 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    metrics_dir, own_dir = _prepare_metrics_dir(settings)
+    try:
+        metrics_dir, own_dir = _prepare_metrics_dir(settings)
+    except OSError as exc:
+        where = exc.filename or settings.prometheus_multiproc_dir
+        print(
+            f"sumflow: PROMETHEUS_MULTIPROC_DIR cannot be used: {where}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return 2
     os.register_at_fork(after_in_child=_stop_only_on_parents_word)
     try:
         build_server(settings, *args[:1]).serve()

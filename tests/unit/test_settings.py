@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from celery.concurrency import ALIASES
@@ -187,6 +188,56 @@ def test_a_bad_setting_stops_flasks_development_server_with_one_line() -> None:
         timeout=60,
     )
     assert (done.returncode, done.stderr) == (2, "sumflow: WEB_THREADS must be at least 1\n")
+
+
+def _serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`python -m api.serve` with ``env``, on a free port; it must stop before serving."""
+    return subprocess.run(
+        [sys.executable, "-m", "api.serve"],
+        env={**os.environ, "PORT": str(redis_server.free_port()), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+
+
+def test_a_tls_file_that_cannot_be_read_stops_the_api_with_one_line(tmp_path: Path) -> None:
+    """Granian loads the certificate as it starts, and a missing file was its traceback
+    ("FileNotFoundError: [Errno 2] No such file or directory", naming no file)."""
+    key = tmp_path / "tls.key"
+    key.write_text("")
+    done = _serve(tmp_path, TLS_CERT_FILE=str(tmp_path / "missing.crt"), TLS_KEY_FILE=str(key))
+    assert (done.returncode, done.stderr) == (
+        2,
+        f"sumflow: TLS_CERT_FILE cannot be read: {tmp_path / 'missing.crt'}: "
+        "No such file or directory\n",
+    )
+
+
+def test_tls_files_that_are_no_certificate_and_key_stop_the_api_with_one_line(
+    tmp_path: Path,
+) -> None:
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    done = _serve(tmp_path, TLS_CERT_FILE=str(junk), TLS_KEY_FILE=str(junk))
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        "sumflow: TLS_CERT_FILE and TLS_KEY_FILE are not a PEM certificate (chain) and its key: "
+    )
+    assert done.stderr.count("\n") == 1
+
+
+def test_a_metrics_directory_that_cannot_be_made_stops_the_api_with_one_line(
+    tmp_path: Path,
+) -> None:
+    taken = tmp_path / "a-file"
+    taken.write_text("")
+    done = _serve(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(taken / "metrics"))
+    assert (done.returncode, done.stderr) == (
+        2,
+        f"sumflow: PROMETHEUS_MULTIPROC_DIR cannot be used: {taken / 'metrics'}: Not a directory\n",
+    )
 
 
 @pytest.mark.parametrize(
