@@ -17,6 +17,7 @@ prometheus_client reads the variable once at import.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -114,8 +115,8 @@ def tls_problem(settings: Settings) -> str | None:
     return None
 
 
-def port_in_use(host: str, port: int) -> str | None:
-    """Why ``host:port`` cannot be listened on, or None if it can.
+def port_in_use(host: str, port: int) -> OSError | None:
+    """Why ``host:port`` cannot be listened on (the error a bind met), or None if it can.
 
     Granian listens with SO_REUSEPORT, so a second server started on a port already served
     starts without a word and the kernel splits the connections between the two: clients
@@ -131,8 +132,17 @@ def port_in_use(host: str, port: int) -> str | None:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(address)
     except OSError as exc:
-        return exc.strerror or str(exc)
+        return exc
     return None
+
+
+def _listen_hint(error: OSError) -> str:
+    """What to change when the API cannot listen: the port, or the host."""
+    if error.errno == errno.EADDRINUSE:
+        return "Is another server running there? Stop it, or set PORT."
+    if error.errno == errno.EACCES:
+        return "Set PORT to one this user may listen on (above 1023)."
+    return "Set HOST to an address of this machine (0.0.0.0 for all of them)."
 
 
 def _stop_only_on_parents_word() -> None:
@@ -160,11 +170,11 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"sumflow: {problem}", file=sys.stderr)
         return 2
-    problem = port_in_use(settings.host, settings.port)
-    if problem:
+    unusable = port_in_use(settings.host, settings.port)
+    if unusable:
         print(
-            f"sumflow: cannot listen on {settings.host}:{settings.port}: {problem}. "
-            "Is another server running there? Stop it, or set PORT.",
+            f"sumflow: cannot listen on {settings.host}:{settings.port}: "
+            f"{unusable.strerror or unusable}. {_listen_hint(unusable)}",
             file=sys.stderr,
         )
         return 1

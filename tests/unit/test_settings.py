@@ -240,6 +240,18 @@ def test_a_metrics_directory_that_cannot_be_made_stops_the_api_with_one_line(
     )
 
 
+def test_a_host_that_is_not_this_machines_is_named_as_the_cause(tmp_path: Path) -> None:
+    """Any bind failure used to end "Is another server running there? Stop it, or set PORT.",
+    which sent the operator after the wrong setting when HOST was the one at fault."""
+    port = redis_server.free_port()
+    done = _serve(tmp_path, HOST="192.0.2.1", PORT=str(port))  # TEST-NET-1: nobody's address
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"sumflow: cannot listen on 192.0.2.1:{port}: Cannot assign requested address. "
+        "Set HOST to an address of this machine (0.0.0.0 for all of them).\n",
+    )
+
+
 @pytest.mark.parametrize(
     ("raw", "read"),
     [
