@@ -94,20 +94,16 @@ def tls_problem(settings: Settings) -> str | None:
     """Why the TLS_CERT_FILE and TLS_KEY_FILE settings cannot serve HTTPS, or None if they can
     (or are unset). Granian loads them as it starts, and a missing file was its traceback,
     naming no file."""
-    if not settings.tls_cert_file:
+    cert, key = settings.tls_cert_file, settings.tls_key_file
+    if not cert or not key:  # load_settings takes both or neither
         return None
-    for name, path in (
-        ("TLS_CERT_FILE", settings.tls_cert_file),
-        ("TLS_KEY_FILE", settings.tls_key_file),
-    ):
+    for name, path in (("TLS_CERT_FILE", cert), ("TLS_KEY_FILE", key)):
         try:
             Path(path).read_bytes()
         except OSError as exc:
             return f"{name} cannot be read: {path}: {exc.strerror or exc}"
     try:
-        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(
-            settings.tls_cert_file, settings.tls_key_file
-        )
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
     except ssl.SSLError as exc:
         return (
             f"TLS_CERT_FILE and TLS_KEY_FILE are not a PEM certificate (chain) and its key: {exc}"
