@@ -26,6 +26,10 @@ LOG_FORMATS = ("text", "json")
 WORKER_POOLS = ("prefork", "threads", "solo", "processes", "eventlet", "gevent", "custom")
 #: Accepted values of LOG_LEVEL: the logging module's level names.
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: The longest a duration setting may be: 100 years. Far beyond that, Redis refuses the
+#: expiry (results, the beat's lock) and Python's sleeps and clocks overflow (292 years); each
+#: such value used to start every process and then fail every request with a 503.
+MAX_SECONDS = 100 * 365 * 86_400
 
 
 class ConfigError(ValueError):
@@ -211,6 +215,14 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError("MAX_SCHEDULES must be at least 1")
     if settings.beat_lock_timeout_seconds < 3:
         raise ConfigError("BEAT_LOCK_TIMEOUT_SECONDS must be at least 3")
+    for name, seconds in (
+        ("REDIS_TIMEOUT_SECONDS", settings.redis_timeout_seconds),
+        ("RESULT_EXPIRES_SECONDS", settings.result_expires_seconds),
+        ("VISIBILITY_TIMEOUT_SECONDS", settings.visibility_timeout_seconds),
+        ("BEAT_LOCK_TIMEOUT_SECONDS", settings.beat_lock_timeout_seconds),
+    ):
+        if seconds > MAX_SECONDS:
+            raise ConfigError(f"{name} must be at most {MAX_SECONDS} (100 years)")
     if settings.redis_ssl_cert_reqs not in SSL_CERT_REQS:
         raise ConfigError(f"REDIS_SSL_CERT_REQS must be one of: {', '.join(SSL_CERT_REQS)}")
     if any(not key or any(ch.isspace() for ch in key) for key in settings.api_keys):

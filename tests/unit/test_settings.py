@@ -12,7 +12,7 @@ from celery.concurrency import ALIASES
 from api import serve
 from config import load_settings, redis_server
 from config.celery_config import celery_config
-from config.settings import WORKER_POOLS, ConfigError
+from config.settings import MAX_SECONDS, WORKER_POOLS, ConfigError
 
 
 def test_defaults_match_the_contract() -> None:
@@ -58,6 +58,14 @@ def test_environment_is_parsed() -> None:
             "VISIBILITY_TIMEOUT_SECONDS must be at least 2",
         ),
         ({"BEAT_LOCK_TIMEOUT_SECONDS": "2"}, "BEAT_LOCK_TIMEOUT_SECONDS must be at least 3"),
+        # Redis refused such an expiry: every submission answered 503.
+        (
+            {"RESULT_EXPIRES_SECONDS": "99999999999999999999"},
+            "RESULT_EXPIRES_SECONDS must be at most 3153600000 [(]100 years[)]",
+        ),
+        ({"VISIBILITY_TIMEOUT_SECONDS": "3153600001"}, "VISIBILITY_TIMEOUT_SECONDS must be at"),
+        ({"BEAT_LOCK_TIMEOUT_SECONDS": "9999999999"}, "BEAT_LOCK_TIMEOUT_SECONDS must be at most"),
+        ({"REDIS_TIMEOUT_SECONDS": "1e300"}, "REDIS_TIMEOUT_SECONDS must be at most"),
         # It was a ValueError's traceback from whichever process parsed it first.
         ({"REDIS_URL": "redis://:pw@127.0.0.1:99999/0"}, "REDIS_URL has a bad port: .*0-65535"),
         ({"REDIS_URL": "redis://127.0.0.1:six/0"}, "REDIS_URL has a bad port: .*'six'"),
@@ -92,8 +100,10 @@ def test_the_limits_themselves_are_accepted() -> None:
             "PORT": "65535",
             "SCHEDULE_RUNS_KEPT": "10000",
             "BEAT_LOCK_TIMEOUT_SECONDS": "3",
+            "RESULT_EXPIRES_SECONDS": "3153600000",  # MAX_SECONDS, 100 years
         }
     )
+    assert settings.result_expires_seconds == MAX_SECONDS
     assert (settings.add_delay_seconds, settings.visibility_timeout_seconds) == (1, 2)
     assert (settings.port, settings.schedule_runs_kept) == (65535, 10_000)
     assert settings.beat_lock_timeout_seconds == 3
