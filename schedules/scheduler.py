@@ -18,6 +18,13 @@ nothing ever removes (the next tick drops the sorted-set member, not the hash). 
 entries are `GuardedEntry`, whose save is one script that writes only while the entry exists,
 and only if no PATCH restarted its timing since the tick loaded it.
 
+That save is also how a run is claimed: the scheduler sends a run only if its save went through.
+The lock is renewed at the start of a tick, which then sends every entry it loaded; a tick longer
+than the lock timeout (many entries due at once) or a beat paused mid-tick let the lock expire,
+and the beat taking over sends the same due entries. The old leader's saves are then refused
+(the new leader's changed each entry's ``meta``), and it used to send its copies all the same:
+1000 schedules on one crontab, two beats and a 3 s lock sent 522 runs twice.
+
 A run that cannot be routed (its queue is not among this beat's TASK_QUEUES, say after a queue
 was retired) is counted by RedBeat all the same and used to fail with a traceback in the
 beat's log only, every time it fell due. The scheduler hands it to `on_unroutable`, which
@@ -87,10 +94,16 @@ class GuardedEntry(RedBeatSchedulerEntry):
     the run count rolled back when only the last run moves, the same ``meta``, the same score.
     """
 
-    def __init__(self, *args: Any, loaded_meta: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, loaded_meta: str | None = None, claimed: bool = True, **kwargs: Any
+    ) -> None:
+        # Keyword arguments, not attributes set later: Celery copies an entry from vars(self).
         super().__init__(*args, **kwargs)
         #: The ``meta`` stored when this entry was read (or saved); None if it never was.
         self.loaded_meta = loaded_meta
+        #: False for a next instance whose save was refused: the run it stands for is someone
+        #: else's (another beat sent it) or no longer wanted (deleted, timing restarted).
+        self.claimed = claimed
 
     @classmethod
     def from_key(cls, key: str, app: Any = None) -> GuardedEntry:
@@ -138,6 +151,7 @@ class GuardedEntry(RedBeatSchedulerEntry):
             (saved,) = pipe.execute()
         # What is stored now, for a later save of this instance; if nothing was, the old one.
         entry.loaded_meta = meta if saved else self.loaded_meta
+        entry.claimed = bool(saved)
         return entry
 
     __next__ = next = _next_instance
@@ -164,6 +178,29 @@ class ResilientScheduler(RedBeatScheduler):
                 raise
             self.on_unroutable(entry, cause)
             return None
+
+    def maybe_due(self, entry: Any, **kwargs: Any) -> float:
+        """RedBeat's, but a due run is sent only if this beat's save of the entry's next run
+        went through (see module): else another beat sent it since this tick loaded the entry,
+        or it was deleted, or its timing restarted. A Redis outage in that save reaches `tick`,
+        which rides it out; the entry stays due and is sent once Redis is back."""
+        is_due, next_time_to_run = entry.is_due()
+        if not is_due:
+            return next_time_to_run
+        claimed = self.reserve(entry)
+        if not getattr(claimed, "claimed", True):
+            logger.info(
+                "Scheduler: Not sending %s: another beat sent it, or it was changed or "
+                "deleted, since this tick loaded it",
+                entry.name,
+            )
+            return next_time_to_run
+        logger.info("Scheduler: Sending due task %s (%s)", entry.name, entry.task)
+        try:
+            self.apply_async(claimed, advance=False, **kwargs)
+        except Exception as exc:  # as RedBeat's: one unsendable run must not stop the tick
+            logger.exception("Scheduler: Message Error: %s", exc)
+        return next_time_to_run
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         try:

@@ -5,14 +5,20 @@ These tests start their own beats (with a short lock timeout, so a takeover is q
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from flask.testing import FlaskClient
 
+from api import create_app
+from schedules.store import ScheduleStore
 from tests.schedule_support import ACQUIRED, Schedules, sent_count, start_beat
 from tests.support import Service, eventually
 
@@ -131,3 +137,66 @@ def test_a_run_the_beat_cannot_route_is_a_failed_run_saying_why(
         timeout=10,
         what="a run on the default queue to succeed",
     )
+
+
+def test_a_beat_that_lost_the_lock_mid_tick_does_not_send_the_new_leaders_runs(
+    quiet_redis_url: str, logs_dir: Path
+) -> None:
+    """A beat loads every due entry at the start of a tick, then sends them one by one. If its
+    lock expires before it is done (a tick of many entries longer than the lock timeout, or a
+    paused beat), the standby takes over and sends the same due entries. The first beat used
+    to go on sending its copies too: 1000 schedules on one crontab, two beats and a 3 s lock
+    sent 522 of them twice. Its own save of each entry's next run was already refused, since
+    the new leader's save had changed it; now that refusal means the run is not sent."""
+    client = create_app({"redis_url": quiet_redis_url, "rate_limit": ""}).test_client()
+    raw = redis.Redis.from_url(quiet_redis_url, decode_responses=True)
+    count = 400
+    names = [f"overdue-{i:03d}" for i in range(count)]
+    # Hourly schedules whose last run was two hours ago: each is due once, now, and not again
+    # for an hour, so every run past one per schedule is a double.
+    long_ago = datetime.now(UTC) - timedelta(hours=2)
+    for name in names:
+        body = {"name": name, "a": 1, "b": 1, "every": 3600}
+        assert client.post("/schedules", json=body).status_code == 201
+    with raw.pipeline(transaction=False) as pipe:
+        for name in names:
+            key = f"sumflow:redbeat:{name}"
+            pipe.hset(key, "meta", ScheduleStore._meta(long_ago, 0))
+            pipe.zadd("sumflow:redbeat::schedule", {key: long_ago.timestamp()})
+        pipe.execute()
+
+    beats = Beats(quiet_redis_url, logs_dir)
+    try:
+        first = beats.start()
+        # Paused mid-tick, after its first few runs: a VM frozen, a process swapped out.
+        eventually(lambda: "Sending due task overdue-" in first.log(), interval=0.005)
+        os.kill(first.pid, signal.SIGSTOP)
+        sent_first = first.log().count("Sending due task overdue-")
+        assert sent_first < count, "the first beat finished its tick before it was paused"
+
+        second = beats.start(wait=False)
+        eventually(lambda: ACQUIRED in second.log(), timeout=LOCK_TIMEOUT + 15, what="takeover")
+        eventually(
+            lambda: second.log().count("Sending due task overdue-") >= count - sent_first,
+            timeout=30,
+            what="the second beat to send the rest",
+        )
+
+        # The first beat wakes up in the middle of its old tick, and carries on from there;
+        # at its next tick it finds the lock gone and stands by.
+        os.kill(first.pid, signal.SIGCONT)
+        eventually(lambda: "beat: lost the lock" in first.log(), timeout=30, what="stand-by")
+
+        histories = {name: raw.llen(f"sumflow:schedule-runs:{name}") for name in names}
+        doubled = sorted(name for name, runs in histories.items() if runs != 1)
+        assert doubled == [], f"{len(doubled)} schedules ran other than once: {doubled[:5]}"
+        sent = first.log().count("Sending due task overdue-")
+        sent += second.log().count("Sending due task overdue-")
+        assert sent == count
+    finally:
+        for beat in beats.started:
+            if beat.process is not None and beat.process.poll() is None:
+                os.kill(beat.pid, signal.SIGCONT)  # a paused beat would not hear SIGTERM
+        beats.stop_all()
+        for name in names:
+            client.delete(f"/schedules/{name}")
