@@ -16,7 +16,7 @@ score). Stock RedBeat does that with a plain HSET + ZADD, which recreate an entr
 the tick loading it and the run going out: a hash holding ``meta`` alone, with no TTL, that
 nothing ever removes (the next tick drops the sorted-set member, not the hash). The scheduler's
 entries are `GuardedEntry`, whose save is one script that writes only while the entry exists,
-and only if no PATCH restarted its timing since the tick loaded it.
+only while it is enabled, and only if no PATCH restarted its timing since the tick loaded it.
 
 That save is also how a run is claimed: the scheduler sends a run only if its save went through.
 The lock is renewed at the start of a tick, which then sends every entry it loaded; a tick longer
@@ -62,12 +62,17 @@ logger = logging.getLogger(__name__)
 #: OUTAGE_ERRORS on purpose: a command Redis rejects as wrong is a bug, not ridden out.
 TICK_OUTAGES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
 
-#: RedBeat's save of an entry's next instance, only while the entry has its definition and the
-#: ``meta`` the tick loaded it with (atomically: a DELETE or PATCH lands wholly before or
-#: after). KEYS: entry hash, schedule sorted set; ARGV: meta, score, '1' to check the meta
-#: against the next one, the meta as loaded.
+#: RedBeat's save of an entry's next instance, only while the entry has its definition, is
+#: enabled, and has the ``meta`` the tick loaded it with (atomically: a DELETE or PATCH lands
+#: wholly before or after). A disabled entry keeps the score -1 the API gave it, which keeps it
+#: out of every tick. KEYS: entry hash, schedule sorted set; ARGV: meta, score, '1' to check
+#: the meta against the next one, the meta as loaded.
 _ADVANCE_IF_UNCHANGED = """
-if redis.call('HEXISTS', KEYS[1], 'definition') == 0 then
+local definition = redis.call('HGET', KEYS[1], 'definition')
+if not definition then
+    return 0
+end
+if cjson.decode(definition).enabled == false then
     return 0
 end
 if ARGV[3] == '1' and (redis.call('HGET', KEYS[1], 'meta') or '') ~= ARGV[4] then
@@ -80,8 +85,8 @@ return 1
 
 
 class GuardedEntry(RedBeatSchedulerEntry):
-    """A RedBeat entry whose next instance is saved only while the entry exists and nobody
-    restarted its timing since the tick loaded it (see module).
+    """A RedBeat entry whose next instance is saved only while the entry exists, is enabled, and
+    nobody restarted its timing since the tick loaded it (see module).
 
     The beat loads every due entry at the start of a tick, then sends them one by one. A PATCH
     of the timing, a re-enable or a delete and re-create writes a new ``meta`` in between, and
@@ -102,7 +107,8 @@ class GuardedEntry(RedBeatSchedulerEntry):
         #: The ``meta`` stored when this entry was read (or saved); None if it never was.
         self.loaded_meta = loaded_meta
         #: False for a next instance whose save was refused: the run it stands for is someone
-        #: else's (another beat sent it) or no longer wanted (deleted, timing restarted).
+        #: else's (another beat sent it) or no longer wanted (deleted, disabled, timing
+        #: restarted).
         self.claimed = claimed
 
     @classmethod
@@ -182,16 +188,16 @@ class ResilientScheduler(RedBeatScheduler):
     def maybe_due(self, entry: Any, **kwargs: Any) -> float:
         """RedBeat's, but a due run is sent only if this beat's save of the entry's next run
         went through (see module): else another beat sent it since this tick loaded the entry,
-        or it was deleted, or its timing restarted. A Redis outage in that save reaches `tick`,
-        which rides it out; the entry stays due and is sent once Redis is back."""
+        or it was deleted or disabled, or its timing restarted. A Redis outage in that save
+        reaches `tick`, which rides it out; the entry stays due and is sent once Redis is back."""
         is_due, next_time_to_run = entry.is_due()
         if not is_due:
             return next_time_to_run
         claimed = self.reserve(entry)
         if not getattr(claimed, "claimed", True):
             logger.info(
-                "Scheduler: Not sending %s: another beat sent it, or it was changed or "
-                "deleted, since this tick loaded it",
+                "Scheduler: Not sending %s: another beat sent it, or it was changed, "
+                "disabled or deleted, since this tick loaded it",
                 entry.name,
             )
             return next_time_to_run

@@ -582,3 +582,28 @@ def test_a_change_of_operands_while_the_beat_sends_keeps_the_beats_bookkeeping(
     assert raw_redis.zscore(SCHEDULE_SET, key) == pytest.approx(advanced.score)
     view = schedules.get("reoperanded")
     assert (view["a"], view["b"], view["total_run_count"]) == (40, 2, 1)
+
+
+def test_a_disable_while_the_beat_sends_keeps_the_entry_disabled(
+    schedules: Schedules, celery_app: SumflowCelery, raw_redis: redis.Redis
+) -> None:
+    """A PATCH of ``enabled: false`` between the tick loading an entry and sending it leaves
+    ``meta`` alone, so the beat's save used to go through: the run went out after the PATCH
+    had answered, and the save put back a real score over the -1 that keeps a disabled entry
+    out of every tick, which then loaded it once a second for as long as it stayed disabled."""
+    key = "sumflow:redbeat:paused"
+    schedules.create("paused", every=60)
+    entry = ResilientScheduler.Entry.from_key(key, app=celery_app)  # what the beat's tick loads
+    schedules.patch("paused", enabled=False)
+
+    advanced = next(entry)  # the beat claims the run it loaded
+
+    assert not advanced.claimed  # so it does not send it
+    assert raw_redis.zscore(SCHEDULE_SET, key) == -1
+    view = schedules.get("paused")
+    assert (view["enabled"], view["next_run_at"], view["total_run_count"]) == (False, None, 0)
+
+    # Enabled again, it counts from then, as any re-enable does.
+    view = schedules.patch("paused", enabled=True)
+    due_in = datetime.fromisoformat(view["next_run_at"]) - datetime.now(UTC)
+    assert timedelta(seconds=55) < due_in <= timedelta(seconds=60)
