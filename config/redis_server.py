@@ -5,7 +5,9 @@ run private servers on free ports. Run as a module:
 
     python -m config.redis_server ping   # exit 0 if REDIS_URL answers, 1 if not, 2 bad settings,
                                          # 3 if not and `serve` could not stand in for it
-    python -m config.redis_server wait   # block until REDIS_URL answers (30 s at most)
+                                         # (a Redis there refuses REDIS_URL's password, say)
+    python -m config.redis_server wait   # block until REDIS_URL answers (30 s at most); exit 1
+                                         # at once if a Redis there refuses its password
     python -m config.redis_server serve  # run redis-server for REDIS_URL, data under var/redis
 """
 
@@ -32,7 +34,16 @@ import redis
 from config.redis_tls import redis_ssl_options
 from config.settings import ConfigError, load_settings
 
-__all__ = ["RedisServer", "TLSFiles", "find_redis_server", "free_port", "ping", "why_not_servable"]
+__all__ = [
+    "Probe",
+    "RedisServer",
+    "TLSFiles",
+    "find_redis_server",
+    "free_port",
+    "ping",
+    "probe",
+    "why_not_servable",
+]
 
 #: `workflows.redis_client.REDIS_ERRORS`, spelled out: config sits below workflows.
 _REDIS_ERRORS: tuple[type[Exception], ...] = (redis.RedisError, OSError)
@@ -64,16 +75,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def ping(url: str, timeout: float = 1.0, **client_options: Any) -> bool:
-    """True if Redis at ``url`` answers; ``client_options`` carry TLS settings for rediss://."""
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What a PING to ``url`` found: an answer; or a Redis that refused the URL's credentials
+    (``refused`` holds its reason); or nothing that answered (neither)."""
+
+    answered: bool
+    refused: str | None = None
+
+
+def probe(url: str, timeout: float = 1.0, **client_options: Any) -> Probe:
+    """PING Redis at ``url``; ``client_options`` carry TLS settings for rediss://."""
     try:
         client = redis.Redis.from_url(
             url, socket_connect_timeout=timeout, socket_timeout=timeout, **client_options
         )
         with client:
-            return bool(client.ping())
+            return Probe(bool(client.ping()))
+    except redis.AuthenticationError as exc:  # a wrong password, or none where one is needed
+        return Probe(False, str(exc).rstrip(".") or "authentication failed")
     except _REDIS_ERRORS:
-        return False
+        return Probe(False)
+
+
+def ping(url: str, timeout: float = 1.0, **client_options: Any) -> bool:
+    """True if Redis at ``url`` answers; ``client_options`` carry TLS settings for rediss://."""
+    return probe(url, timeout, **client_options).answered
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,8 +296,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     url, options = settings.redis_url, redis_ssl_options(settings)
     if args.action == "ping":
-        if ping(url, **options):
+        found = probe(url, **options)
+        if found.answered:
             return 0
+        if found.refused:  # a Redis holds the port: `serve` could not listen there
+            print(_refused(url, found.refused), file=sys.stderr)
+            return 3
         reason = why_not_servable(url)
         if reason is None:
             return 1
@@ -278,7 +309,10 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     if args.action == "wait":
         deadline = time.monotonic() + args.timeout
-        while not ping(url, **options):
+        while not (found := probe(url, **options)).answered:
+            if found.refused:  # no wait changes a password
+                print(_refused(url, found.refused), file=sys.stderr)
+                return 1
             if time.monotonic() > deadline:
                 print(
                     f"Redis at {_where(url)} did not answer in {args.timeout:g} s",
@@ -288,6 +322,15 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.2)
         return 0
     return _serve(url, args.dir.resolve())
+
+
+def _refused(url: str, reason: str) -> str:
+    """The line saying that the Redis at ``url`` turned its credentials down, and why."""
+    return (
+        f"sumflow: the Redis at {_where(url)} refuses the credentials in REDIS_URL (a wrong "
+        f"password, or none where one is needed): {reason}. Give its password in REDIS_URL, "
+        "percent-encoded: redis://:PASSWORD@HOST:PORT/DB."
+    )
 
 
 def _where(url: str) -> str:

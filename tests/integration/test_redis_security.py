@@ -14,7 +14,7 @@ import pytest
 from flask import Flask
 
 from api import create_app
-from config.redis_server import RedisServer, ping
+from config.redis_server import RedisServer, main, ping
 from tests.conftest import TEST_ADD_DELAY, Sums
 from tests.support import ROOT, Service, eventually, wait_for_worker
 from tests.tls import make_certificates
@@ -80,6 +80,27 @@ def test_a_password_protected_redis_works_end_to_end(
     # The worker logged its broker and backend, with the password masked.
     assert "redis://:**@127.0.0.1" in worker.log()
     assert PASSWORD not in worker.log()
+
+
+def test_make_run_stops_at_once_when_the_redis_there_refuses_the_password(
+    password_redis: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A wrong password, or none, in REDIS_URL made `make run` say that no Redis answered and
+    start an embedded one, which could not listen on the port the real one holds; and the
+    Procfile's `wait` said after 30 s that Redis "did not answer"."""
+    where = f"127.0.0.1:{password_redis.port}"
+    for url in (password_redis.url.replace(PASSWORD, WRONG), f"redis://{where}/0"):
+        assert main(["ping", "--url", url]) == 3
+        said = capsys.readouterr().err
+        assert said.startswith(
+            f"sumflow: the Redis at {where} refuses the credentials in REDIS_URL (a wrong "
+            "password, or none where one is needed): "
+        ), said
+        assert WRONG not in said and PASSWORD not in said
+        # Waiting cannot change a password: `wait` says why at once.
+        assert main(["wait", "--url", url, "--timeout", "2"]) == 1
+        assert capsys.readouterr().err == said
+    assert main(["ping", "--url", password_redis.url]) == 0
 
 
 #: A password that needs percent-encoding in a URL and quoting in a redis.conf line.

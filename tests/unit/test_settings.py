@@ -276,7 +276,9 @@ def test_make_runs_redis_check_reads_redis_url_as_every_process_does(
     the worker and the beat alike. `make run`'s ping read the raw variable instead, and
     refused with "REDIS_URL must start with redis://..." a value every process accepts."""
     pinged: list[str] = []
-    monkeypatch.setattr(redis_server, "ping", lambda url, **_: pinged.append(url) or True)
+    monkeypatch.setattr(
+        redis_server, "probe", lambda url, **_: pinged.append(url) or redis_server.Probe(True)
+    )
     monkeypatch.setenv("REDIS_URL", raw)
     assert load_settings().redis_url == read
     assert redis_server.main(["ping"]) == 0
