@@ -85,7 +85,10 @@ class HealthSchema(Schema):
     checks = fields.Nested(ChecksSchema, required=True)
     degraded = fields.Boolean(
         required=True,
-        metadata={"description": "True when a queue has no worker or no beat runs."},
+        metadata={
+            "description": "True when a queue has no worker, no beat runs, or a worker "
+            "holds a shared setting otherwise than this API process: problems says which."
+        },
     )
     problems = fields.List(fields.String(), required=True)
 
