@@ -10,6 +10,7 @@ order, on a real Redis, with the worker's own backend.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -155,6 +156,22 @@ def test_a_revoke_and_a_start_cannot_cross(backend: ResultBackend, client: redis
     store(backend, finished, states.SUCCESS)
     assert revoke(celery, client, finished, terminate=True) == states.SUCCESS
     assert client.zscore(REVOKED_KEY, finished) is None
+
+
+def test_a_revoke_is_kept_as_long_as_results(backend: ResultBackend, client: redis.Redis) -> None:
+    """A revoke's REVOKED state and its entry in the revoked set are kept RESULT_EXPIRES
+    seconds, as a result is: stored for ever, every revoke would stay in Redis for good."""
+    task_id = uuid()
+    before = time.time()
+    assert revoke(backend.app, client, task_id, terminate=False) is None
+    after = time.time()
+
+    assert stored(client, task_id) == states.REVOKED
+    assert 0 < client.ttl(meta_key(task_id)) <= backend.expires
+    assert 0 < client.ttl(REVOKED_KEY) <= backend.expires
+    # The entry's score is when the revoke lapses: checked against it, a worker skips the task.
+    lapses = client.zscore(REVOKED_KEY, task_id)
+    assert before + backend.expires <= lapses <= after + backend.expires
 
 
 def chain_request(task_id: str, *later: str, **fields: Any) -> Context:
