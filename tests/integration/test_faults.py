@@ -151,6 +151,9 @@ def test_a_task_that_kills_its_worker_every_time_fails_after_max_deliveries(
     }
     assert worker.log().count("exited with 'signal 9 (SIGKILL)'") == 3
     assert int(redis.get(deliveries_key(task_id))) == 3  # redeliveries, the first not counted
+    # Kept as long as the result, not for ever: one key per redelivered task would pile up.
+    kept = fault_app.extensions["sumflow"].settings.result_expires_seconds
+    assert 0 < redis.ttl(deliveries_key(task_id)) <= kept
     # The message is gone for good: acknowledged, not requeued.
     eventually(lambda: unacked(fault_app) == 0, what="the message to be acknowledged")
     assert redis.llen("default") == 0
