@@ -50,6 +50,23 @@ def test_submissions_over_the_limit_get_429_with_retry_after(redis_url: str) -> 
     assert 0 < int(refused.headers["Retry-After"]) <= 86400
 
 
+def test_over_several_limits_the_longest_window_says_when_to_come_back(redis_url: str) -> None:
+    """Told to come back when the minute ends, a client over the hourly limit too would only
+    be refused again: the refusal names the limit whose window lasts longest."""
+    key = fresh_key()
+    app = create_app({"redis_url": redis_url, "rate_limit": "1/hour;1/minute", "api_keys": (key,)})
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+    assert client.post("/add", json=ADD, headers=headers).status_code == 202
+
+    refused = client.post("/add", json=ADD, headers=headers)  # over both limits
+    assert refused.status_code == 429
+    assert refused.json["message"].startswith("Too many submissions: the limit is 1 per 1 hour")
+    assert refused.headers["X-RateLimit-Limit"] == "1"
+    assert int(refused.headers["X-RateLimit-Reset"]) % 3600 == 0  # the end of the hour
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
+
+
 def test_reading_is_not_limited(redis_url: str) -> None:
     key = fresh_key()
     client = limited_app(redis_url, key).test_client()
