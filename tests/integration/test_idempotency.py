@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from typing import Any
@@ -11,14 +12,15 @@ import redis
 from flask import Flask
 
 from api import create_app
-from api.idempotency import KEY_PREFIX
+from api.idempotency import KEY_PREFIX, PENDING_TTL
 from tests.conftest import TEST_ADD_DELAY
-from tests.support import Service
+from tests.support import Service, eventually
 from workflows.registry import ISSUED_PREFIX
 
 pytestmark = pytest.mark.integration
 
 ALICE, BOB = "alice-5f2c8e1d0b9a", "bob-3e7d1c9b5a0f"
+ADD = {"a": 2, "b": 3}
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +160,46 @@ def test_concurrent_duplicates_submit_once(keyed: Flask, redis_client: redis.Red
     )
     assert all(r.headers["Retry-After"] == "1" for r in responses if r.status_code == 409)
     assert issued(redis_client) == before + 1
+
+
+def test_a_claim_expires_by_itself_if_its_request_never_answers(quiet_redis_url: str) -> None:
+    """A request holds its key while it runs. A web process killed mid-request neither
+    answers nor frees the key, so the claim must expire by itself (PENDING_TTL): kept for
+    ever, every retry with that key would get 409 for good.
+
+    On a Redis with no worker, an add sent with ``Prefer: wait`` keeps its request running
+    until the test revokes the task."""
+    app = create_app({"redis_url": quiet_redis_url, "rate_limit": ""})
+    store = app.extensions["sumflow"].redis
+    key = str(uuid.uuid4())
+    headers = {"Idempotency-Key": key, "Prefer": "wait=25"}
+    answers: list[Any] = []
+    running = threading.Thread(
+        target=lambda: answers.append(app.test_client().post("/add", json=ADD, headers=headers))
+    )
+    running.start()
+    eventually(lambda: store.llen("default") == 1, what="the add to be queued")
+
+    [claim] = store.scan_iter(f"{KEY_PREFIX}*")
+    assert json.loads(store.get(claim))["state"] == "pending"
+    assert 0 < store.ttl(claim) <= PENDING_TTL
+    duplicate = app.test_client().post("/add", json=ADD, headers=headers)
+    assert duplicate.status_code == 409
+    assert duplicate.headers["Retry-After"] == "1"
+
+    # Revoking the task ends the wait; the answer then replaces the claim, kept as results are.
+    [issued_id] = store.scan_iter(f"{ISSUED_PREFIX}*")
+    task_id = issued_id.decode().removeprefix(ISSUED_PREFIX)
+    assert app.test_client().delete(f"/tasks/{task_id}").status_code == 202
+    running.join(timeout=30)
+    assert answers[0].status_code == 200
+    assert answers[0].json == {
+        "task_id": task_id,
+        "status": "REVOKED",
+        "result": "TaskRevokedError: revoked",
+    }
+    assert json.loads(store.get(claim))["state"] == "done"
+    assert store.ttl(claim) > PENDING_TTL
 
 
 def test_the_header_is_documented(keyed: Flask) -> None:
