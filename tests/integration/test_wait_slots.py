@@ -98,6 +98,26 @@ def test_requests_without_a_wait_never_take_a_slot(app: Flask) -> None:
         thread.join(timeout=20)
 
 
+def test_a_finished_task_read_with_every_slot_taken_is_answered_as_usual(app: Flask) -> None:
+    """A wait that could not be granted costs nothing when the task is done anyway: no
+    ``Retry-After`` (there is nothing to ask again for) and no declined wait counted."""
+    client = app.test_client()
+    pending = client.post("/add", json={**ADD, "countdown": 60}).json["task_id"]
+    done = client.post("/add", json={**ADD, "countdown": 60}).json["task_id"]
+    assert client.delete(f"/tasks/{done}").status_code == 202  # REVOKED: finished
+    holders, _ = hold_waits(app, pending, 3)
+
+    read = client.get(f"/result/{done}?wait=25")
+    assert read.status_code == 200
+    assert read.json == {"status": "REVOKED", "result": "TaskRevokedError: revoked"}
+    assert "Retry-After" not in read.headers
+    assert declined(app, "/result/<task_id>") == 0
+
+    client.delete(f"/tasks/{pending}")
+    for thread in holders:
+        thread.join(timeout=20)
+
+
 def test_both_waiting_endpoints_report_zero_declines_from_the_first_scrape(app: Flask) -> None:
     scraped = app.test_client().get("/metrics").get_data(as_text=True)
     for endpoint in ("/add", "/result/<task_id>"):
