@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from api import create_app
+
 pytestmark = pytest.mark.integration
 
 POLICY = {"max_retries": 1, "backoff": 1, "backoff_max": 5, "jitter": False}
@@ -57,6 +59,21 @@ def test_bad_fields_get_422_naming_the_field(
     assert response.json["code"] == 422
     assert f"{field}:" in response.json["message"]
     assert fragment in response.json["message"]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"countdown": 300}, {"retry_policy": {**POLICY, "backoff_max": 300}}],
+    ids=["countdown", "backoff_max"],
+)
+def test_a_delay_of_exactly_half_the_visibility_timeout_is_accepted(
+    quiet_redis_url: str, options: dict[str, Any]
+) -> None:
+    """A bound of "at most 300 s" takes 300 s. On a Redis of its own: no worker runs the add."""
+    app = create_app({"redis_url": quiet_redis_url, "rate_limit": ""})
+    assert app.extensions["sumflow"].settings.max_delay_seconds == 300
+    response = app.test_client().post("/add", json={"a": 1, "b": 2, **options})
+    assert response.status_code == 202, response.json
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400", "-2e308"])
