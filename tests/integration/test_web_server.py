@@ -208,6 +208,24 @@ def test_a_chunked_body_within_the_limit_is_read_whole(web: str) -> None:
     assert response.status_code == 202, response.text
 
 
+@pytest.mark.parametrize(("extra", "status"), [(0, 202), (1, 413)], ids=["at", "past"])
+def test_a_chunked_body_is_refused_from_one_byte_past_the_limit(
+    web: str, extra: int, status: int
+) -> None:
+    """MAX_REQUEST_BYTES is the largest body taken, chunked or not (Flask takes a declared
+    length of exactly the limit too)."""
+    limit = load_settings({}).max_request_bytes
+    start, end = b'{"a": 2, "b": 3', b"}"
+    body = start + b" " * (limit + extra - len(start) - len(end)) + end
+    assert len(body) == limit + extra
+    chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
+    response = requests.post(
+        f"{web}/add", data=chunks, headers={"Content-Type": "application/json"}, timeout=10
+    )
+    assert response.request.headers["Transfer-Encoding"] == "chunked"
+    assert response.status_code == status, response.text
+
+
 @pytest.mark.parametrize(
     ("headers", "body", "message"),
     [
