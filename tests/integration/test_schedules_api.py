@@ -508,6 +508,8 @@ def test_run_history_is_capped_and_forgets_expired_runs(raw_redis: redis.Redis) 
         assert raw_redis.llen(runs_key("capped")) == 3
         assert 0 < raw_redis.ttl(runs_key("capped")) <= 3600
         assert [r.task_id for r in log.read(raw_redis, "capped", 10, now)] == ["t4", "t3", "t2"]
+        assert [r.task_id for r in log.read(raw_redis, "capped", 2, now)] == ["t4", "t3"]
+        assert [r.task_id for r in log.read(raw_redis, "capped", 1, now)] == ["t4"]
         # Runs older than the results' lifetime are not shown (their results are gone too).
         later = now + timedelta(seconds=3601)
         assert log.read(raw_redis, "capped", 10, later) == []
