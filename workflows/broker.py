@@ -9,7 +9,9 @@ from its transport and fails with ``AttributeError: 'NoneType' object has no att
 'hostname'``, which Celery treats as unrecoverable: the worker shuts down instead of
 reconnecting. (tests/integration/test_redis_outage.py restarts Redis under a running add.)
 
-The fix: a dead connection has no BRPOP reply to read, so close the channel anyway. The
+The fix: a dead connection has no BRPOP reply to read, so close the channel anyway, and
+disconnect its pool even though kombu's close stopped at its first failed command (without
+that, every Redis restart left the worker a few more sockets in CLOSE-WAIT). The
 unacknowledged messages it could not restore stay in Redis's ``unacked`` hash; the worker
 requeues them when it reconnects (`workflows.requeue`), and any worker would after the
 visibility timeout. Selected by ``broker_transport`` in
@@ -209,6 +211,12 @@ class Channel(kombu_redis.Channel):
             qos = self._qos
             if qos is not None:
                 note_unrestored({t: m for t, m in qos._delivered.items() if t not in qos._dirty})
+            # kombu's close stops at its first failed command (deleting the channel's fanout
+            # queues, such as the worker's pidbox) before it disconnects the channel's pool:
+            # each Redis restart left the worker with sockets in CLOSE-WAIT, inherited by
+            # every pool process forked after it. Disconnecting needs no answer from Redis.
+            self._disconnect_pools()
+            self._close_clients()
             raise
 
 
