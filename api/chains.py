@@ -8,6 +8,7 @@ from flask import url_for
 from flask.views import MethodView
 
 from api.blueprint import Blueprint
+from api.openapi import LOCATION
 from api.services import services
 from api.workflow_schemas import ChainAcceptedSchema, ChainRequestSchema
 from workflows.canvas import submit_chain
@@ -19,7 +20,7 @@ blp = Blueprint("chains", __name__, description="Chains of adds (Celery chain)."
 class Chains(MethodView):
     @blp.idempotent
     @blp.arguments(ChainRequestSchema)
-    @blp.response(202, ChainAcceptedSchema)
+    @blp.response(202, ChainAcceptedSchema, headers=LOCATION)
     @blp.alt_response(413, description="The body is larger than MAX_REQUEST_BYTES.")
     def post(self, body: dict[str, Any]) -> Any:
         """Queue a chain; GET /result/<task_id> (its last step) gives the total.

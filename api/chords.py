@@ -8,6 +8,7 @@ from flask import url_for
 from flask.views import MethodView
 
 from api.blueprint import Blueprint
+from api.openapi import LOCATION
 from api.services import services
 from api.workflow_schemas import ChordAcceptedSchema, ChordRequestSchema
 from workflows.canvas import submit_chord
@@ -19,7 +20,7 @@ blp = Blueprint("chords", __name__, description="Chords of adds (Celery chord)."
 class Chords(MethodView):
     @blp.idempotent
     @blp.arguments(ChordRequestSchema)
-    @blp.response(202, ChordAcceptedSchema)
+    @blp.response(202, ChordAcceptedSchema, headers=LOCATION)
     @blp.alt_response(413, description="The body is larger than MAX_REQUEST_BYTES.")
     def post(self, body: dict[str, Any]) -> Any:
         """Queue the adds and a callback; GET /result/<task_id> gives the total of all sums.

@@ -10,6 +10,7 @@ from flask.views import MethodView
 
 from api.blueprint import Blueprint
 from api.errors import abort
+from api.openapi import LOCATION
 from api.services import services
 from api.workflow_schemas import GroupAcceptedSchema, GroupRequestSchema, GroupStatusSchema
 from workflows.canvas import submit_group
@@ -22,7 +23,7 @@ blp = Blueprint("groups", __name__, description="Groups of adds (Celery group an
 class Groups(MethodView):
     @blp.idempotent
     @blp.arguments(GroupRequestSchema)
-    @blp.response(202, GroupAcceptedSchema)
+    @blp.response(202, GroupAcceptedSchema, headers=LOCATION)
     @blp.alt_response(413, description="The body is larger than MAX_REQUEST_BYTES.")
     def post(self, body: dict[str, Any]) -> Any:
         """Queue every pair; GET /groups/<group_id> gives the sums in request order."""

@@ -1,4 +1,5 @@
-"""The error answers that many operations share, written into the OpenAPI document once.
+"""The error answers (and the Location header) that many operations share, written into the
+OpenAPI document once.
 
 They come from layers outside the views (JSON body checks, the body limit, auth, the rate
 limiter, the Redis error handler), so no view's decorators name them; without this, clients
@@ -13,7 +14,7 @@ from apispec import BasePlugin
 
 from config import Settings
 
-__all__ = ["SharedErrorResponses"]
+__all__ = ["LOCATION", "SharedErrorResponses"]
 
 #: Operations that answer without Redis: the policies are configuration, and /metrics reports
 #: ``sumflow_redis_up 0`` rather than fail.
@@ -23,6 +24,15 @@ RETRY_AFTER = {
     "Retry-After": {
         "description": "Seconds to wait before trying again.",
         "schema": {"type": "integer"},
+    }
+}
+
+
+#: The header of every accepted submission: where its result (or group, or schedule) is read.
+LOCATION = {
+    "Location": {
+        "description": "Where to read what was submitted: its GET URL, relative to the API.",
+        "schema": {"type": "string"},
     }
 }
 

@@ -17,6 +17,7 @@ from marshmallow.validate import Length, Range
 from api.blueprint import Blueprint
 from api.errors import abort
 from api.fields import IntegerQueryNumber, JSONBoolean, JSONInteger, JSONNumber
+from api.openapi import LOCATION
 from api.schemas import (
     MAX_FAIL_TIMES,
     RetryPolicyField,
@@ -190,10 +191,12 @@ class ScheduleSchema(Schema):
     )
     fail_times = fields.Integer(required=True)
     next_run_at = fields.DateTime(
-        allow_none=True, metadata={"description": "UTC; null while disabled."}
+        required=True, allow_none=True, metadata={"description": "UTC; null while disabled."}
     )
     last_run_at = fields.DateTime(
-        allow_none=True, metadata={"description": "When the beat last sent it; null if never."}
+        required=True,
+        allow_none=True,
+        metadata={"description": "When the beat last sent it; null if never."},
     )
     total_run_count = fields.Integer(required=True)
 
@@ -205,7 +208,7 @@ class ScheduleListSchema(Schema):
 class RunSchema(Schema):
     task_id = fields.String(required=True, metadata={"description": "Also GET /result/<id>."})
     status = fields.String(required=True)
-    result = fields.Raw(allow_none=True)
+    result = fields.Raw(required=True, allow_none=True)
     run_at = fields.DateTime(required=True, metadata={"description": "When the beat sent it."})
 
 
@@ -272,7 +275,7 @@ class Schedules(MethodView):
 
     @blp.idempotent
     @blp.arguments(ScheduleCreateSchema)
-    @blp.response(201, ScheduleSchema)
+    @blp.response(201, ScheduleSchema, headers=LOCATION)
     @blp.alt_response(
         409, description="A schedule with this name exists, or MAX_SCHEDULES are stored."
     )

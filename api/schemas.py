@@ -200,6 +200,7 @@ class TaskResultSchema(Schema):
         metadata={"enum": ["PENDING", "STARTED", "RETRY", "SUCCESS", "FAILURE", "REVOKED"]},
     )
     result = fields.Raw(
+        required=True,
         allow_none=True,
         metadata={"description": "null while pending, the sum on SUCCESS, else an error message."},
     )

@@ -13,6 +13,7 @@ from api import prefer
 from api.blueprint import Blueprint
 from api.errors import abort
 from api.instrumentation import count_declined_wait, declare_waiting_endpoints
+from api.openapi import LOCATION
 from api.rate_limit import counted_with_publish, publish_gate
 from api.schemas import (
     MAX_WAIT_SECONDS,
@@ -91,9 +92,12 @@ class Add(MethodView):
     @counted_with_publish
     @blp.idempotent
     @blp.arguments(AddRequestSchema)
-    @blp.response(202, TaskAcceptedSchema)
+    @blp.response(202, TaskAcceptedSchema, headers=LOCATION)
     @blp.alt_response(
-        200, schema=TaskDoneSchema, description="The task finished within `Prefer: wait`."
+        200,
+        schema=TaskDoneSchema,
+        description="The task finished within `Prefer: wait`.",
+        headers=LOCATION,
     )
     def post(self, body: dict[str, Any]) -> Any:
         """Queue a + b; poll the Location header (GET /result/<task_id>) for the sum, or send
