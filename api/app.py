@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,7 +30,7 @@ from api.schemas import RetryPolicySchema
 from api.services import EXTENSION_KEY, Services
 from config import Settings, load_settings
 from config.logging_config import configure_root_logging
-from config.settings import ConfigError
+from config.settings import settings_or_exit
 
 __all__ = ["create_app"]
 
@@ -68,14 +67,6 @@ def _openapi_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _settings_from_environment() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        print(f"sumflow: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
 def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     """Build the app. ``config`` is a Settings, or overrides of Settings fields (tests pass
     ``{"redis_url": ...}``); anything not given comes from the environment.
@@ -86,7 +77,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     if isinstance(config, Settings):
         settings = config
     elif config is None:
-        settings = _settings_from_environment()
+        settings = settings_or_exit()
     else:
         settings = load_settings(**dict(config))
     configure_root_logging(settings)

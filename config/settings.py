@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -17,7 +18,15 @@ from limits import parse_many
 
 from config.retry_policies import BUILTIN_POLICIES, RetryPolicy
 
-__all__ = ["LOG_FORMATS", "LOG_LEVELS", "SSL_CERT_REQS", "ConfigError", "Settings", "load_settings"]
+__all__ = [
+    "LOG_FORMATS",
+    "LOG_LEVELS",
+    "SSL_CERT_REQS",
+    "ConfigError",
+    "Settings",
+    "load_settings",
+    "settings_or_exit",
+]
 
 #: Accepted values of REDIS_SSL_CERT_REQS (redis-py's names for ssl.CERT_*).
 SSL_CERT_REQS = ("required", "optional", "none")
@@ -322,3 +331,14 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         ),
     )
     return _validated(replace(settings, **overrides))
+
+
+def settings_or_exit() -> Settings:
+    """Settings from the environment, for a process that is starting (`flask --app api run`,
+    `celery -A workflows ...`): a value that cannot work ends it with one line naming the
+    variable (exit 2), as it ends `make run` and `python -m api.serve`, not with a traceback."""
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        print(f"sumflow: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

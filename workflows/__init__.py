@@ -6,10 +6,9 @@ so importing this package (as the API does) never creates a second Celery app by
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-from config.settings import ConfigError
+from config.settings import settings_or_exit
 from workflows.celery_app import SumflowCelery, create_celery
 
 __all__ = ["SumflowCelery", "app", "create_celery"]
@@ -28,9 +27,5 @@ def __getattr__(name: str) -> Any:
 
 def _app_from_environment() -> SumflowCelery:
     """A setting that cannot work ends `celery -A workflows ...` with one line naming the
-    variable (exit 2), as it ends `make run` and the API, not with Celery's traceback."""
-    try:
-        return create_celery()
-    except ConfigError as exc:
-        print(f"sumflow: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    variable (exit 2), not with Celery's traceback."""
+    return create_celery(settings_or_exit())
