@@ -11,6 +11,7 @@ from flask import current_app
 from api.wait_slots import WaitSlots, slots_for
 from config import Settings
 from workflows import SumflowCelery, create_celery
+from workflows.celery_app import close_connections
 from workflows.inspection import WorkerDirectory
 from workflows.redis_client import create_redis
 
@@ -32,6 +33,12 @@ class Services:
         celery = create_celery(settings)
         waits = WaitSlots(slots_for(settings.web_threads))
         return cls(settings, celery, create_redis(settings), WorkerDirectory(celery), waits)
+
+    def close(self) -> None:
+        """Close every Redis connection these services hold (see `close_connections`)."""
+        self.workers.close()
+        self.redis.close()
+        close_connections(self.celery)
 
 
 def services() -> Services:

@@ -10,7 +10,7 @@ from workflows.broker import give_up_on_a_frozen_redis
 from workflows.requeue import RequeueUnrestored
 from workflows.shared_settings import PublishSharedSettings
 
-__all__ = ["SumflowCelery", "create_celery"]
+__all__ = ["SumflowCelery", "close_connections", "create_celery"]
 
 
 class SumflowCelery(Celery):
@@ -47,3 +47,13 @@ def create_celery(settings: Settings | None = None) -> SumflowCelery:
     import workflows.tasks  # noqa: F401
 
     return app
+
+
+def close_connections(app: Celery) -> None:
+    """Close the result backend's Redis connections now (this thread's backend: Celery keeps
+    one per thread). For an app dropped before its process ends, such as a test's: the garbage
+    collector would otherwise close their sockets at some later moment, with a ResourceWarning.
+    The broker's connections are left alone: kombu pools them per broker URL for every app in
+    the process (``kombu.pools``), and keeps them for the process's life."""
+    app.backend.result_consumer.stop()
+    app.backend.client.connection_pool.disconnect()

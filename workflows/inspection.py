@@ -78,6 +78,8 @@ class WorkerDirectory:
         self._asked_at = 0.0  # time.monotonic() of the last call
         self._fetched_at = 0.0  # time.monotonic() of the answer below
         self._answer = WorkerView({}, 0.0)
+        self._thread: threading.Thread | None = None
+        self._closed = threading.Event()
 
     def view(self) -> WorkerView:
         """The latest answer: at most ``ttl + timeout`` old, or fetched now."""
@@ -86,8 +88,10 @@ class WorkerDirectory:
             if not self._refreshing:  # the first call, or the first after a quiet spell
                 self._store(self._fetch())
                 self._refreshing = True
-                thread = threading.Thread(target=self._keep_fresh, name="workers", daemon=True)
-                thread.start()
+                self._thread = threading.Thread(
+                    target=self._keep_fresh, name="workers", daemon=True
+                )
+                self._thread.start()
             return self._answer
 
     def queues_by_worker(self) -> dict[str, list[str]]:
@@ -98,10 +102,18 @@ class WorkerDirectory:
         """Whether a thread keeps the answer fresh (someone asked within ``keep_fresh_for``)."""
         return self._refreshing
 
+    def close(self) -> None:
+        """Stop the thread that keeps the answer fresh, and wait for it (at most one inspect's
+        ``timeout``), so that closing the app's connections next pulls none from under it."""
+        self._closed.set()
+        if self._thread is not None:
+            self._thread.join()
+
     def _keep_fresh(self) -> None:
-        """Ask the workers again each time the answer is ``ttl`` old, while anyone asks."""
+        """Ask the workers again each time the answer is ``ttl`` old, while anyone asks and
+        until `close`."""
         try:
-            while True:
+            while not self._closed.is_set():
                 with self._lock:
                     now = time.monotonic()
                     if now - self._asked_at > self._keep_fresh_for:
@@ -109,11 +121,13 @@ class WorkerDirectory:
                         return
                     due = self._fetched_at + self._ttl - now
                 if due > 0:
-                    time.sleep(due)
+                    self._closed.wait(due)
                     continue
                 answer = self._fetch()
                 with self._lock:
                     self._store(answer)
+            with self._lock:
+                self._refreshing = False
         except BaseException:
             with self._lock:  # the next call starts another
                 self._refreshing = False
