@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,16 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from api import create_app
 from config.redis_server import RedisServer
-from tests.support import Service, service_env, start_api, wait_for_worker, worker_command
+from tests.support import (
+    AppBuilder,
+    Service,
+    service_env,
+    start_api,
+    sumflow_app,
+    wait_for_worker,
+    worker_command,
+)
 from workflows import SumflowCelery
 
 #: Simulated work per add in tests: long enough to see PENDING/STARTED, short enough to be quick.
@@ -66,12 +74,22 @@ def quiet_redis_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app(redis_url: str) -> Flask:
+def app(redis_url: str) -> Iterator[Flask]:
     # No rate limit for the shared app: tests may submit faster than a client would;
     # tests/integration/test_rate_limit.py covers the limiter with apps of its own.
-    return create_app(
+    with sumflow_app(
         {"redis_url": redis_url, "add_delay_seconds": TEST_ADD_DELAY, "rate_limit": ""}
-    )
+    ) as app:
+        yield app
+
+
+@pytest.fixture
+def build_app() -> Iterator[AppBuilder]:
+    """`create_app` for a test that needs settings of its own. The apps it builds are closed
+    when the test ends: a dropped app's Redis sockets would otherwise be closed by the garbage
+    collector during some later test, whose run then fails on the ResourceWarning."""
+    with ExitStack() as apps:
+        yield lambda config: apps.enter_context(sumflow_app(config))
 
 
 @pytest.fixture

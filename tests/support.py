@@ -9,16 +9,24 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 from celery import Celery
+from flask import Flask
+
+from api import close_app, create_app
 
 T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+
+#: The `build_app` fixture: builds an app from a Settings, or overrides of its fields, as
+#: `create_app` does, and closes it when the test ends.
+AppBuilder = Callable[[Any], Flask]
 
 
 def eventually(
@@ -170,3 +178,14 @@ def start_api(redis_url: str, log: Path, **env: Any) -> tuple[Service, str]:
         service.stop()
         raise AssertionError(f"the API did not start:\n{service.log()}") from None
     return service, url
+
+
+@contextmanager
+def sumflow_app(config: Any) -> Iterator[Flask]:
+    """``create_app(config)`` for the block, closed when it ends: for fixtures wider than a
+    test, where the `build_app` fixture cannot go."""
+    app = create_app(config)
+    try:
+        yield app
+    finally:
+        close_app(app)

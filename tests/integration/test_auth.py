@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -9,9 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import api.auth
-from api import create_app
 from tests.conftest import TEST_ADD_DELAY
-from tests.support import Service
+from tests.support import AppBuilder, Service, sumflow_app
 
 pytestmark = pytest.mark.integration
 
@@ -29,15 +29,16 @@ PROTECTED = [
 
 
 @pytest.fixture(scope="module")
-def secured(redis_url: str) -> Flask:
-    return create_app(
+def secured(redis_url: str) -> Iterator[Flask]:
+    with sumflow_app(
         {
             "redis_url": redis_url,
             "add_delay_seconds": TEST_ADD_DELAY,
             "api_keys": (OLD_KEY, NEW_KEY),
             "rate_limit": "",
         }
-    )
+    ) as app:
+        yield app
 
 
 @pytest.fixture
@@ -109,8 +110,8 @@ def test_the_scheme_is_lowercase_tolerant(anonymous: FlaskClient) -> None:
     )
 
 
-def test_endpoints_added_later_are_covered_too(redis_url: str) -> None:
-    app = create_app({"redis_url": redis_url, "api_keys": (NEW_KEY,), "rate_limit": ""})
+def test_endpoints_added_later_are_covered_too(redis_url: str, build_app: AppBuilder) -> None:
+    app = build_app({"redis_url": redis_url, "api_keys": (NEW_KEY,), "rate_limit": ""})
     app.add_url_rule("/later", "later", lambda: {"ok": True}, methods=["POST"])
     client = app.test_client()
     assert client.post("/later", json={}).status_code == 401

@@ -20,11 +20,10 @@ import pytest
 from celery import chord
 from flask import Flask
 
-from api import create_app
 from config.redis_server import RedisServer
 from tests.conftest import Sums
 from tests.crashing_tasks import CRASHING_TASKS, KILL_OWN_PROCESS, STORE_THEN_DIE
-from tests.support import Service, eventually, wait_for_worker
+from tests.support import AppBuilder, Service, eventually, wait_for_worker
 from workflows.canvas_tasks import SUM_ALL_TASK
 from workflows.deliveries import deliveries_key
 from workflows.registry import mark_issued
@@ -51,8 +50,8 @@ def aof_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def fault_app(aof_redis: RedisServer) -> Flask:
-    return create_app(
+def fault_app(aof_redis: RedisServer, build_app: AppBuilder) -> Flask:
+    return build_app(
         {
             "redis_url": aof_redis.url,
             "visibility_timeout_seconds": VISIBILITY_TIMEOUT,

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
@@ -30,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
 from api import create_app
 from config.redis_server import RedisServer
 from tests.conftest import TEST_ADD_DELAY, Workers
+from tests.support import sumflow_app
 from workflows import SumflowCelery
 
 pytestmark = pytest.mark.integration
@@ -77,8 +77,8 @@ def api_schema(celery_app: SumflowCelery, logs_dir: Path) -> Iterator[schemathes
     server = RedisServer().start()
     workers = Workers(server.url, celery_app, logs_dir)
     workers.start(("default", "priority"), url=server.url)
-    app: Flask = create_app(settings_for(server.url))
-    yield schemathesis.openapi.from_wsgi("/openapi.json", app)
+    with sumflow_app(settings_for(server.url)) as app:
+        yield schemathesis.openapi.from_wsgi("/openapi.json", app)
     workers.stop_all()
     server.stop()
 

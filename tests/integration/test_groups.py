@@ -9,10 +9,9 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from api import create_app
 from config import load_settings
 from tests.conftest import Sums
-from tests.support import Service, eventually
+from tests.support import AppBuilder, Service, eventually
 from workflows.canvas import submit_group
 from workflows.celery_app import create_celery
 from workflows.groups import group_key
@@ -194,11 +193,11 @@ def test_100000_of_the_largest_pairs_fit_in_the_body_limit(client: FlaskClient) 
 
 @pytest.mark.parametrize("path", ["/groups", "/chords"])
 def test_a_chunk_must_finish_within_half_the_visibility_timeout(
-    quiet_redis_url: str, path: str
+    quiet_redis_url: str, path: str, build_app: AppBuilder
 ) -> None:
     """A chunk runs as one message; held longer than the visibility timeout it would be
     delivered again while it runs. 3 s per add and 600 s: at most 100 adds per chunk."""
-    client = create_app(
+    client = build_app(
         {"redis_url": quiet_redis_url, "add_delay_seconds": 3, "visibility_timeout_seconds": 600}
     ).test_client()
     refused = client.post(path, json={"pairs": [[1, 2]] * 101, "chunk_size": 500})
@@ -218,9 +217,9 @@ def test_a_chunk_must_finish_within_half_the_visibility_timeout(
 
 @pytest.mark.parametrize("path", ["/groups", "/chords"])
 def test_every_id_given_out_answers_before_any_worker_has_it(
-    quiet_redis_url: str, path: str
+    quiet_redis_url: str, path: str, build_app: AppBuilder
 ) -> None:
-    client = create_app({"redis_url": quiet_redis_url}).test_client()  # no worker: all queued
+    client = build_app({"redis_url": quiet_redis_url}).test_client()  # no worker: all queued
     body = client.post(path, json={"pairs": [[1, 2], [3, 4], [5, 6]]}).json
     for task_id in [*body["task_ids"], *([body["task_id"]] if "task_id" in body else [])]:
         assert client.get(f"/result/{task_id}").json == {"status": "PENDING", "result": None}
@@ -240,8 +239,10 @@ def test_a_broker_that_replays_timed_out_commands_cannot_publish_groups(redis_ur
 
 
 @pytest.mark.parametrize("path", ["/groups", "/chords"])
-def test_chunk_size_is_capped_by_the_configured_max_pairs(quiet_redis_url: str, path: str) -> None:
-    client = create_app({"redis_url": quiet_redis_url, "max_pairs": 10}).test_client()
+def test_chunk_size_is_capped_by_the_configured_max_pairs(
+    quiet_redis_url: str, path: str, build_app: AppBuilder
+) -> None:
+    client = build_app({"redis_url": quiet_redis_url, "max_pairs": 10}).test_client()
     refused = client.post(path, json={"pairs": [[1, 2]] * 3, "chunk_size": 11})
     assert refused.status_code == 422
     assert refused.json["errors"] == {"json": {"chunk_size": ["Must be at most 10 (MAX_PAIRS)."]}}

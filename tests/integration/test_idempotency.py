@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 from flask import Flask
 
-from api import create_app
 from api.idempotency import KEY_PREFIX, PENDING_TTL
 from tests.conftest import TEST_ADD_DELAY
-from tests.support import Service, eventually
+from tests.support import AppBuilder, Service, eventually, sumflow_app
 from workflows.registry import ISSUED_PREFIX
 
 pytestmark = pytest.mark.integration
@@ -24,15 +24,16 @@ ADD = {"a": 2, "b": 3}
 
 
 @pytest.fixture(scope="module")
-def keyed(redis_url: str) -> Flask:
-    return create_app(
+def keyed(redis_url: str) -> Iterator[Flask]:
+    with sumflow_app(
         {
             "redis_url": redis_url,
             "add_delay_seconds": TEST_ADD_DELAY,
             "api_keys": (ALICE, BOB),
             "rate_limit": "",
         }
-    )
+    ) as app:
+        yield app
 
 
 @pytest.fixture
@@ -162,14 +163,16 @@ def test_concurrent_duplicates_submit_once(keyed: Flask, redis_client: redis.Red
     assert issued(redis_client) == before + 1
 
 
-def test_a_claim_expires_by_itself_if_its_request_never_answers(quiet_redis_url: str) -> None:
+def test_a_claim_expires_by_itself_if_its_request_never_answers(
+    quiet_redis_url: str, build_app: AppBuilder
+) -> None:
     """A request holds its key while it runs. A web process killed mid-request neither
     answers nor frees the key, so the claim must expire by itself (PENDING_TTL): kept for
     ever, every retry with that key would get 409 for good.
 
     On a Redis with no worker, an add sent with ``Prefer: wait`` keeps its request running
     until the test revokes the task."""
-    app = create_app({"redis_url": quiet_redis_url, "rate_limit": ""})
+    app = build_app({"redis_url": quiet_redis_url, "rate_limit": ""})
     store = app.extensions["sumflow"].redis
     key = str(uuid.uuid4())
     headers = {"Idempotency-Key": key, "Prefer": "wait=25"}

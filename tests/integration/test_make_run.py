@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 import redis
 
-from api import create_app
 from config.redis_server import RedisServer, free_port, ping
 from tests.conftest import Sums
-from tests.support import BIN, ROOT, Service, eventually, service_env
+from tests.support import BIN, ROOT, AppBuilder, Service, eventually, service_env
 
 pytestmark = pytest.mark.integration
 
 
 def test_ctrl_c_lets_the_running_add_finish_before_the_embedded_redis_stops(
     tmp_path: Path,
+    build_app: AppBuilder,
 ) -> None:
     """honcho stops every process at once. The embedded Redis used to stop with the worker,
     and the add the worker was finishing then stayed STARTED for the visibility timeout."""
@@ -31,7 +31,7 @@ def test_ctrl_c_lets_the_running_add_finish_before_the_embedded_redis_stops(
     run.start()
     assert run.process is not None
     try:
-        sums = Sums(create_app({"redis_url": url}).test_client())
+        sums = Sums(build_app({"redis_url": url}).test_client())
         eventually(lambda: ping(url), what="the embedded Redis")
         task_id = sums.submit(20, 22)
         eventually(lambda: sums.result(task_id)["status"] == "STARTED", what="the add to start")

@@ -24,11 +24,10 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 from redbeat import RedBeatSchedulerEntry
 
-from api import create_app
 from config import load_settings
 from config.redis_server import free_port
 from tests.conftest import served_api, shared_worker
-from tests.support import Service, eventually
+from tests.support import AppBuilder, Service, eventually
 from workflows import SumflowCelery, create_celery
 
 pytestmark = pytest.mark.integration
@@ -233,8 +232,8 @@ def test_schedules_are_counted_from_redbeat(live_api: str, celery_app: SumflowCe
     assert value(scrape(live_api), "sumflow_schedules") == before
 
 
-def test_metrics_answer_without_redis() -> None:
-    app = create_app({"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+def test_metrics_answer_without_redis(build_app: AppBuilder) -> None:
+    app = build_app({"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
     client: FlaskClient = app.test_client()
     client.get("/queues")  # a 503, counted like any answer
     client.open("/add", method="FROB")  # an odd method does not become a label of its own

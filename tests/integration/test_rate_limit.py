@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import pytest
 import redis
 from flask import Flask
 
-from api import create_app
+from tests.support import AppBuilder
 from workflows.registry import ISSUED_PREFIX
 
 pytestmark = pytest.mark.integration
@@ -29,11 +30,20 @@ def fresh_address() -> dict[str, str]:
     return {"REMOTE_ADDR": "10." + ".".join(str(b) for b in octets)}
 
 
-def limited_app(redis_url: str, *keys: str) -> Flask:
-    return create_app({"redis_url": redis_url, "rate_limit": LIMIT, "api_keys": keys})
+#: The `limited_app` fixture: an app limited to LIMIT on a Redis, with API keys or none.
+LimitedApp = Callable[..., Flask]
 
 
-def test_submissions_over_the_limit_get_429_with_retry_after(redis_url: str) -> None:
+@pytest.fixture
+def limited_app(build_app: AppBuilder) -> LimitedApp:
+    return lambda redis_url, *keys: build_app(
+        {"redis_url": redis_url, "rate_limit": LIMIT, "api_keys": keys}
+    )
+
+
+def test_submissions_over_the_limit_get_429_with_retry_after(
+    redis_url: str, limited_app: LimitedApp
+) -> None:
     key = fresh_key()
     client = limited_app(redis_url, key).test_client()
     headers = {"Authorization": f"Bearer {key}"}
@@ -50,11 +60,13 @@ def test_submissions_over_the_limit_get_429_with_retry_after(redis_url: str) -> 
     assert 0 < int(refused.headers["Retry-After"]) <= 86400
 
 
-def test_over_several_limits_the_longest_window_says_when_to_come_back(redis_url: str) -> None:
+def test_over_several_limits_the_longest_window_says_when_to_come_back(
+    redis_url: str, build_app: AppBuilder
+) -> None:
     """Told to come back when the minute ends, a client over the hourly limit too would only
     be refused again: the refusal names the limit whose window lasts longest."""
     key = fresh_key()
-    app = create_app({"redis_url": redis_url, "rate_limit": "1/hour;1/minute", "api_keys": (key,)})
+    app = build_app({"redis_url": redis_url, "rate_limit": "1/hour;1/minute", "api_keys": (key,)})
     client = app.test_client()
     headers = {"Authorization": f"Bearer {key}"}
     assert client.post("/add", json=ADD, headers=headers).status_code == 202
@@ -67,7 +79,7 @@ def test_over_several_limits_the_longest_window_says_when_to_come_back(redis_url
     assert 0 < int(refused.headers["Retry-After"]) <= 3600
 
 
-def test_reading_is_not_limited(redis_url: str) -> None:
+def test_reading_is_not_limited(redis_url: str, limited_app: LimitedApp) -> None:
     key = fresh_key()
     client = limited_app(redis_url, key).test_client()
     headers = {"Authorization": f"Bearer {key}"}
@@ -79,7 +91,7 @@ def test_reading_is_not_limited(redis_url: str) -> None:
         assert client.get("/retry-policies", headers=headers).status_code == 200
 
 
-def test_each_api_key_has_its_own_budget(redis_url: str) -> None:
+def test_each_api_key_has_its_own_budget(redis_url: str, limited_app: LimitedApp) -> None:
     greedy, patient = fresh_key(), fresh_key()
     client = limited_app(redis_url, greedy, patient).test_client()
     for _ in range(4):
@@ -94,7 +106,9 @@ def test_each_api_key_has_its_own_budget(redis_url: str) -> None:
     )
 
 
-def test_without_keys_each_address_has_its_own_budget(redis_url: str) -> None:
+def test_without_keys_each_address_has_its_own_budget(
+    redis_url: str, limited_app: LimitedApp
+) -> None:
     client = limited_app(redis_url).test_client()
     greedy, patient = fresh_address(), fresh_address()
     for _ in range(3):
@@ -103,7 +117,7 @@ def test_without_keys_each_address_has_its_own_budget(redis_url: str) -> None:
     assert client.post("/add", json=ADD, environ_base=patient).status_code == 202
 
 
-def test_the_budget_is_shared_by_every_web_process(redis_url: str) -> None:
+def test_the_budget_is_shared_by_every_web_process(redis_url: str, limited_app: LimitedApp) -> None:
     # Two apps stand for two web workers: the count lives in Redis, not in memory.
     key = fresh_key()
     headers = {"Authorization": f"Bearer {key}"}
@@ -114,7 +128,9 @@ def test_the_budget_is_shared_by_every_web_process(redis_url: str) -> None:
     assert second.post("/add", json=ADD, headers=headers).status_code == 429
 
 
-def test_post_endpoints_added_later_are_limited_too(redis_url: str) -> None:
+def test_post_endpoints_added_later_are_limited_too(
+    redis_url: str, limited_app: LimitedApp
+) -> None:
     app = limited_app(redis_url)
     app.add_url_rule("/later", "later", lambda: ({"ok": True}, 202), methods=["POST"])
     client = app.test_client()
@@ -123,8 +139,8 @@ def test_post_endpoints_added_later_are_limited_too(redis_url: str) -> None:
     assert codes == [202, 202, 202, 429]
 
 
-def test_an_empty_rate_limit_turns_limiting_off(redis_url: str) -> None:
-    client = create_app({"redis_url": redis_url, "rate_limit": ""}).test_client()
+def test_an_empty_rate_limit_turns_limiting_off(redis_url: str, build_app: AppBuilder) -> None:
+    client = build_app({"redis_url": redis_url, "rate_limit": ""}).test_client()
     address = fresh_address()
     codes = {client.post("/add", json=ADD, environ_base=address).status_code for _ in range(5)}
     assert codes == {202}
@@ -140,7 +156,7 @@ def issued(redis_url: str) -> int:
     return sum(1 for _ in client.scan_iter(f"{ISSUED_PREFIX}*", count=1000))
 
 
-def test_an_add_over_budget_is_never_queued(quiet_redis_url: str) -> None:
+def test_an_add_over_budget_is_never_queued(quiet_redis_url: str, limited_app: LimitedApp) -> None:
     # No worker on this Redis: every accepted add stays in the queue, where it can be counted.
     client = limited_app(quiet_redis_url).test_client()
     address = fresh_address()
@@ -154,7 +170,9 @@ def test_an_add_over_budget_is_never_queued(quiet_redis_url: str) -> None:
     assert issued(quiet_redis_url) == ids_before + 3
 
 
-def test_a_waiting_add_over_budget_is_refused_at_once(quiet_redis_url: str) -> None:
+def test_a_waiting_add_over_budget_is_refused_at_once(
+    quiet_redis_url: str, limited_app: LimitedApp
+) -> None:
     client = limited_app(quiet_redis_url).test_client()
     address = fresh_address()
     for _ in range(3):
@@ -170,7 +188,7 @@ def test_a_waiting_add_over_budget_is_refused_at_once(quiet_redis_url: str) -> N
 
 @pytest.mark.parametrize("prefer", [None, "wait=20"])
 def test_adds_refused_again_and_again_open_no_new_connections(
-    quiet_redis_url: str, prefer: str | None
+    quiet_redis_url: str, prefer: str | None, limited_app: LimitedApp
 ) -> None:
     # kombu's pooled producer replaces its connection after any error in its block; a
     # refusal is the gate's answer, not the connection's fault (workflows.broker).
@@ -192,7 +210,9 @@ def test_adds_refused_again_and_again_open_no_new_connections(
     assert stats.info("stats")["total_connections_received"] == before
 
 
-def test_bad_submissions_count_and_over_budget_are_429_too(quiet_redis_url: str) -> None:
+def test_bad_submissions_count_and_over_budget_are_429_too(
+    quiet_redis_url: str, limited_app: LimitedApp
+) -> None:
     client = limited_app(quiet_redis_url).test_client()
     address = fresh_address()
     bad = {"a": "one", "b": 2}
@@ -203,7 +223,9 @@ def test_bad_submissions_count_and_over_budget_are_429_too(quiet_redis_url: str)
     assert "Retry-After" in refused.headers
 
 
-def test_a_replayed_submission_over_budget_is_429(quiet_redis_url: str) -> None:
+def test_a_replayed_submission_over_budget_is_429(
+    quiet_redis_url: str, limited_app: LimitedApp
+) -> None:
     client = limited_app(quiet_redis_url).test_client()
     address = fresh_address()
     replayed = {"Idempotency-Key": f"replay-{uuid.uuid4().hex}"}

@@ -6,24 +6,34 @@ import math
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 import redis
 from flask import Flask
 from limits import parse_many
 
-from api import create_app
 from api.rate_limit_counter import FixedWindowCounter
+from tests.support import AppBuilder
 
 pytestmark = pytest.mark.integration
 
 ADD = {"a": 1, "b": 2}
 
 
-def limited_app(redis_url: str, key: str, limit: str = "5/day") -> Flask:
+#: The `limited_app` fixture: an app on a Redis whose one API key has the given limit.
+LimitedApp = Callable[..., Flask]
+
+
+@pytest.fixture
+def limited_app(build_app: AppBuilder) -> LimitedApp:
     """Limits per hour and day, not minute: windows are calendar-aligned, and a test whose POSTs
     straddled the turn of a minute would find its count restarted."""
-    return create_app({"redis_url": redis_url, "rate_limit": limit, "api_keys": (key,)})
+
+    def build(redis_url: str, key: str, limit: str = "5/day") -> Flask:
+        return build_app({"redis_url": redis_url, "rate_limit": limit, "api_keys": (key,)})
+
+    return build
 
 
 def calls(redis_url: str) -> Counter[str]:
@@ -31,7 +41,9 @@ def calls(redis_url: str) -> Counter[str]:
     return Counter({name.removeprefix("cmdstat_"): v["calls"] for name, v in stats.items()})
 
 
-def test_each_add_is_counted_and_queued_by_one_script_call(quiet_redis_url: str) -> None:
+def test_each_add_is_counted_and_queued_by_one_script_call(
+    quiet_redis_url: str, limited_app: LimitedApp
+) -> None:
     redis_url = quiet_redis_url
     key = f"key-{uuid.uuid4().hex}"
     client = limited_app(redis_url, key, "5/hour;100/day").test_client()
@@ -54,7 +66,9 @@ def test_each_add_is_counted_and_queued_by_one_script_call(quiet_redis_url: str)
     assert used["get"] == used["ttl"] == used["pttl"] == 0
 
 
-def test_other_posts_cost_one_script_call_before_the_view(quiet_redis_url: str) -> None:
+def test_other_posts_cost_one_script_call_before_the_view(
+    quiet_redis_url: str, limited_app: LimitedApp
+) -> None:
     key = f"key-{uuid.uuid4().hex}"
     client = limited_app(quiet_redis_url, key, "5/hour;100/day").test_client()
     headers = {"Authorization": f"Bearer {key}"}
@@ -69,7 +83,7 @@ def test_other_posts_cost_one_script_call_before_the_view(quiet_redis_url: str) 
     assert used["incr"] == 2
 
 
-def test_two_processes_count_in_the_same_window(redis_url: str) -> None:
+def test_two_processes_count_in_the_same_window(redis_url: str, limited_app: LimitedApp) -> None:
     key = f"key-{uuid.uuid4().hex}"
     headers = {"Authorization": f"Bearer {key}"}
     first = limited_app(redis_url, key).test_client()  # each app has its own counter,

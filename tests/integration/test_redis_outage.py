@@ -22,12 +22,11 @@ from celery.exceptions import Retry
 from flask.testing import FlaskClient
 from kombu import Exchange, Queue
 
-from api import create_app
 from config import load_settings
 from config.redis_server import RedisServer
 from tests.conftest import TEST_ADD_DELAY, Sums
 from tests.schedule_support import Schedules, sent_count, start_beat
-from tests.support import Service, eventually, wait_for_worker
+from tests.support import AppBuilder, Service, eventually, wait_for_worker
 from workflows import create_celery
 from workflows.backend import CANCELLED_MESSAGE
 from workflows.canvas_tasks import SUM_ALL_TASK
@@ -110,10 +109,10 @@ def expect_outage_answers(client: FlaskClient) -> None:
 
 
 def test_outage_gives_503_then_recovers_every_time(
-    own_redis: RedisServer, start_worker: Callable[..., Service]
+    own_redis: RedisServer, start_worker: Callable[..., Service], build_app: AppBuilder
 ) -> None:
     # The rate limiter is on: it must fail open (the 503 handler answers), not fail with 500.
-    app = create_app(
+    app = build_app(
         {"redis_url": own_redis.url, "add_delay_seconds": TEST_ADD_DELAY, "rate_limit": "50/second"}
     )
     client: FlaskClient = app.test_client()
@@ -150,8 +149,10 @@ def test_outage_gives_503_then_recovers_every_time(
 FROZEN_PROMPT = 4.0
 
 
-def test_a_redis_that_stops_answering_gives_503_not_a_hang(own_redis: RedisServer) -> None:
-    client = create_app({"redis_url": own_redis.url}).test_client()
+def test_a_redis_that_stops_answering_gives_503_not_a_hang(
+    own_redis: RedisServer, build_app: AppBuilder
+) -> None:
+    client = build_app({"redis_url": own_redis.url}).test_client()
     added = client.post("/add", json={"a": 1, "b": 2})  # connections made
     assert added.status_code == 202
     task_id = added.json["task_id"]
@@ -189,10 +190,11 @@ def test_a_redis_that_stops_answering_gives_503_not_a_hang(own_redis: RedisServe
 
 def test_a_publish_into_a_frozen_redis_tries_one_new_connection_not_two(
     own_redis: RedisServer,
+    build_app: AppBuilder,
 ) -> None:
     """Each new connection to a frozen Redis waits REDIS_TIMEOUT_SECONDS for its PING. kombu's
     publish retry tried two, and a POST /add took 3.1 s (`give_up_on_a_frozen_redis`)."""
-    client = create_app({"redis_url": own_redis.url}).test_client()
+    client = build_app({"redis_url": own_redis.url}).test_client()
     assert client.post("/add", json={"a": 1, "b": 2}).status_code == 202
     observer = redis.Redis.from_url(own_redis.url)
     connections_before = observer.info("stats")["total_connections_received"]
@@ -216,7 +218,7 @@ def test_a_publish_into_a_frozen_redis_tries_one_new_connection_not_two(
 
 @pytest.fixture
 def restartable_stack(
-    tmp_path: Path, start_worker: Callable[..., Service]
+    tmp_path: Path, start_worker: Callable[..., Service], build_app: AppBuilder
 ) -> Iterator[tuple[RedisServer, Sums, Service]]:
     """An AOF Redis (as `make run` keeps it), a worker and an API client, with the default
     10-minute visibility timeout: whatever a test sees run again within seconds was requeued
@@ -224,7 +226,7 @@ def restartable_stack(
     server = RedisServer(data_dir=tmp_path / "redis").start()
     try:
         settings = {"redis_url": server.url, "add_delay_seconds": 2}
-        app = create_app(settings)
+        app = build_app(settings)
         worker = start_worker(("default",), url=server.url, ADD_DELAY_SECONDS=2)
         wait_for_worker(app.extensions["celery"], worker.name)  # type: ignore[attr-defined]
         yield server, Sums(app.test_client()), worker
@@ -361,10 +363,11 @@ def test_a_long_poll_after_a_redis_restart_replaces_its_stale_connection(
 
 def test_a_prefer_wait_add_cut_short_by_an_outage_answers_202_with_its_id(
     tmp_path: Path,
+    build_app: AppBuilder,
 ) -> None:
     server = RedisServer(data_dir=tmp_path / "redis").start()  # AOF: the queue survives
     try:
-        client = create_app({"redis_url": server.url}).test_client()
+        client = build_app({"redis_url": server.url}).test_client()
         # No worker: the add stays queued and the POST waits, until Redis goes away.
         with ThreadPoolExecutor(1) as pool:
             posted = pool.submit(
@@ -391,12 +394,12 @@ def test_a_prefer_wait_add_cut_short_by_an_outage_answers_202_with_its_id(
 
 
 def test_the_beats_keep_scheduling_through_a_redis_outage(
-    tmp_path: Path, logs_dir: Path, start_worker: Callable[..., Service]
+    tmp_path: Path, logs_dir: Path, start_worker: Callable[..., Service], build_app: AppBuilder
 ) -> None:
     server = RedisServer(data_dir=tmp_path / "redis").start()  # AOF: the schedule survives
     beats: list[Service] = []
     try:
-        schedules = Schedules(create_app({"redis_url": server.url}).test_client())
+        schedules = Schedules(build_app({"redis_url": server.url}).test_client())
         start_worker(("default",), url=server.url)
         beat = start_beat(server.url, logs_dir, BEAT_LOCK_TIMEOUT_SECONDS=3)
         # A second beat stands by for the lock, as on a second machine.
@@ -438,13 +441,14 @@ def test_the_beats_keep_scheduling_through_a_redis_outage(
 
 def test_a_chord_member_counted_while_redis_restarts_is_counted_once_it_is_back(
     tmp_path: Path,
+    build_app: AppBuilder,
 ) -> None:
     """The worker stores a member's result, then counts it towards its chord. Redis gone
     between the two used to fail the member, and the chord with it; the count now waits for
     Redis as the result does, and the last member still sends the callback."""
     server = RedisServer(data_dir=tmp_path / "redis").start()  # AOF: the chord survives
     try:
-        celery = create_app({"redis_url": server.url}).extensions["celery"]
+        celery = build_app({"redis_url": server.url}).extensions["celery"]
         backend = celery.backend
         group_id, member_id, callback_id = uuid(), uuid(), uuid()
         callback = celery.tasks[SUM_ALL_TASK].signature((), {}, task_id=callback_id)

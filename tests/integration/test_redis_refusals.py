@@ -22,11 +22,10 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from api import create_app
 from config.redis_server import RedisServer
 from tests.conftest import Sums, Workers
 from tests.schedule_support import Schedules, sent_count, start_beat
-from tests.support import Service, eventually
+from tests.support import AppBuilder, Service, eventually, sumflow_app
 from workflows import SumflowCelery
 
 pytestmark = pytest.mark.integration
@@ -85,12 +84,14 @@ def loading(server: RedisServer) -> Iterator[None]:
         filler.flushdb()
 
 
-def test_schedule_writes_while_redis_loads_its_data_answer_503(debug_redis: RedisServer) -> None:
+def test_schedule_writes_while_redis_loads_its_data_answer_503(
+    debug_redis: RedisServer, build_app: AppBuilder
+) -> None:
     """WATCH is allowed while Redis loads, the read after it is not. redis-py turns a
     connection error met while watching into a WatchError, which the store took for another
     writer's change: a create answered 409 "exists", an update or a delete 409 "kept changing"
     (after five attempts), although nothing had changed."""
-    client = create_app({"redis_url": debug_redis.url}).test_client()
+    client = build_app({"redis_url": debug_redis.url}).test_client()
     schedules = Schedules(client)
     schedules.create("kept", a=2, b=3, every=60)
 
@@ -233,20 +234,20 @@ def stack(
     "default", and a beat sending schedule "steady" every second to "priority", where its runs
     wait instead of holding up the worker."""
     server = DebugRedis(data_dir=tmp_path_factory.mktemp("refusals") / "redis").start()
-    app = create_app({"redis_url": server.url, "add_delay_seconds": ADD_DELAY})
-    celery: SumflowCelery = app.extensions["celery"]
-    workers = Workers(server.url, celery, logs_dir)
     beat: Service | None = None
-    try:
-        worker = workers.start(("default",), concurrency=1, ADD_DELAY_SECONDS=ADD_DELAY)
-        beat = start_beat(server.url, logs_dir)
-        Schedules(app.test_client()).create("steady", every=1, queue="priority")
-        yield server, Sums(app.test_client()), worker, beat
-    finally:
-        if beat is not None:
-            beat.stop()
-        workers.stop_all()
-        server.stop()
+    with sumflow_app({"redis_url": server.url, "add_delay_seconds": ADD_DELAY}) as app:
+        celery: SumflowCelery = app.extensions["celery"]
+        workers = Workers(server.url, celery, logs_dir)
+        try:
+            worker = workers.start(("default",), concurrency=1, ADD_DELAY_SECONDS=ADD_DELAY)
+            beat = start_beat(server.url, logs_dir)
+            Schedules(app.test_client()).create("steady", every=1, queue="priority")
+            yield server, Sums(app.test_client()), worker, beat
+        finally:
+            if beat is not None:
+                beat.stop()
+            workers.stop_all()
+            server.stop()
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,9 @@ from urllib.parse import quote
 import pytest
 from flask import Flask
 
-from api import create_app
 from config.redis_server import RedisServer, main, ping
 from tests.conftest import TEST_ADD_DELAY, Sums
-from tests.support import ROOT, Service, eventually, wait_for_worker
+from tests.support import ROOT, AppBuilder, Service, eventually, wait_for_worker
 from tests.tls import make_certificates
 from workflows.redis_client import create_redis
 
@@ -46,9 +45,9 @@ def password_redis() -> Iterator[RedisServer]:
 
 
 def test_a_password_protected_redis_works_end_to_end(
-    password_redis: RedisServer, start_worker: Callable[..., Service]
+    password_redis: RedisServer, start_worker: Callable[..., Service], build_app: AppBuilder
 ) -> None:
-    app = create_app({"redis_url": password_redis.url, "add_delay_seconds": TEST_ADD_DELAY})
+    app = build_app({"redis_url": password_redis.url, "add_delay_seconds": TEST_ADD_DELAY})
     client = app.test_client()
     worker = started_worker(app, start_worker, password_redis.url)
 
@@ -62,7 +61,7 @@ def test_a_password_protected_redis_works_end_to_end(
         password_redis.url.replace(PASSWORD, WRONG),
         f"redis://127.0.0.1:{password_redis.port}/0",
     ):
-        intruder = create_app({"redis_url": url}).test_client()
+        intruder = build_app({"redis_url": url}).test_client()
         for response in (
             intruder.get("/health"),
             intruder.post("/add", json={"a": 1, "b": 2}),
@@ -155,11 +154,11 @@ def tls_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 def test_rediss_works_end_to_end_for_api_worker_and_redbeat(
-    tls_redis: RedisServer, start_worker: Callable[..., Service]
+    tls_redis: RedisServer, start_worker: Callable[..., Service], build_app: AppBuilder
 ) -> None:
     assert tls_redis.url.startswith("rediss://") and tls_redis.tls is not None
     ca = str(tls_redis.tls.ca_file)
-    app = create_app(
+    app = build_app(
         {
             "redis_url": tls_redis.url,
             "redis_ssl_ca_certs": ca,
@@ -179,17 +178,22 @@ def test_rediss_works_end_to_end_for_api_worker_and_redbeat(
     assert get_redis(app.extensions["celery"]).ping()
 
 
-def test_rediss_checks_the_server_certificate_by_default(tls_redis: RedisServer) -> None:
+def test_rediss_checks_the_server_certificate_by_default(
+    tls_redis: RedisServer, build_app: AppBuilder
+) -> None:
     # Without our CA the certificate cannot be verified: the API refuses to talk (503).
-    app = create_app({"redis_url": tls_redis.url})
+    app = build_app({"redis_url": tls_redis.url})
     assert app.test_client().get("/health").status_code == 503
     # Verification turned off explicitly (REDIS_SSL_CERT_REQS=none): it connects.
-    lax = create_app({"redis_url": tls_redis.url, "redis_ssl_cert_reqs": "none"})
+    lax = build_app({"redis_url": tls_redis.url, "redis_ssl_cert_reqs": "none"})
     assert create_redis(lax.extensions["sumflow"].settings).ping()
 
 
 def test_the_password_is_masked_in_every_worker_setting_and_the_beat_uses_it(
-    password_redis: RedisServer, start_worker: Callable[..., Service], logs_dir: Path
+    password_redis: RedisServer,
+    start_worker: Callable[..., Service],
+    logs_dir: Path,
+    build_app: AppBuilder,
 ) -> None:
     """``celery inspect conf`` (and Flower's Config tab, which asks the same) and ``celery
     report`` show every setting; Celery masks the password in broker_url and result_backend
@@ -198,7 +202,7 @@ def test_the_password_is_masked_in_every_worker_setting_and_the_beat_uses_it(
 
     from tests.schedule_support import start_beat
 
-    app = create_app({"redis_url": password_redis.url})
+    app = build_app({"redis_url": password_redis.url})
     celery = app.extensions["celery"]
     worker = started_worker(app, start_worker, password_redis.url)
 

@@ -17,10 +17,9 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
-from api import create_app
 from schedules.store import ScheduleStore
 from tests.schedule_support import ACQUIRED, Schedules, sent_count, start_beat
-from tests.support import Service, eventually
+from tests.support import AppBuilder, Service, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -140,7 +139,7 @@ def test_a_run_the_beat_cannot_route_is_a_failed_run_saying_why(
 
 
 def test_a_beat_that_lost_the_lock_mid_tick_does_not_send_the_new_leaders_runs(
-    quiet_redis_url: str, logs_dir: Path
+    quiet_redis_url: str, logs_dir: Path, build_app: AppBuilder
 ) -> None:
     """A beat loads every due entry at the start of a tick, then sends them one by one. If its
     lock expires before it is done (a tick of many entries longer than the lock timeout, or a
@@ -148,7 +147,7 @@ def test_a_beat_that_lost_the_lock_mid_tick_does_not_send_the_new_leaders_runs(
     to go on sending its copies too: 1000 schedules on one crontab, two beats and a 3 s lock
     sent 522 of them twice. Its own save of each entry's next run was already refused, since
     the new leader's save had changed it; now that refusal means the run is not sent."""
-    client = create_app({"redis_url": quiet_redis_url, "rate_limit": ""}).test_client()
+    client = build_app({"redis_url": quiet_redis_url, "rate_limit": ""}).test_client()
     raw = redis.Redis.from_url(quiet_redis_url, decode_responses=True)
     count = 400
     names = [f"overdue-{i:03d}" for i in range(count)]

@@ -19,12 +19,12 @@ from flask.testing import FlaskClient
 from redbeat.schedulers import RedBeatSchedulerEntry
 from redbeat.schedules import rrule
 
-from api import create_app
 from config.redis_server import RedisServer
 from schedules.beat import RunRecorder
 from schedules.runs import LAST_RUN_FIELD, RunLog, runs_key
 from schedules.scheduler import ResilientScheduler
 from tests.schedule_support import Schedules, when
+from tests.support import AppBuilder
 from workflows import SumflowCelery
 
 pytestmark = pytest.mark.integration
@@ -80,10 +80,12 @@ def test_a_name_in_use_is_409(client: FlaskClient, schedules: Schedules) -> None
     assert schedules.get("taken")["a"] == 2  # the first one is untouched
 
 
-def test_at_max_schedules_a_new_one_is_409_until_one_is_deleted(quiet_redis_url: str) -> None:
+def test_at_max_schedules_a_new_one_is_409_until_one_is_deleted(
+    quiet_redis_url: str, build_app: AppBuilder
+) -> None:
     """Each schedule sends work with no request and no RATE_LIMIT: with no cap, one client
     (105 schedules every second, made in 0.45 s) had the beat send 100 adds a second."""
-    client = create_app({"redis_url": quiet_redis_url, "max_schedules": 2}).test_client()
+    client = build_app({"redis_url": quiet_redis_url, "max_schedules": 2}).test_client()
     schedules = Schedules(client)
     try:
         schedules.create("one", every=60)
@@ -520,9 +522,9 @@ def test_run_history_is_capped_and_forgets_expired_runs(raw_redis: redis.Redis) 
         raw_redis.delete(runs_key("capped"), "sumflow:redbeat:capped")
 
 
-def test_redis_outage_gives_prompt_503s() -> None:
+def test_redis_outage_gives_prompt_503s(build_app: AppBuilder) -> None:
     own = RedisServer().start()
-    client = create_app({"redis_url": own.url}).test_client()
+    client = build_app({"redis_url": own.url}).test_client()
     try:
         assert (
             client.post("/schedules", json={"name": "x", "a": 1, "b": 2, "every": 5}).status_code

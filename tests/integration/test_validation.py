@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from api import create_app
+from tests.support import AppBuilder
 
 pytestmark = pytest.mark.integration
 
@@ -67,10 +67,10 @@ def test_bad_fields_get_422_naming_the_field(
     ids=["countdown", "backoff_max"],
 )
 def test_a_delay_of_exactly_half_the_visibility_timeout_is_accepted(
-    quiet_redis_url: str, options: dict[str, Any]
+    quiet_redis_url: str, options: dict[str, Any], build_app: AppBuilder
 ) -> None:
     """A bound of "at most 300 s" takes 300 s. On a Redis of its own: no worker runs the add."""
-    app = create_app({"redis_url": quiet_redis_url, "rate_limit": ""})
+    app = build_app({"redis_url": quiet_redis_url, "rate_limit": ""})
     assert app.extensions["sumflow"].settings.max_delay_seconds == 300
     response = app.test_client().post("/add", json={"a": 1, "b": 2, **options})
     assert response.status_code == 202, response.json

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from api import create_app
-from tests.support import eventually
+from tests.support import AppBuilder, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -22,9 +21,9 @@ ADD = {"a": 1, "b": 2}
 
 
 @pytest.fixture
-def app(quiet_redis_url: str) -> Flask:
+def app(quiet_redis_url: str, build_app: AppBuilder) -> Flask:
     # 4 threads per process: 3 may wait, 1 is kept for requests that do not.
-    return create_app({"redis_url": quiet_redis_url, "rate_limit": "", "web_threads": 4})
+    return build_app({"redis_url": quiet_redis_url, "rate_limit": "", "web_threads": 4})
 
 
 def hold_waits(app: Flask, task_id: str, count: int) -> tuple[list[threading.Thread], list[Any]]:

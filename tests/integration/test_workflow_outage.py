@@ -8,9 +8,8 @@ from collections.abc import Iterator
 import pytest
 from flask.testing import FlaskClient
 
-from api import create_app
 from config.redis_server import RedisServer
-from tests.support import eventually
+from tests.support import AppBuilder, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -32,8 +31,10 @@ def own_redis() -> Iterator[RedisServer]:
     server.stop()
 
 
-def test_workflows_answer_503_during_an_outage_and_recover(own_redis: RedisServer) -> None:
-    client: FlaskClient = create_app({"redis_url": own_redis.url}).test_client()
+def test_workflows_answer_503_during_an_outage_and_recover(
+    own_redis: RedisServer, build_app: AppBuilder
+) -> None:
+    client: FlaskClient = build_app({"redis_url": own_redis.url}).test_client()
     group_id = client.post("/groups", json={"pairs": [[1, 2]]}).json["group_id"]
 
     own_redis.stop()
@@ -54,10 +55,12 @@ def test_workflows_answer_503_during_an_outage_and_recover(own_redis: RedisServe
 
 
 @pytest.mark.parametrize("path", ["/groups", "/chords"])
-def test_members_are_queued_all_together_or_not_at_all(own_redis: RedisServer, path: str) -> None:
+def test_members_are_queued_all_together_or_not_at_all(
+    own_redis: RedisServer, path: str, build_app: AppBuilder
+) -> None:
     """Redis refusing writes part way through a group (out of memory, here) leaves no member
     queued, so the client's retry does not run the first members twice."""
-    app = create_app({"redis_url": own_redis.url})
+    app = build_app({"redis_url": own_redis.url})
     client: FlaskClient = app.test_client()
     redis = app.extensions["sumflow"].redis
     pairs = [[index, 1] for index in range(3000)]  # some 3 MB of messages
