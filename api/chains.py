@@ -21,7 +21,6 @@ class Chains(MethodView):
     @blp.idempotent
     @blp.arguments(ChainRequestSchema)
     @blp.response(202, ChainAcceptedSchema, headers=LOCATION)
-    @blp.alt_response(413, description="The body is larger than MAX_REQUEST_BYTES.")
     def post(self, body: dict[str, Any]) -> Any:
         """Queue a chain; GET /result/<task_id> (its last step) gives the total.
 

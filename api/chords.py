@@ -21,7 +21,6 @@ class Chords(MethodView):
     @blp.idempotent
     @blp.arguments(ChordRequestSchema)
     @blp.response(202, ChordAcceptedSchema, headers=LOCATION)
-    @blp.alt_response(413, description="The body is larger than MAX_REQUEST_BYTES.")
     def post(self, body: dict[str, Any]) -> Any:
         """Queue the adds and a callback; GET /result/<task_id> gives the total of all sums.
 

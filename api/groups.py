@@ -24,7 +24,6 @@ class Groups(MethodView):
     @blp.idempotent
     @blp.arguments(GroupRequestSchema)
     @blp.response(202, GroupAcceptedSchema, headers=LOCATION)
-    @blp.alt_response(413, description="The body is larger than MAX_REQUEST_BYTES.")
     def post(self, body: dict[str, Any]) -> Any:
         """Queue every pair; GET /groups/<group_id> gives the sums in request order."""
         svc = services()
