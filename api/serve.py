@@ -36,7 +36,7 @@ from config import Settings, load_settings
 from config.logging_config import server_logconfig
 from config.settings import ConfigError
 
-__all__ = ["build_server", "main", "port_in_use", "tls_problem"]
+__all__ = ["bind_error", "build_server", "main", "tls_problem"]
 
 #: The WSGI app factory, as Granian imports it in each worker.
 APP_FACTORY = "api:create_app"
@@ -111,7 +111,7 @@ def tls_problem(settings: Settings) -> str | None:
     return None
 
 
-def port_in_use(host: str, port: int) -> OSError | None:
+def bind_error(host: str, port: int) -> OSError | None:
     """Why ``host:port`` cannot be listened on (the error a bind met), or None if it can.
 
     Granian listens with SO_REUSEPORT, so a second server started on a port already served
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"sumflow: {problem}", file=sys.stderr)
         return 2
-    unusable = port_in_use(settings.host, settings.port)
+    unusable = bind_error(settings.host, settings.port)
     if unusable:
         print(
             f"sumflow: cannot listen on {settings.host}:{settings.port}: "
