@@ -6,7 +6,7 @@ The schedules live in Redis as RedBeat entries (`schedules.store`); the beat
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from flask import current_app, url_for
 from flask.blueprints import BlueprintSetupState
@@ -258,7 +258,7 @@ def _timing(body: dict[str, Any]) -> dict[str, Timing]:
     return {}
 
 
-def _not_found(name: str) -> Any:
+def _not_found(name: str) -> NoReturn:
     abort(404, message=f"No schedule named {name!r}.")
 
 
@@ -307,7 +307,7 @@ class Schedule(MethodView):
         try:
             return _present(_store().get(name))
         except ScheduleNotFound:
-            return _not_found(name)
+            _not_found(name)
 
     @blp.arguments(ScheduleUpdateSchema)
     @blp.response(200, ScheduleSchema)
@@ -319,7 +319,7 @@ class Schedule(MethodView):
         try:
             return _present(_store().update(name, **changes, **_timing(body)))
         except ScheduleNotFound:
-            return _not_found(name)
+            _not_found(name)
         except ScheduleBusy:
             abort(409, message=f"Schedule {name!r} kept changing while updating; try again.")
 
@@ -331,7 +331,7 @@ class Schedule(MethodView):
         try:
             _store().delete(name)
         except ScheduleNotFound:
-            return _not_found(name)
+            _not_found(name)
         except ScheduleBusy:
             abort(409, message=f"Schedule {name!r} kept changing while deleting; try again.")
         return None
@@ -347,7 +347,7 @@ class ScheduleRuns(MethodView):
         try:
             runs = _store().run_history(name, query["limit"])
         except ScheduleNotFound:
-            return _not_found(name)
+            _not_found(name)
         return {
             "runs": [
                 {"task_id": r.task_id, "status": r.status, "result": r.result, "run_at": r.run_at}
