@@ -1,4 +1,4 @@
-"""The base class of every sumflow task: honours revokes kept in Redis, applies retry policies."""
+"""The base class of every sumflow task: revokes kept in Redis, MAX_DELIVERIES, retry policies."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Celery application factory: configuration from `config`, tasks from `workflows.tasks`."""
+"""The Celery application factory: configuration from `config`, then tasks, steps and signals."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The Celery tasks. Thin on purpose: arguments in, a plain function out; the base task
+"""The study guide's add task; the workflows' two others are in `workflows.canvas_tasks`.
+
+Thin on purpose: arguments in, a plain function out; the base task
 (`workflows.base_task.SumflowTask`) does the retries, revokes and delivery counts."""
 
 from __future__ import annotations
