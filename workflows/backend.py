@@ -1,23 +1,24 @@
 """Celery's Redis result backend, without a SUBSCRIBE and UNSUBSCRIBE on every task sent, and
 with chains that end clearly when a step fails or is revoked.
 
-The stock backend subscribes to each new task's result channel at publish time so that a later
-``AsyncResult.get()`` in the same process can be woken. sumflow never blocks on results that
-way: clients poll ``/result`` or long-poll with ``?wait``, which subscribes only when asked.
-Skipping it saves two Redis commands per submission and keeps the publishing path free of a
-shared pub/sub connection (which is not safe to share between the web server's threads).
-``AsyncResult.get()`` still works: it subscribes for itself when it waits.
+Celery 5.7's backend subscribes to each new task's result channel at publish time
+(``on_task_call``) so that a later ``AsyncResult.get()`` in the same process can be woken.
+sumflow never blocks on results that way: clients poll ``/result`` or long-poll with ``?wait``,
+which subscribes only when asked. Skipping it saves two Redis commands per submission and keeps
+the publishing path free of a shared pub/sub connection (which is not safe to share between the
+web server's threads). ``AsyncResult.get()`` still works: it subscribes for itself when it
+waits.
 
 A chord member's count towards its chord is retried while Redis is away, like its result.
 
 A task the worker cancels because it lost Redis mid-run is stored as RETRY with a message
-that says so (`RunCancelled`), instead of Celery's unreadable ``Retry(Retry(...), ...)``.
+that says so (`RunCancelled`), instead of Celery 5.7's unreadable ``Retry(Retry(...), ...)``.
 
 Chains: when a step fails, Celery 5.7 stores the same exception on every later step, which
 does not say which step broke; when a step is revoked it leaves the later steps PENDING for
 ever. Here both end every later step with `ChainAborted`, naming the step that broke.
 
-A finished task stays finished. Celery publishes a retry's message before it stores RETRY,
+A finished task stays finished. Celery 5.7 publishes a retry's message before it stores RETRY,
 so with no backoff another pool process can run the retry to its end first, and the late
 RETRY then replaced the SUCCESS (or the final FAILURE): the task read RETRY for ever, and its
 group never completed. Celery guards only SUCCESS, with a GET ahead of the SET, which this race
@@ -31,7 +32,7 @@ that read REVOKED. STARTED and RETRY are stored with the attempt's ``retries``, 
 script keeps a later attempt's state.
 
 A revoked task stays revoked. A chord's callback or a chain's later step revoked while it
-waited was stored FAILURE once the workflow failed (Celery passes the error on to them), so
+waited was stored FAILURE once the workflow failed (Celery 5.7 passes the error on to them), so
 the answer a client had read changed under it. A FAILURE can still give way to a later run's
 SUCCESS, as in Celery.
 """
@@ -187,7 +188,7 @@ class ResultBackend(RedisBackend):
         request: Any = None,
         **kwargs: Any,
     ) -> Any:
-        """Celery's, minus its GET of the stored state: `STORE_UNLESS_DONE` checks it in the
+        """Celery 5.7's, minus its GET of the stored state: `STORE_UNLESS_DONE` checks it in the
         same step as the write, where no other process can come in between."""
         value = self.encoded_state(task_id, result, state, traceback, request)
         expires = self.failure_expires if state == states.FAILURE else None
@@ -200,7 +201,10 @@ class ResultBackend(RedisBackend):
         self, task_id: str, result: Any, state: str, traceback: Any = None, request: Any = None
     ) -> Any:
         """What `_store_result` writes for this state: Celery's meta, with the attempt's
-        ``retries`` for an unfinished state. ``result`` is encoded already (`encode_result`)."""
+        ``retries`` for an unfinished state. ``result`` is encoded already (`encode_result`).
+
+        The size check is Celery 5.7's ``RedisBackend.set``, which this write no longer goes
+        through."""
         meta = self._get_result_meta(
             result=result, state=state, traceback=traceback, request=request
         )

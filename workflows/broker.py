@@ -17,16 +17,17 @@ requeues them when it reconnects (`workflows.requeue`), and any worker would aft
 visibility timeout. Selected by ``broker_transport`` in
 `config.celery_config`; it speaks redis:// and rediss:// like the stock transport.
 
-Speed: kombu's channel creates a new ``redis.Redis`` object (sharing the channel's connection
-pool) for every publish, acknowledgement and queue lookup: about 80 µs of Python each time,
-some 12% of a ``.delay()``. A ``redis.Redis`` is thread-safe and holds no state besides its
-pool, so one per channel and pool does the same work (make bench: ``submit_add`` 437 -> 337 µs
-of CPU).
+Speed: kombu 5.7's channel creates a new ``redis.Redis`` object (sharing the channel's
+connection pool) for every publish, acknowledgement and queue lookup (``conn_or_acquire`` calls
+``_create_client``): about 80 µs of Python each time, some 12% of a ``.delay()``. A
+``redis.Redis`` is thread-safe and holds no state besides its pool, so one per channel and pool
+does the same work (make bench: ``submit_add`` 437 -> 337 µs of CPU).
 
-Refusals: kombu's pooled producer closes and replaces its connection after any exception in
-its block, so a gate's refusal raised from the publish cost two new Redis connections (and some
-3 ms) per refused add. `pooled_producer` keeps the connection when the exception is the gate's
-own: its reply was read in full, and the connection is as good as before.
+Refusals: kombu 5.7's pooled producer replaces its connection after any exception in its block
+(``Producer.__exit__``), so a gate's refusal raised from the publish cost two new Redis
+connections (and some 3 ms) per refused add. `pooled_producer` keeps the connection when the
+exception is the gate's own: its reply was read in full, and the connection is as good as
+before.
 
 Round trips: `written_with_publish` lets a submission send its own writes (the issued-id
 marker) in the publish's pipeline, and a `PublishGate` (the rate limiter's count) decide in that
@@ -168,16 +169,16 @@ class Channel(kombu_redis.Channel):
             super()._put(queue, message, **kwargs)
 
     def _key(self, queue: str, message: Any) -> str:
-        """The Redis list a message goes to, as in kombu's own ``_put``."""
+        """The Redis list a message goes to, as kombu 5.7's own ``_put`` picks it."""
         return self._q_for_pri(queue, self._get_message_priority(message, reverse=False))
 
     def create_publish_batch(self, max_size: int) -> Any:
         """kombu's publish batch, sent as one MULTI/EXEC transaction per flush.
 
-        kombu pipelines a batch without a transaction, so Redis runs each LPUSH as it arrives:
-        a connection lost part way leaves the messages before the break queued, and the client
-        that was told the publish failed sends them again. Inside MULTI, Redis runs nothing
-        until EXEC arrives, so a flush is queued whole or not at all.
+        kombu 5.7 pipelines a batch without a transaction (``PublishBatch``), so Redis runs
+        each LPUSH as it arrives: a connection lost part way leaves the messages before the
+        break queued, and the client that was told the publish failed sends them again. Inside
+        MULTI, Redis runs nothing until EXEC arrives, so a flush is queued whole or not at all.
         """
         batch = super().create_publish_batch(max_size)
         batch.pipeline.transaction = True

@@ -8,7 +8,7 @@ sends the request again. (As for a single add, a connection that breaks after Re
 publish and before its reply arrived reports a failure for work that was queued.)
 
 Chains are Celery chains. Group and chord members are published here, in one transaction
-over one producer, with exactly the message options ``group.apply_async`` and
+over one producer, with exactly the message options Celery 5.7's ``group.apply_async`` and
 ``chord.apply_async`` give them (``group_id``, ``group_index``, and for a chord its callback
 in ``chord`` plus the chord size in the backend). What is left out is the in-process
 ``GroupResult`` those calls build: its barrier SUBSCRIBEs to every member's result channel,
@@ -106,7 +106,7 @@ def _batch_producer(celery: SumflowCelery) -> Iterator[Producer]:
     """A producer whose messages go out together, in one MULTI/EXEC round trip at the end.
 
     The transaction is `workflows.broker`'s: Redis runs none of the pushes until it has them
-    all. kombu's ``Producer.batch`` only pipelines on a connection that does not retry a
+    all. kombu 5.7's ``Producer.batch`` only pipelines on a connection that does not retry a
     timed-out command (a replayed pipeline could publish twice); otherwise it quietly sends
     each message on its own. sumflow's broker options set no such retry (config.celery_config),
     and a configuration that did would be refused here rather than lose the guarantee. Against

@@ -98,12 +98,13 @@ def subscribed(client: redis.Redis, channel: str, timeout: float) -> Iterator[Su
     """Subscribe this thread's pub/sub connection to ``channel`` (confirmed, within
     ``timeout``) for the duration of the block.
 
-    A kept connection may have died with a Redis that restarted while it idled. redis-py
+    A kept connection may have died with a Redis that restarted while it idled. redis-py 8.2
     retries the subscribe, but not the health-check PING its pub/sub sends before reading
-    (redis-py#3613), so such a connection is replaced once by a new one. After a Redis error
-    the connection is closed and forgotten, so the next call starts afresh. The block's other
-    errors (an add refused over the rate limit) do not touch the connection: it is kept, so a
-    client refused again and again does not cost a new connection each time.
+    (``PubSub.check_health``, redis-py#3613), so such a connection is replaced once by a new
+    one. After a Redis error the connection is closed and forgotten, so the next call starts
+    afresh. The block's other errors (an add refused over the rate limit) do not touch the
+    connection: it is kept, so a client refused again and again does not cost a new connection
+    each time.
     """
     cache = _thread_pubsubs()
     pubsub, subscription = _kept_or_new(client, cache.pop(client, None), channel, timeout)

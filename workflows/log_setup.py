@@ -5,9 +5,10 @@ Celery configures the worker's and the beat's logging itself; its ``after_setup_
 ``after_task_publish`` fires wherever a task is sent (the API, the beat, a retrying worker),
 so each of them logs the task id and the queue it went to.
 
-Celery's result backend logs each retry of a Redis operation with the whole chained
-traceback: a worker storing a result through a Redis restart of about a second wrote some
-1,200 lines of them. `OneLineRetries` keeps each retry to one line that names the error.
+Celery 5.7's result backend logs each retry of a Redis operation ("Failed operation ...
+Retrying", ``Backend._ensure_retryable``) with the whole chained traceback: a worker storing a
+result through a Redis restart of about a second wrote some 1,200 lines of them.
+`OneLineRetries` keeps each retry to one line that names the error.
 """
 
 from __future__ import annotations

@@ -11,13 +11,14 @@ worker reconnects under load (a race: 90 more here did not hit it).
 
 An exited process has nothing left to watch, so it is skipped; Celery reaps and replaces it.
 
-A pool process that dies is noticed at once, not up to 5 s later. Celery watches each process's
-sentinel (a pipe that closes when it exits) and then reaps it. But a killed process closes its
-files a moment before it can be reaped, so the reap often found it still running and left it
-to the pool's next periodic check, every 5 s: its task was failed or requeued 1.4-4.5 s after
-a `kill -9` in 10 trials of 12 (0.01 s in the others). Here a process still there when its
-sentinel fires is looked at again after 10 ms, then 20, 40... until it is reaped: 0.01-0.02 s
-in 12 trials of 12.
+A pool process that dies is noticed at once, not up to 5 s later. Celery 5.7 watches each
+process's sentinel (a pipe that closes when it exits) and then reaps it
+(``AsynPool._event_process_exit``). But a killed process closes its files a moment before it
+can be reaped, so the reap often found it still running and left it to the pool's next
+periodic check, every 5 s: its task was failed or requeued 1.4-4.5 s after a `kill -9` in 10
+trials of 12 (0.01 s in the others). Here a process still there when its sentinel fires is
+looked at again after 10 ms, then 20, 40... until it is reaped: 0.01-0.02 s in 12 trials of
+12.
 
 Selected by ``worker_pool`` in `config.celery_config` when WORKER_POOL is ``prefork``.
 """

@@ -46,11 +46,12 @@ class RedisRefusing(redis.exceptions.ResponseError, RedisConnectionError):
 
 #: Error replies of a Redis that is up but cannot serve now, as connection errors: each a
 #: subclass of redis-py's own class too, so code that catches that one still does. redis-py
-#: raises them as plain ResponseErrors, which every layer takes for a bug in the command:
-#: kombu's consumer exited the worker for good on a refused BRPOP or acknowledgement, Celery
-#: failed an add whose sum could not be stored (or left it STARTED), and the beat exited. As
-#: connection errors they get the handling a Redis outage gets: the worker reconnects and
-#: requeues, the result is stored once Redis accepts it, the beat waits, the API answers 503.
+#: 8.2 raises them as ResponseErrors (OOM, READONLY and MASTERDOWN as its own subclasses of
+#: it), which every layer takes for a bug in the command: kombu's consumer exited the worker
+#: for good on a refused BRPOP or acknowledgement, Celery failed an add whose sum could not be
+#: stored (or left it STARTED), and the beat exited. As connection errors they get the handling
+#: a Redis outage gets: the worker reconnects and requeues, the result is stored once Redis
+#: accepts it, the beat waits, the API answers 503.
 #: (LOADING, NOAUTH and WRONGPASS are connection errors in redis-py already.)
 UNAVAILABLE_REPLIES: dict[str, type[RedisConnectionError]] = {
     "OOM": RedisOutOfMemory,
@@ -60,7 +61,8 @@ UNAVAILABLE_REPLIES: dict[str, type[RedisConnectionError]] = {
     "BUSY": RedisRefusing,
     "UNBLOCKED": RedisRefusing,
 }
-# One table for every parser (hiredis's and redis-py's own), and so for every client.
+# redis-py 8.2 maps error replies to classes in one table of its private parser base class,
+# shared by every parser (hiredis's and redis-py's own), and so by every client.
 BaseParser.EXCEPTION_CLASSES.update(UNAVAILABLE_REPLIES)
 
 #: A Redis that answers but refuses: those replies, and LOADING. Their messages are Redis's

@@ -35,7 +35,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The key prefix of Celery's Redis result backend.
+#: The key prefix of Celery's Redis result backend (``task_keyprefix``, Celery 5.7).
 META_PREFIX = "celery-task-meta-"
 
 
