@@ -1,9 +1,10 @@
 """RedBeat's scheduler, made to ride out a Redis outage instead of exiting.
 
-Stock RedBeat exits the beat on the first tick that cannot reach Redis: its ``retry_period``
-covers the client's own calls, not the lock's ``extend`` or the schedule's pipeline
-(redbeat#285, #314). Under ``make run`` honcho then stops the API and the worker as well. A
-lock that expired during a long outage is another exit (redbeat#230).
+Stock RedBeat 2.4 (the version whose code this module copies and overrides) exits the beat on
+the first tick that cannot reach Redis: its ``retry_period`` covers the client's own calls, not
+the lock's ``extend`` or the schedule's pipeline (redbeat#285, #314). Under ``make run`` honcho
+then stops the API and the worker as well. A lock that expired during a long outage is another
+exit (redbeat#230).
 
 `ResilientScheduler` keeps the beat alive: a tick that meets an outage logs it once and tries
 again a second later, and a lost lock is taken again if it is free, or waited for if another
@@ -12,11 +13,12 @@ beat took it, so there is never more than one beat sending. The contract's comma
 `adopt` switches the scheduler's class when the beat starts (``schedules.beat``).
 
 Sending a run, the beat first saves the entry's next instance (RedBeat's ``meta`` and sorted-set
-score). Stock RedBeat does that with a plain HSET + ZADD, which recreate an entry deleted between
-the tick loading it and the run going out: a hash holding ``meta`` alone, with no TTL, that
-nothing ever removes (the next tick drops the sorted-set member, not the hash). The scheduler's
-entries are `GuardedEntry`, whose save is one script that writes only while the entry exists,
-only while it is enabled, and only if no PATCH restarted its timing since the tick loaded it.
+score). RedBeat's ``_next_instance`` does that with a plain HSET + ZADD, which recreate an entry
+deleted between the tick loading it and the run going out: a hash holding ``meta`` alone, with
+no TTL, that nothing ever removes (the next tick drops the sorted-set member, not the hash).
+The scheduler's entries are `GuardedEntry`, whose save is one script that writes only while the
+entry exists, only while it is enabled, and only if no PATCH restarted its timing since the
+tick loaded it.
 
 That save is also how a run is claimed: the scheduler sends a run only if its save went through.
 The lock is renewed at the start of a tick, which then sends every entry it loaded; a tick longer
@@ -95,7 +97,7 @@ class GuardedEntry(RedBeatSchedulerEntry):
     leaves ``meta`` alone, and the save goes through: else the entry would stay due and run
     again at once.
 
-    The rest is RedBeat's `_next_instance` and `from_key` as they are: Celery's new instance,
+    The rest is RedBeat 2.4's `_next_instance` and `from_key` as they are: Celery's new instance,
     the run count rolled back when only the last run moves, the same ``meta``, the same score.
     """
 
@@ -113,7 +115,7 @@ class GuardedEntry(RedBeatSchedulerEntry):
 
     @classmethod
     def from_key(cls, key: str, app: Any = None) -> GuardedEntry:
-        """RedBeat's, keeping the ``meta`` it read for `_next_instance`'s check."""
+        """RedBeat 2.4's, keeping the ``meta`` it read for `_next_instance`'s check."""
         ensure_conf(app)
         with get_redis(app).pipeline() as pipe:
             pipe.hget(key, "definition")
@@ -186,7 +188,7 @@ class ResilientScheduler(RedBeatScheduler):
             return None
 
     def maybe_due(self, entry: Any, **kwargs: Any) -> float:
-        """RedBeat's, but a due run is sent only if this beat's save of the entry's next run
+        """RedBeat 2.4's, but a due run is sent only if this beat's save of the entry's next run
         went through (see module): else another beat sent it since this tick loaded the entry,
         or it was deleted or disabled, or its timing restarted. A Redis outage in that save
         reaches `tick`, which rides it out; the entry stays due and is sent once Redis is back."""
@@ -265,7 +267,8 @@ class ResilientScheduler(RedBeatScheduler):
         self._in_outage = False
 
     def _new_lock(self) -> Any:
-        """A lock as RedBeat's ``beat_init`` receiver makes it: ``extend`` sets the timeout."""
+        """A lock as RedBeat 2.4's ``beat_init`` receiver (``acquire_distributed_beat_lock``)
+        makes it: ``extend`` sets the timeout."""
         client = get_redis(self.app)
         lock = client.lock(self.lock_key, timeout=self.lock_timeout, sleep=self.max_interval)
         lock.lua_extend = client.register_script(LUA_EXTEND_TO_SCRIPT)

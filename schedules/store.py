@@ -21,9 +21,9 @@ adds what an API needs and RedBeat leaves to its callers:
 - Every entry names its queue in ``options`` (RedBeat sends without routing otherwise,
   redbeat#159) and carries a header naming the schedule, for the run history.
 
-The client passed in must decode responses (RedBeat expects str). RedBeat's `get_redis(app)`
-is pointed at it: RedBeat's own client retries a dead Redis for 30 s, longer than an API
-request should wait.
+The client passed in must decode responses (RedBeat expects str). RedBeat 2.4's
+`get_redis(app)`, which returns the client cached on the app, is pointed at it: RedBeat's own
+client retries a dead Redis for 30 s, longer than an API request should wait.
 """
 
 from __future__ import annotations
@@ -162,7 +162,8 @@ class ScheduleStore:
 
     @staticmethod
     def _definition(entry: RedBeatSchedulerEntry) -> str:
-        """The ``definition`` field exactly as `RedBeatSchedulerEntry.save` writes it."""
+        """The ``definition`` field exactly as RedBeat 2.4's `RedBeatSchedulerEntry.save` writes
+        it."""
         definition = {
             "name": entry.name,
             "task": entry.task,
@@ -186,8 +187,8 @@ class ScheduleStore:
         return to_timestamp(next_run_at(entry.schedule, entry.last_run_at or now, now))
 
     def _decode(self, fields: list[str | None]) -> tuple[RedBeatSchedulerEntry, datetime | None]:
-        """An entry from its hash fields, as `RedBeatSchedulerEntry.from_key` builds it, and
-        like it a KeyError when there is no entry.
+        """An entry from its hash fields, as RedBeat 2.4's `RedBeatSchedulerEntry.from_key`
+        builds it, and like it a KeyError when there is no entry.
 
         Not ``from_key`` itself, RedBeat's documented read: it fetches ``definition`` and
         ``meta`` alone, in a round trip of its own. The callers' HMGET also fetches sumflow's

@@ -1,7 +1,7 @@
 """When a schedule runs: a fixed interval or a five-field cron string, always in UTC.
 
 Converts between the API's two forms (`Every`, `Cron`) and Celery's schedule objects, and
-computes the next run exactly. RedBeat's own `due_at` adds "time remaining from now" to the
+computes the next run exactly. RedBeat 2.4's own `due_at` adds "time remaining from now" to the
 last run, which is right only at the instant of a run; sumflow computes it from the anchor.
 """
 
@@ -38,7 +38,7 @@ _MAX_CRON_LENGTH = 200
 #: One cron field: items separated by commas, each ``*``, a value or a range ``A-B`` (which
 #: may wrap around, as Celery reads it: ``fri-mon``, ``22-2``); ``*`` and ranges optionally
 #: ``/STEP``. Values are numbers, and in the month and day-of-week fields also three-letter
-#: names. Celery's own parser is lenient: it reads ``1-2-3`` as 1-2, ``*/1.5`` as every
+#: names. Celery 5.7's own parser is lenient: it reads ``1-2-3`` as 1-2, ``*/1.5`` as every
 #: minute, ``mon-`` as Monday and any name in any field (``tue`` as minute 2, ``jan`` as
 #: Monday), and raises a ParseException (not a ValueError) on ``1,,2``. This grammar is
 #: checked first; Celery then checks the values.
@@ -141,7 +141,7 @@ def parse_cron(expression: str, app: Celery | None = None) -> crontab:
 
 def _check_values(field: str, part: str) -> None:
     """Numbers within the field's range and steps of at least 1, said in cron's words (Celery
-    says "Invalid end range: 7 > 6" of a lone 7, and "slice step cannot be zero")."""
+    5.7 says "Invalid end range: 7 > 6" of a lone 7, and "slice step cannot be zero")."""
     low, high = _RANGES[field]
     for item in part.split(","):
         values, _, step = item.partition("/")
@@ -166,6 +166,8 @@ def normalized_cron(expression: str) -> str:
 def timing_of(sched: BaseSchedule) -> Timing:
     """The API form of a stored Celery schedule (the inverse of ``Every/Cron.schedule``)."""
     if isinstance(sched, crontab):
+        # The fields as written live only in Celery's private ``_orig_<field>`` attributes
+        # (Celery 5.7; its repr reads them too): the public ones are the expanded sets.
         return Cron(" ".join(str(getattr(sched, f"_orig_{name}")) for name in CRON_FIELDS))
     if isinstance(sched, schedule):
         return Every(sched.run_every.total_seconds())
