@@ -34,9 +34,10 @@ def _broker_socket_options(settings: Settings) -> dict[str, Any]:
 def _credentials_apart(url: str) -> tuple[str, dict[str, str]]:
     """``url`` without its user and password, and those as redis-py keyword arguments.
 
-    For RedBeat: Celery masks the password of broker_url and result_backend, and any setting
-    named like a secret, wherever it shows its settings (``celery inspect conf``, Flower's
-    Config tab, ``celery report``), but showed redbeat_redis_url as it is. In
+    For RedBeat: Celery 5.7 masks the password of broker_url and result_backend, and any
+    setting named like a secret, wherever it shows its settings (``celery inspect conf``,
+    Flower's Config tab, ``celery report``: ``filter_hidden_settings``), but showed
+    redbeat_redis_url as it is. In
     redbeat_redis_options the password sits under a key named ``password``, which it masks."""
     parts = urlsplit(url)
     if not parts.username and not parts.password:
@@ -89,9 +90,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "unacked_restore_throttle": 1,
         },
         # The result backend takes its socket options from the redis_* settings, not from
-        # result_backend_transport_options (Celery reads only retry and chord keys there).
+        # result_backend_transport_options (Celery 5.7 reads no socket option there: only a
+        # retry policy, chord ordering, extra error classes and a key prefix).
         "redis_socket_connect_timeout": settings.redis_timeout_seconds,
-        # Celery's default is 120 s: a worker storing a result into a Redis that does not
+        # Celery 5.7's default is 120 s: a worker storing a result into a Redis that does not
         # answer would wait that long before result_backend_always_retry could act.
         "redis_socket_timeout": settings.redis_timeout_seconds * 2,
         # A worker keeps trying to store a result while Redis restarts rather than losing it.
