@@ -10,14 +10,16 @@ from typing import Any
 
 import redis
 from celery import Celery
+from kombu.transport import redis as kombu_redis
 
 from workflows.redis_client import OUTAGE_ERRORS
 
 __all__ = ["WorkerDirectory", "WorkerView", "queue_depths"]
 
 #: kombu's Redis transport keeps one list per priority step: "name", "name\x06\x163", ...
-_PRIORITY_SEPARATOR = "\x06\x16"
-_PRIORITY_STEPS = (0, 3, 6, 9)
+#: (its defaults: sumflow sets no ``priority_steps`` or ``sep`` transport option).
+_PRIORITY_SEPARATOR: str = kombu_redis.Channel.sep
+_PRIORITY_STEPS = tuple(kombu_redis.PRIORITY_STEPS)
 
 
 def _priority_keys(queue: str) -> list[str]:
