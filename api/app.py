@@ -88,7 +88,9 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.json.sort_keys = False
     app.extensions[EXTENSION_KEY] = svc = Services.create(settings)
     app.extensions["celery"] = svc.celery
-    # Before any view: who is calling (401 without a valid key), then how often (429).
+    # Before any view: who is calling (401 without a valid key), then how often (429), then
+    # a chunked body's real length (413), which the 415 check of register_error_handlers,
+    # registered below, reads.
     init_auth(app, settings.api_keys)
     init_rate_limit(app, settings.rate_limit, svc.redis)
     init_body_limit(app)
