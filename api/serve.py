@@ -18,6 +18,7 @@ prometheus_client reads the variable once at import.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import shutil
 import signal
@@ -25,8 +26,12 @@ import socket
 import ssl
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
+import granian._signals
 from granian import Granian
 from granian.constants import Interfaces
 from granian.log import LogLevels
@@ -41,8 +46,9 @@ __all__ = ["bind_error", "build_server", "main", "tls_problem"]
 #: The WSGI app factory, as Granian imports it in each worker.
 APP_FACTORY = "api:create_app"
 
-#: Seconds a worker gets to finish its requests on shutdown; a long-poll cut short by it ends
-#: with the connection closed, and the client asks again.
+#: Seconds a worker gets to finish its requests on shutdown, after which Granian kills it and
+#: closes their connections. Long-polls end at once on shutdown (`_ending_waits_on_stop`), so
+#: only a request stuck elsewhere (a Redis that does not answer) waits that long.
 KILL_TIMEOUT_SECONDS = 10
 
 
@@ -155,6 +161,51 @@ def _stop_only_on_parents_word() -> None:
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
 
+def _ending_waits_on_stop(set_sync_signals: Callable[[], Any]) -> Callable[[], Any]:
+    """Granian's set-up of a WSGI worker's stop signals, followed by sumflow's: the worker's
+    SIGTERM (its parent's word to stop) also ends its long-polls (`workflows.results.end_waits`).
+
+    A stopping worker takes no more connections and lets running requests finish, then
+    Granian kills it after KILL_TIMEOUT_SECONDS. A ``?wait`` or ``Prefer: wait`` of up to 30 s
+    held it until then: measured, a SIGTERM took 11.5 s, and the waits' clients got their
+    connection closed without an answer, a ``Prefer: wait`` POST whose add was queued never
+    telling its id. Meanwhile no new server could listen on the port. Now each wait answers
+    with its task as it stands within a second, and the worker stops.
+
+    Granian calls this in each worker, after loading the app, and names no hook for it: so
+    Granian's handlers are wrapped in place, once they are installed.
+    """
+
+    @functools.wraps(set_sync_signals)
+    def set_up() -> Any:
+        stop = set_sync_signals()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            granians = signal.getsignal(signum)
+            if callable(granians):
+                signal.signal(signum, _calling_first(_end_waits, granians))
+        return stop
+
+    return set_up
+
+
+def _end_waits() -> None:
+    """End the app's long-polls, if it has any: another factory (`make bench`'s floor apps)
+    never loads the module that holds them, and a signal handler should not import it."""
+    results = sys.modules.get("workflows.results")
+    if results is not None:
+        results.end_waits()
+
+
+def _calling_first(
+    first: Callable[[], None], handler: Callable[[int, FrameType | None], Any]
+) -> Callable[[int, FrameType | None], Any]:
+    def handle(signum: int, frame: FrameType | None) -> Any:
+        first()
+        return handler(signum, frame)
+
+    return handle
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     try:
@@ -184,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     os.register_at_fork(after_in_child=_stop_only_on_parents_word)
+    # Read by each worker as it starts (Granian imports it at the call), so set once here.
+    granian._signals.set_sync_signals = _ending_waits_on_stop(granian._signals.set_sync_signals)
     try:
         build_server(settings, *args[:1]).serve()
     finally:

@@ -3,13 +3,15 @@
 `read_task` answers None for an id this service never issued; `wait_for_task` long-polls by
 subscribing to the channel the backend publishes every state change on, so a waiting client
 hears the result the moment it is stored instead of polling (`workflows.listener`), and
-`submit_and_wait` subscribes before the task is even queued.
+`submit_and_wait` subscribes before the task is even queued. `end_waits` ends every wait of
+the process at once, for a web server that is stopping.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +27,7 @@ from workflows.registry import issued_key
 __all__ = [
     "TaskView",
     "describe_error",
+    "end_waits",
     "meta_key",
     "present",
     "read_metas",
@@ -37,6 +40,22 @@ logger = logging.getLogger(__name__)
 
 #: The key prefix of Celery's Redis result backend (``task_keyprefix``, Celery 5.7).
 META_PREFIX = "celery-task-meta-"
+
+
+#: Set once this process stops: no wait holds its request any longer (`end_waits`).
+_waits_ended = threading.Event()
+
+
+def end_waits() -> None:
+    """End every wait of this process within a second, and let none begin: each answers with
+    its task as it stands, as if its time had run out.
+
+    For a web server that is stopping (`api.serve`): it lets running requests finish before it
+    stops, but kills what still runs after a few seconds, and a wait of up to 30 s would be
+    cut with its connection closed, the client of a ``Prefer: wait`` POST never told the id of
+    the add it queued. Ended, the wait is answered, and its client asks the next server.
+    """
+    _waits_ended.set()
 
 
 def meta_key(task_id: str) -> str:
@@ -102,9 +121,10 @@ def _until_ready(
 ) -> TaskView | None:
     """Follow the task's published states until it is done or ``deadline`` (monotonic) passes.
     Without a message for a second it reads again, in case a publish was lost with a connection.
+    `end_waits` stops it at the next of those seconds.
     """
     current: TaskView | None = view
-    while current is not None and not current.ready:
+    while current is not None and not current.ready and not _waits_ended.is_set():
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             break

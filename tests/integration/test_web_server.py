@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import requests
 
 from config import load_settings
 from config.redis_server import free_port
 from tests.support import Service, api_command, eventually, service_env
 from tests.tls import make_certificates
+from workflows.results import meta_key
 
 pytestmark = pytest.mark.integration
 
@@ -319,3 +321,47 @@ def test_long_polls_cannot_take_every_thread(redis_url: str, logs_dir: Path) -> 
         assert sorted(statuses) == ["PENDING", "REVOKED", "REVOKED", "REVOKED"]
     finally:
         service.stop()
+
+
+def test_a_stopped_server_answers_its_long_polls_at_once(
+    quiet_redis_url: str, tmp_path: Path
+) -> None:
+    """A rolling restart stops the API with SIGTERM while clients long-poll. Granian lets a
+    worker finish its running requests, but kills it after KILL_TIMEOUT_SECONDS (10 s): a
+    ``?wait=25`` was cut with the connection closed, and so was a ``Prefer: wait`` POST whose
+    add was already queued, its client never told the task id. The new server could not
+    listen on the port for those 10 s either."""
+    service, base = serve(quiet_redis_url, tmp_path / "web.log", RATE_LIMIT="")
+    raw = redis.Redis.from_url(quiet_redis_url)
+    assert service.process is not None
+    try:
+        # No worker reads this Redis: both tasks stay PENDING for as long as anyone waits.
+        queued = requests.post(f"{base}/add", json={"a": 1, "b": 2}, timeout=10).json()
+        with ThreadPoolExecutor(2) as pool:
+            poll = pool.submit(
+                requests.get, f"{base}/result/{queued['task_id']}", params={"wait": 25}, timeout=60
+            )
+            prefer = pool.submit(
+                requests.post,
+                f"{base}/add",
+                json={"a": 2, "b": 3},
+                headers={"Prefer": "wait=25"},
+                timeout=60,
+            )
+            # Both wait: each has subscribed to its task's result channel.
+            eventually(
+                lambda: len(raw.pubsub_channels(meta_key("*"))) == 2, what="both requests to wait"
+            )
+            service.process.send_signal(signal.SIGTERM)
+            polled, submitted = poll.result(), prefer.result()
+        assert service.process.wait(timeout=30) == 0
+    finally:
+        service.kill()
+    # Each wait ended with the task as it stands, in the contract's shape.
+    assert polled.status_code == 200
+    assert polled.json() == {"status": "PENDING", "result": None}
+    assert submitted.status_code == 202
+    task_id = submitted.json()["task_id"]
+    assert submitted.headers["Location"] == f"/result/{task_id}"
+    assert raw.llen("default") == 2  # both adds queued, once each
+    assert "refused to gracefully stop" not in service.log()
