@@ -134,6 +134,63 @@ def test_a_worker_stopped_as_supervisors_stop_it_finishes_its_running_add(
     assert "exited with 'signal 15" not in worker.log()
 
 
+def test_a_rolling_worker_restart_runs_every_add_once(
+    fault_app: Flask, sums: Sums, spawn: Callable[..., Service]
+) -> None:
+    """A deploy stops the old worker with SIGTERM while it runs an add, holds another for its
+    countdown, and more wait in the queue; a new worker takes over. The old one must finish
+    what it runs and put back what it only holds as it stops, not leave it for the visibility
+    timeout, and not put back what it ran: kombu restores every message its channel still
+    holds when it closes, so one restored while it ran would run twice."""
+    old = spawn(delay=2, concurrency=1)
+    # Held first: a worker whose one process is busy takes no message, a countdown add included.
+    held = sums.submit(1, 2, countdown=VISIBILITY_TIMEOUT / 2)
+    eventually(lambda: unacked(fault_app) == 1, what="the old worker to hold the countdown add")
+    running = sums.submit(20, 22)
+    eventually(lambda: sums.result(running)["status"] == "STARTED", what="the add to start")
+    queued = sums.submit(3, 4)
+
+    assert old.process is not None
+    old.process.send_signal(signal.SIGTERM)
+    assert old.process.wait(timeout=20) == 0
+    # No other worker runs: the add was finished by the old one, and nothing it held waits
+    # for the visibility timeout (its countdown add went back to the queue, or ran if due).
+    assert sums.result(running) == {"status": "SUCCESS", "result": 42}
+    assert unacked(fault_app) == 0
+
+    new = spawn(delay=0)
+    expected = {running: 42, held: 3, queued: 7}
+    for task_id, total in expected.items():
+        assert sums.finished(task_id, wait=20) == {"status": "SUCCESS", "result": total}
+    logs = old.log() + new.log()
+    ran = {task_id: logs.count(f"Task sumflow.add[{task_id}] succeeded") for task_id in expected}
+    assert ran == dict.fromkeys(expected, 1)
+    eventually(lambda: unacked(fault_app) == 0, what="every message to be acknowledged")
+
+
+def test_a_worker_stopped_cold_requeues_its_running_add_at_once(
+    fault_app: Flask, sums: Sums, spawn: Callable[..., Service]
+) -> None:
+    """SIGQUIT (or a second Ctrl-C) is Celery's cold shutdown: running adds are stopped, not
+    waited for. Their messages go back to the queue as the worker stops, and the next worker
+    runs them; they are not left for the visibility timeout."""
+    old = spawn(delay=2, concurrency=1)
+    task_id = sums.submit(20, 22)
+    eventually(lambda: sums.result(task_id)["status"] == "STARTED", what="the add to start")
+
+    assert old.process is not None
+    old.process.send_signal(signal.SIGQUIT)
+    old.process.wait(timeout=20)
+    # No other worker runs: the add is back in its queue, not held for the visibility timeout.
+    assert unacked(fault_app) == 0
+    assert fault_app.extensions["sumflow"].redis.llen("default") == 1
+
+    new = spawn(delay=0)
+    assert sums.finished(task_id, wait=20) == {"status": "SUCCESS", "result": 42}
+    logs = old.log() + new.log()
+    assert logs.count(f"Task sumflow.add[{task_id}] succeeded") == 1
+
+
 def test_a_task_that_kills_its_worker_every_time_fails_after_max_deliveries(
     fault_app: Flask, sums: Sums, spawn: Callable[..., Service]
 ) -> None:
