@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marshmallow import fields
-from marshmallow.types import ErrorMessages
+
+if TYPE_CHECKING:  # marshmallow 4.2.3 added it; the provisional types module is for hints only
+    from marshmallow.types import ErrorMessages
 
 __all__ = [
     "NON_FINITE",

@@ -1,5 +1,8 @@
 """The one-pass list fields: lengths first, then every element, errors under their index."""
 
+import subprocess
+import sys
+
 import pytest
 from marshmallow import ValidationError
 
@@ -73,3 +76,12 @@ def test_number_lists() -> None:
         1: ["Must be a JSON number, not a string, boolean or null."],
         2: ["Must be a JSON number, not a string, boolean or null."],
     }
+
+
+def test_the_fields_need_nothing_from_marshmallows_provisional_types_at_run_time() -> None:
+    """marshmallow.types is provisional ("types may be modified, added, and removed between
+    minor releases"): ErrorMessages came in 4.2.3, and pyproject allows marshmallow 4.0. The
+    app must import without it, as it does with 4.0 to 4.2.2 installed."""
+    code = "import marshmallow.types as t; vars(t).pop('ErrorMessages', None); import api.app"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
