@@ -190,3 +190,13 @@ def test_health_and_errors_use_the_contract_shape(doc: dict[str, Any]) -> None:
     # {"code", "status", "message", "errors"} as flask-smorest writes them, for every error.
     error = answered(doc, "get", "/health", "503")
     assert {"code", "status", "message", "errors"} == set(error["properties"])
+
+
+def test_a_schedules_retry_policy_is_documented_as_nullable(doc: dict[str, Any]) -> None:
+    """GET /schedules/<name> answers ``"retry_policy": null`` for the default policy. In
+    OpenAPI 3.0 ``nullable`` applies only beside ``type`` in the same schema, so the document
+    must offer a branch that admits null: apispec before 6.8 wrote ``allOf`` and a sibling
+    ``nullable``, which a strict reader takes as never null."""
+    field = doc["components"]["schemas"]["Schedule"]["properties"]["retry_policy"]
+    assert {"$ref": "#/components/schemas/RetryPolicy"} in field["anyOf"]
+    assert {"type": "object", "nullable": True} in field["anyOf"]
