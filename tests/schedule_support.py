@@ -29,13 +29,7 @@ def start_beat(redis_url: str, logs_dir: Path, *, wait: bool = True, **env: Any)
         beat_command(), service_env(redis_url, **env), logs_dir / f"beat{next(_beats)}.log"
     ).start()
     if wait:
-        try:
-            eventually(lambda: ACQUIRED in beat.log(), timeout=30, what="the beat to take the lock")
-        except AssertionError:
-            # Else no one stops it: it outlives the test, and its Popen, collected during a
-            # later test, fails that one with a ResourceWarning (`filterwarnings = error`).
-            beat.stop()
-            raise AssertionError(f"the beat did not take the lock:\n{beat.log()}") from None
+        beat.ready_when(lambda: ACQUIRED in beat.log(), "the beat to take the lock")
     return beat
 
 

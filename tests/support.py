@@ -80,6 +80,19 @@ class Service:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def ready_when(
+        self, probe: Callable[[], object], what: str, *, timeout: float = 30, interval: float = 0.05
+    ) -> Service:
+        """Wait for ``probe`` to pass; if it never does, stop the process and fail with its log.
+        Left running, it would outlive the test, and its Popen, collected during a later test,
+        would fail that one with a ResourceWarning (`filterwarnings = error`)."""
+        try:
+            eventually(probe, timeout=timeout, interval=interval, what=what)
+        except AssertionError as error:
+            self.stop()
+            raise AssertionError(f"{error}; its log:\n{self.log()}") from None
+        return self
+
     def children(self) -> list[int]:
         """Pids of the direct children (the prefork pool processes of a worker)."""
         path = Path(f"/proc/{self.pid}/task/{self.pid}/children")
@@ -172,11 +185,7 @@ def start_api(redis_url: str, log: Path, **env: Any) -> tuple[Service, str]:
     port = free_port()
     service = Service(api_command(), service_env(redis_url, PORT=port, **env), log).start()
     url = f"http://127.0.0.1:{port}"
-    try:
-        eventually(lambda: http_answers(f"{url}/openapi.json"), timeout=30, what="the API")
-    except AssertionError:
-        service.stop()
-        raise AssertionError(f"the API did not start:\n{service.log()}") from None
+    service.ready_when(lambda: http_answers(f"{url}/openapi.json"), "the API")
     return service, url
 
 

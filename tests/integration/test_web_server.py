@@ -45,13 +45,7 @@ def serve(
         except requests.RequestException:
             return False
 
-    try:
-        eventually(healthy, timeout=30, interval=0.2, what="the web server to answer")
-    except AssertionError:
-        # Else it outlives the suite, and its Popen, collected during a later test, fails
-        # that one with a ResourceWarning (`filterwarnings = error`).
-        service.stop()
-        raise AssertionError(f"the web server did not answer:\n{service.log()}") from None
+    service.ready_when(healthy, "the web server to answer", interval=0.2)
     return service, base
 
 
