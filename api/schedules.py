@@ -42,6 +42,7 @@ from schedules import (
     TooManySchedules,
     check_name,
 )
+from schedules.model import MAX_EXPIRES_AFTER_SECONDS, MIN_EXPIRES_AFTER_SECONDS
 from schedules.timing import MAX_EVERY_SECONDS, MIN_EVERY_SECONDS, normalized_cron, parse_cron
 from workflows.redis_client import create_redis
 from workflows.retry import resolve_policy
@@ -98,6 +99,17 @@ class ScheduleFieldsSchema(TaskOptionsSchema):
         },
     )
     enabled = JSONBoolean(metadata={"description": "A disabled schedule does not run."})
+    expires_after = JSONInteger(
+        allow_none=True,
+        validate=Range(MIN_EXPIRES_AFTER_SECONDS, MAX_EXPIRES_AFTER_SECONDS),
+        metadata={
+            "description": "Seconds after the beat sends a run by which a worker must start "
+            "it; a run still waiting then ends REVOKED, unrun (Celery's expires). null "
+            "(the default): runs never expire, and all wait for a worker. Beat and worker "
+            "clocks must agree to well within it.",
+            "example": 60,
+        },
+    )
 
     @validates_schema
     def _one_timing(self, data: dict[str, Any], **_: Any) -> None:
@@ -190,6 +202,11 @@ class ScheduleSchema(Schema):
         metadata={"description": "Resolved when set; null means the default policy."},
     )
     fail_times = fields.Integer(required=True)
+    expires_after = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Seconds a run may wait for a worker; null: no limit."},
+    )
     next_run_at = fields.DateTime(
         required=True, allow_none=True, metadata={"description": "UTC; null while disabled."}
     )
@@ -243,6 +260,7 @@ def _present(view: ScheduleView) -> dict[str, Any]:
         "queue": spec.options.queue,
         "retry_policy": policy.as_dict() if policy else None,
         "fail_times": spec.options.fail_times,
+        "expires_after": spec.expires_after,
         "next_run_at": view.next_run_at,
         "last_run_at": view.last_run_at,
         "total_run_count": view.total_run_count,
@@ -287,6 +305,7 @@ class Schedules(MethodView):
             b=body["b"],
             enabled=body["enabled"],
             options=body["options"],
+            expires_after=body.get("expires_after"),
             **_timing(body),
         )
         try:

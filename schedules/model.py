@@ -12,6 +12,8 @@ from workflows.arithmetic import Number
 from workflows.submit import TaskOptions
 
 __all__ = [
+    "MAX_EXPIRES_AFTER_SECONDS",
+    "MIN_EXPIRES_AFTER_SECONDS",
     "NAME_PATTERN",
     "InvalidName",
     "ScheduleBusy",
@@ -27,6 +29,10 @@ __all__ = [
 #: Schedule names: safe in a Redis key, a URL path and a log line. 1-100 characters.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
 _NAME = re.compile(NAME_PATTERN)
+
+#: Bounds of ``expires_after``: a second (the beat's resolution) to a year, as ``every``.
+MIN_EXPIRES_AFTER_SECONDS = 1
+MAX_EXPIRES_AFTER_SECONDS = 366 * 86_400
 
 
 class ScheduleError(Exception):
@@ -68,7 +74,11 @@ def check_name(name: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ScheduleSpec:
-    """A recurring add: ``a + b`` at the times ``timing`` names, run as ``options`` say."""
+    """A recurring add: ``a + b`` at the times ``timing`` names, run as ``options`` say.
+
+    ``expires_after``: seconds after the beat sends a run by which a worker must start it;
+    a run still waiting then is dropped unrun (Celery's ``expires``). None: runs never expire.
+    """
 
     name: str
     a: Number
@@ -76,6 +86,7 @@ class ScheduleSpec:
     timing: Timing
     enabled: bool = True
     options: TaskOptions = field(default_factory=TaskOptions)
+    expires_after: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

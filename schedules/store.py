@@ -20,6 +20,9 @@ adds what an API needs and RedBeat leaves to its callers:
   ``enabled`` stays as a second guard.
 - Every entry names its queue in ``options`` (RedBeat sends without routing otherwise,
   redbeat#159) and carries a header naming the schedule, for the run history.
+- A schedule's ``expires_after`` is Celery's ``expires`` in ``options``, kept as seconds: the
+  beat passes it to ``apply_async``, which adds it to the time of each send. A datetime
+  there would be one fixed instant for every run.
 
 The client passed in must decode responses (RedBeat expects str). RedBeat 2.4's
 `get_redis(app)`, which returns the client cached on the app, is pointed at it: RedBeat's own
@@ -41,6 +44,8 @@ from redbeat.schedulers import REDBEAT_REDIS_KEY, RedBeatSchedulerEntry, ensure_
 
 from config import RetryPolicy
 from schedules.model import (
+    MAX_EXPIRES_AFTER_SECONDS,
+    MIN_EXPIRES_AFTER_SECONDS,
     InvalidName,
     ScheduleBusy,
     ScheduleExists,
@@ -115,6 +120,9 @@ class ScheduleStore:
         name, and the id of this creation of it, if it has one)."""
         queue = spec.options.queue or self.celery.settings.default_queue
         headers = {RUN_HEADER: spec.name, **({RUN_ID_HEADER: schedule_id} if schedule_id else {})}
+        options: dict[str, Any] = {"queue": queue, "headers": headers}
+        if spec.expires_after is not None:
+            options["expires"] = spec.expires_after
         return RedBeatSchedulerEntry(
             name=spec.name,
             task=ADD_TASK,
@@ -122,7 +130,7 @@ class ScheduleStore:
             args=[spec.a, spec.b],
             kwargs=spec.options.task_kwargs(),
             enabled=spec.enabled,
-            options={"queue": queue, "headers": headers},
+            options=options,
             last_run_at=last_run_at,
             total_run_count=total_run_count,
             app=self.celery,
@@ -149,6 +157,7 @@ class ScheduleStore:
                 retry_policy=RetryPolicy(**policy) if policy else None,
                 fail_times=int(kwargs.get("fail_times", 0)),
             )
+            expires_after = _expires_after(options.get("expires"))
         except (InvalidTiming, TypeError, ValueError):  # an rrule, or fields set by hand
             raise ScheduleNotFound(entry.name) from None
         return ScheduleSpec(
@@ -158,6 +167,7 @@ class ScheduleStore:
             timing=timing,
             enabled=bool(entry.enabled),
             options=task_options,
+            expires_after=expires_after,
         )
 
     @staticmethod
@@ -356,13 +366,25 @@ class ScheduleStore:
         return self.runs.read(self.client, name, limit, self.celery.now())
 
 
-_SPEC_FIELDS = frozenset({"a", "b", "timing", "enabled"})
+def _expires_after(expires: Any) -> int | None:
+    """An entry's ``expires`` option as sumflow writes it (whole seconds, in range, or
+    absent); ValueError for anything else, which sumflow never stores."""
+    if expires is None:
+        return None
+    if type(expires) is not int or not (
+        MIN_EXPIRES_AFTER_SECONDS <= expires <= MAX_EXPIRES_AFTER_SECONDS
+    ):
+        raise ValueError(f"expires {expires!r}")
+    return expires
+
+
+_SPEC_FIELDS = frozenset({"a", "b", "timing", "enabled", "expires_after"})
 _OPTION_FIELDS = frozenset({"queue", "retry_policy", "fail_times"})
 
 
 def changed(spec: ScheduleSpec, changes: dict[str, Any]) -> ScheduleSpec:
-    """``spec`` with ``changes`` applied: any of a, b, timing, enabled, queue, retry_policy
-    and fail_times. The name cannot change (it is the entry's key)."""
+    """``spec`` with ``changes`` applied: any of a, b, timing, enabled, expires_after, queue,
+    retry_policy and fail_times. The name cannot change (it is the entry's key)."""
     unknown = changes.keys() - _SPEC_FIELDS - _OPTION_FIELDS
     if unknown:
         raise TypeError(f"cannot change {', '.join(sorted(unknown))} of a schedule")

@@ -31,6 +31,10 @@ the attempt ran on, so a chain went on to SUCCESS and a chord counted the sum of
 that read REVOKED. STARTED and RETRY are stored with the attempt's ``retries``, and the
 script keeps a later attempt's state.
 
+A task a worker discards because its ``expires`` had passed (a schedule's ``expires_after``)
+is stored REVOKED with a message saying it expired unstarted, and when, where Celery 5.7 stores
+a bare ``expired``.
+
 A revoked task stays revoked. A chord's callback or a chain's later step revoked while it
 waited was stored FAILURE once the workflow failed (Celery 5.7 passes the error on to them), so
 the answer a client had read changed under it. A FAILURE can still give way to a later run's
@@ -41,6 +45,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from celery import states
@@ -57,6 +62,7 @@ __all__ = [
     "RunCancelled",
     "chain_abort_message",
     "describe_exception",
+    "expired_reason",
 ]
 
 
@@ -127,6 +133,16 @@ CANCELLED_MESSAGE = (
     "the worker lost its connection to Redis while running it; it runs again once the worker "
     "has reconnected (or, if that worker stops instead, after VISIBILITY_TIMEOUT_SECONDS)"
 )
+
+
+#: The reason Celery's worker gives a task it discards because its ``expires`` had passed.
+_CELERY_EXPIRED_REASON = "expired"
+
+
+def expired_reason(expires: Any) -> str:
+    """What a task discarded past its ``expires`` (the message's ISO time) stores."""
+    when = expires.isoformat() if isinstance(expires, datetime) else expires
+    return f"expired: not started by its expiry time{f', {when}' if when else ''}"
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -293,6 +309,8 @@ class ResultBackend(RedisBackend):
         state: str = states.REVOKED,
     ) -> None:
         """Revoke the task; later chain steps end REVOKED too instead of PENDING for ever."""
+        if reason == _CELERY_EXPIRED_REASON:
+            reason = expired_reason(getattr(request, "expires", None))
         super().mark_as_revoked(task_id, reason, request, store_result, state)
         steps = _plain_steps(getattr(request, "chain", None)) if request is not None else None
         if steps and store_result:

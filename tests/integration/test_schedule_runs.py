@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,62 @@ def test_failed_runs_show_their_error(schedules: Schedules) -> None:
     runs = schedules.wait_for_runs("flaky", 1, timeout=10)
     failed = next(run for run in runs if run["status"] == "FAILURE")
     assert failed["result"].startswith("RetriesExhausted: gave up after 1 attempt")
+
+
+def test_runs_left_waiting_past_expires_after_expire_unrun(
+    client: FlaskClient,
+    schedules: Schedules,
+    beat: Service,
+    start_worker: Callable[..., Service],
+) -> None:
+    # Two schedules every second on "priority", which no worker consumes yet: their runs pile
+    # up. Only one of them lets a run wait at most a second.
+    stale_entry = schedules.create("stale", a=1, b=2, every=1, queue="priority", expires_after=1)
+    patient_entry = schedules.create("patient", a=3, b=4, every=1, queue="priority")
+    assert (stale_entry["expires_after"], patient_entry["expires_after"]) == (1, None)
+    eventually(
+        lambda: len(schedules.runs("stale")) >= 2 and len(schedules.runs("patient")) >= 2,
+        timeout=15,
+        what="two runs of each schedule waiting",
+    )
+
+    # Pause both, and let a run the beat had loaded go out: the runs now waiting are all.
+    schedules.patch("stale", enabled=False)
+    schedules.patch("patient", enabled=False)
+    with beat_ticks(schedules, beat) as ticks:
+        ticks(1)
+    stale, patient = schedules.runs("stale"), schedules.runs("patient")
+    assert {run["status"] for run in stale + patient} == {"PENDING"}  # nothing ran them
+
+    # Each stale run expired a second after it was sent (by the beat's clock, this machine's,
+    # as the worker's is); wait until the newest has, then bring a worker.
+    expired_by = max(when(run["run_at"]) for run in stale) + timedelta(seconds=1)
+    time.sleep(max(0.0, (expired_by - datetime.now(UTC)).total_seconds()) + 0.1)
+    worker = start_worker(("priority",))
+
+    def done(name: str) -> list[dict]:
+        runs = schedules.runs(name)
+        return runs if all(r["status"] in ("SUCCESS", "FAILURE", "REVOKED") for r in runs) else []
+
+    eventually(lambda: done("stale") and done("patient"), timeout=30, what="every run to end")
+
+    # Every run without expiry ran, late: one per interval missed.
+    assert [(r["task_id"], r["status"], r["result"]) for r in schedules.runs("patient")] == [
+        (r["task_id"], "SUCCESS", 7) for r in patient
+    ]
+    # Every stale one was dropped unrun: REVOKED, saying it expired, and never added.
+    prefix = "TaskRevokedError: expired: not started by its expiry time, "
+    ended = schedules.runs("stale")
+    assert [r["task_id"] for r in ended] == [r["task_id"] for r in stale]
+    assert {r["status"] for r in ended} == {"REVOKED"}
+    assert all(r["result"].startswith(prefix) for r in ended), ended
+    assert client.get(f"/result/{stale[0]['task_id']}").json == {
+        "status": "REVOKED",
+        "result": ended[0]["result"],
+    }
+    log = worker.log()
+    for run in stale:
+        assert f"Discarding revoked task: sumflow.add[{run['task_id']}]" in log
+        assert f"sumflow.add[{run['task_id']}] succeeded" not in log
+    for run in patient:
+        assert f"sumflow.add[{run['task_id']}] succeeded" in log

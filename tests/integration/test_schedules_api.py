@@ -299,6 +299,24 @@ def test_entries_name_their_queue_explicitly(
     assert patched.options["headers"] == headers
 
 
+def test_expires_after_is_stored_as_celerys_expires_and_null_removes_it(
+    schedules: Schedules, celery_app: SumflowCelery
+) -> None:
+    def stored_options() -> dict[str, Any]:
+        return RedBeatSchedulerEntry.from_key("sumflow:redbeat:fresh", app=celery_app).options
+
+    created = schedules.create("fresh", every=60, expires_after=30)
+    assert created["expires_after"] == 30 == schedules.get("fresh")["expires_after"]
+    assert stored_options()["expires"] == 30  # seconds: the beat adds them to each send time
+
+    # Like operands, it changes what is sent, not when: the next run stays where it was.
+    changed = schedules.patch("fresh", expires_after=5)
+    assert (changed["expires_after"], changed["next_run_at"]) == (5, created["next_run_at"])
+    removed = schedules.patch("fresh", expires_after=None)
+    assert removed["expires_after"] is None and "expires" not in stored_options()
+    assert schedules.get("fresh") == {**created, "expires_after": None}
+
+
 def test_changing_operands_keeps_the_next_run(
     schedules: Schedules, celery_app: SumflowCelery, raw_redis: redis.Redis
 ) -> None:

@@ -74,3 +74,15 @@ def test_the_docs_page_loads_swagger_ui_from_the_service_itself() -> None:
     assert served["/docs/assets/swagger-ui.css"].mimetype == "text/css"
     assert b"SwaggerUIBundle" in served["/docs/assets/swagger-ui-bundle.js"].data
     assert client.get("/docs/assets/no-such-file.js").status_code == 404
+
+
+def test_a_schedules_expires_after_is_documented_as_optional_nullable_whole_seconds() -> None:
+    schemas = document()["components"]["schemas"]
+    for name in ("ScheduleCreate", "ScheduleUpdate"):
+        field = schemas[name]["properties"]["expires_after"]
+        assert (field["type"], field["minimum"], field["maximum"]) == ("integer", 1, 31_622_400)
+        assert field["nullable"] is True, name
+        assert "expires_after" not in schemas[name].get("required", []), name
+    answered = schemas["Schedule"]
+    assert answered["properties"]["expires_after"]["nullable"] is True
+    assert "expires_after" in answered["required"]
