@@ -8,7 +8,11 @@ from typing import Any
 
 from api.cli.inputs import InputError, Number, Pair
 
+#: ``--expires-after never``: runs never expire (the API's null).
+NEVER = "never"
+
 __all__ = [
+    "NEVER",
     "add_body",
     "chain_body",
     "chord_body",
@@ -93,8 +97,10 @@ def schedule_body(
     retry_policy: str | None = None,
     fail_times: int | None = None,
     enabled: bool = True,
+    expires_after: int | str | None = None,
 ) -> dict[str, Any]:
-    """``POST /schedules``: exactly one of ``every`` (seconds) and ``crontab``."""
+    """``POST /schedules``: exactly one of ``every`` (seconds) and ``crontab``; an
+    ``expires_after`` of `NEVER` is the default, and not sent."""
     if (every is None) == (crontab is None):
         raise InputError("give exactly one of --every SECONDS and --crontab EXPRESSION")
     body: dict[str, Any] = {"name": name, "a": a, "b": b}
@@ -105,6 +111,8 @@ def schedule_body(
     body.update(task_options(queue, retry_policy, fail_times))
     if not enabled:
         body["enabled"] = False
+    if expires_after not in (None, NEVER):
+        body["expires_after"] = expires_after
     return body
 
 
@@ -118,18 +126,22 @@ def schedule_changes(
     queue: str | None = None,
     retry_policy: str | None = None,
     fail_times: int | None = None,
+    expires_after: int | str | None = None,
 ) -> dict[str, Any]:
-    """``PATCH /schedules/<name>``: only the fields to change."""
+    """``PATCH /schedules/<name>``: only the fields to change; ``expires_after`` `NEVER`
+    removes the expiry (null)."""
     if every is not None and crontab is not None:
         raise InputError("give at most one of --every and --crontab")
     changes = {"every": every, "crontab": crontab, "a": a, "b": b, "enabled": enabled}
-    body = {key: value for key, value in changes.items() if value is not None}
+    body: dict[str, Any] = {key: value for key, value in changes.items() if value is not None}
     body.update(task_options(queue, retry_policy))
     if fail_times is not None:  # 0 is a change too: back to no simulated failures
         body["fail_times"] = fail_times
+    if expires_after is not None:
+        body["expires_after"] = None if expires_after == NEVER else expires_after
     if not body:
         raise InputError(
-            "nothing to change: give --every, --crontab, --a, --b, --queue, --retry-policy "
-            "or --fail-times"
+            "nothing to change: give --every, --crontab, --a, --b, --queue, --retry-policy, "
+            "--fail-times or --expires-after"
         )
     return body

@@ -159,6 +159,7 @@ _SCHEDULE_DETAILS = (
     "queue",
     "retry_policy",
     "fail_times",
+    "expires_after",
     "last_run_at",
     "next_run_at",
     "total_run_count",
@@ -166,6 +167,7 @@ _SCHEDULE_DETAILS = (
 #: What null stands for, where the API gives it a meaning.
 _SCHEDULE_NULLS = {
     "retry_policy": "the default policy",
+    "expires_after": "runs never expire",
     "last_run_at": "never",
     "next_run_at": "disabled",
 }

@@ -8,9 +8,11 @@ from typing import Any, TypeVar
 
 import click
 
+from api.cli.bodies import NEVER
 from api.cli.inputs import InputError, parse_number
 
 __all__ = [
+    "EXPIRES_AFTER",
     "NUMBER",
     "NUMBERS_SETTINGS",
     "NumberType",
@@ -53,6 +55,28 @@ class Seconds(click.FloatRange):
         if not math.isfinite(seconds):
             self.fail(f"{value!r} is not a finite number of seconds.", param, ctx)
         return seconds
+
+
+class ExpiresAfter(click.IntRange):
+    """Whole seconds a scheduled run may wait for a worker (the API bounds them), or
+    ``never``."""
+
+    name = "seconds|never"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.strip().lower() == NEVER:
+            return NEVER
+        return super().convert(value, param, ctx)
+
+
+#: ``--expires-after``, on `schedules create` and `schedules update`.
+EXPIRES_AFTER = click.option(
+    "--expires-after",
+    type=ExpiresAfter(min=1),
+    metavar="SECONDS|never",
+    help="Drop a run no worker has started within SECONDS of its sending; never (the "
+    "default): runs wait for a worker however long.",
+)
 
 
 def task_option_flags(command: F) -> F:

@@ -10,6 +10,7 @@ import click
 from api.cli.bodies import schedule_body, schedule_changes
 from api.cli.outputs import runs_table, schedule_lines, schedules_table
 from api.cli.params import (
+    EXPIRES_AFTER,
     NUMBER,
     NUMBERS_SETTINGS,
     Seconds,
@@ -56,6 +57,7 @@ def show(session: Session, name: str) -> None:
 @click.option("--every", type=Seconds(min=0, min_open=True), help="Interval, seconds.")
 @click.option("--crontab", metavar="'M H DoM Mon DoW'", help="A cron expression, in UTC.")
 @task_option_flags
+@EXPIRES_AFTER
 @click.option("--disabled", is_flag=True, help="Create it paused.")
 @json_option
 @pass_session
@@ -69,6 +71,7 @@ def create(
     queue: str | None,
     retry_policy: str | None,
     fail_times: int,
+    expires_after: int | str | None,
     disabled: bool,
 ) -> None:
     """Create schedule NAME that adds A + B --every SECONDS or on a --crontab."""
@@ -82,6 +85,7 @@ def create(
         retry_policy=retry_policy,
         fail_times=fail_times,
         enabled=not disabled,
+        expires_after=expires_after,
     )
     entry = session.client.post("/schedules", body)
     session.emit(entry, [f"created {name}", *schedule_lines(entry)])
@@ -94,6 +98,7 @@ def create(
 @click.option("--a", "a", type=NUMBER, help="New first operand.")
 @click.option("--b", "b", type=NUMBER, help="New second operand.")
 @task_option_changes
+@EXPIRES_AFTER
 @json_option
 @pass_session
 def update(
@@ -106,8 +111,10 @@ def update(
     queue: str | None,
     retry_policy: str | None,
     fail_times: int | None,
+    expires_after: int | str | None,
 ) -> None:
-    """Change a schedule's timing, operands, queue, retry policy or simulated failures."""
+    """Change a schedule's timing, operands, queue, retry policy, simulated failures or
+    expiry."""
     changes = schedule_changes(
         every=every,
         crontab=crontab,
@@ -116,6 +123,7 @@ def update(
         queue=queue,
         retry_policy=retry_policy,
         fail_times=fail_times,
+        expires_after=expires_after,
     )
     entry = session.client.call("PATCH", _path(name), json=changes)
     session.emit(entry, [f"updated {name}", *schedule_lines(entry)])

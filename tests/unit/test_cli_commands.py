@@ -260,6 +260,7 @@ ENTRY = {
     "queue": "default",
     "retry_policy": None,
     "fail_times": 0,
+    "expires_after": None,
     "next_run_at": "2026-11-24T08:00:00+00:00",
     "last_run_at": None,
     "total_run_count": 0,
@@ -340,7 +341,41 @@ def test_schedules_update_changes_the_task_options_too(api: Any) -> None:
         {"queue": "priority", "retry_policy": "patient", "fail_times": 0}
     ]
     nothing = fake.run("schedules", "update", "nightly")
-    assert nothing.exit_code == 2 and "--retry-policy or --fail-times" in nothing.output
+    assert nothing.exit_code == 2 and "--fail-times or --expires-after" in nothing.output
+
+
+def test_schedules_take_expires_after_and_update_removes_it_with_never(api: Any) -> None:
+    fake = api(
+        {
+            "POST /schedules": [(201, {**ENTRY, "expires_after": 30})],
+            "PATCH /schedules/nightly": [(200, ENTRY), (200, {**ENTRY, "expires_after": 5})],
+        }
+    )
+    created = fake.run(
+        "schedules", "create", "nightly", "1", "2", "--every", "60", "--expires-after", "30"
+    )
+    assert created.exit_code == 0, created.output
+    assert "expires_after: 30\n" in created.stdout
+    assert fake.bodies("POST", "/schedules") == [
+        {"name": "nightly", "a": 1, "b": 2, "every": 60, "expires_after": 30}
+    ]
+    removed = fake.run("schedules", "update", "nightly", "--expires-after", "never")
+    assert removed.exit_code == 0, removed.output
+    assert "expires_after: - (runs never expire)\n" in removed.stdout
+    assert fake.run("schedules", "update", "nightly", "--expires-after", "5").exit_code == 0
+    assert fake.bodies("PATCH", "/schedules/nightly") == [
+        {"expires_after": None},
+        {"expires_after": 5},
+    ]
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "1.5", "soon"])
+def test_a_bad_expires_after_is_a_usage_error(api: Any, value: str) -> None:
+    fake = api({})
+    result = fake.run("schedules", "update", "nightly", "--expires-after", value)
+    assert result.exit_code == ExitCode.USAGE
+    assert "Invalid value for '--expires-after'" in result.stderr
+    assert fake.requests == []
 
 
 def test_schedules_create_takes_fail_times_and_runs_takes_a_limit(api: Any) -> None:
@@ -383,6 +418,7 @@ def test_schedules_show_prints_every_field_and_dicts_as_json(api: Any) -> None:
         "queue: priority",
         'retry_policy: {"max_retries": 5, "backoff": 10, "backoff_max": 240, "jitter": true}',
         "fail_times: 2",
+        "expires_after: - (runs never expire)",
         "last_run_at: 2026-11-24T07:59:00+00:00",
         "next_run_at: 2026-11-24T08:00:00+00:00",
         "total_run_count: 7",
@@ -399,6 +435,7 @@ def test_schedules_show_prints_nulls_and_fields_it_does_not_know(api: Any) -> No
         "queue: default",
         "retry_policy: - (the default policy)",
         "fail_times: 0",
+        "expires_after: - (runs never expire)",
         "last_run_at: - (never)",
         "next_run_at: 2026-11-24T08:00:00+00:00",
         "total_run_count: 0",
