@@ -11,7 +11,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask_smorest import Api
 
 # flask-smorest's ``abort`` is this one, re-exported untyped; taken from webargs, its ``NoReturn``
@@ -20,6 +20,7 @@ from webargs.flaskparser import abort
 from werkzeug.exceptions import (
     HTTPException,
     MethodNotAllowed,
+    NotFound,
     RequestEntityTooLarge,
     UnsupportedMediaType,
 )
@@ -84,6 +85,23 @@ def _flatten(errors: Any, prefix: str = "") -> list[str]:
     return [f"{prefix}: {errors}" if prefix else str(errors)]
 
 
+def _unknown_path_message(path: str) -> str:
+    """A 404 for a URL no route matches: name the path, and the one without its trailing
+    slash when that one exists (werkzeug's strict slashes refuse ``/add/``), else the docs."""
+    stripped = path.rstrip("/")
+    if stripped and stripped != path:
+        adapter = current_app.url_map.bind("")
+        try:
+            adapter.match(stripped, method=request.method)
+        except MethodNotAllowed:
+            pass  # the path exists, for other methods: its own 405 will say which
+        except HTTPException:
+            stripped = ""
+        if stripped:
+            return f"No endpoint at {path!r}; did you mean {stripped!r}, without the slash?"
+    return f"No endpoint at {path!r}; see /docs for the API's endpoints."
+
+
 class SumflowApi(Api):
     """flask-smorest's Api whose error messages always say what was wrong, and where."""
 
@@ -94,6 +112,8 @@ class SumflowApi(Api):
             allowed = ", ".join(sorted(error.valid_methods))
             headers = {**(headers or {}), "Allow": allowed}
             payload["message"] = f"The method is not allowed for this URL; it allows {allowed}."
+        if isinstance(error, NotFound) and request.url_rule is None:
+            payload["message"] = _unknown_path_message(request.path)
         errors = payload.get("errors")
         if errors:
             payload["errors"] = bounded = _bounded(errors)

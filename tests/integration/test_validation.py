@@ -224,6 +224,24 @@ def test_unknown_paths_and_methods_answer_json(client: FlaskClient) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("path", "hint"),
+    [
+        ("/add/", "did you mean '/add'"),  # a trailing slash: the path without it exists
+        ("/queues/", "did you mean '/queues'"),
+        ("/docs/", "did you mean '/docs'"),
+        ("/nowhere", "see /docs"),
+        ("/", "see /docs"),
+    ],
+)
+def test_an_unknown_path_is_named_in_its_404(client: FlaskClient, path: str, hint: str) -> None:
+    # A newcomer's typo gets an answer that names the path, not werkzeug's generic page text.
+    response = client.post(path, json={"a": 1, "b": 2})
+    assert response.status_code == 404
+    assert response.json["message"].startswith(f"No endpoint at '{path}'")
+    assert hint in response.json["message"]
+
+
 def test_options_answers_204_with_the_allowed_methods(client: FlaskClient) -> None:
     response = client.options("/schedules")
     assert response.status_code == 204
