@@ -98,6 +98,10 @@ class RetryPolicyField(fields.Field):
 class TaskOptionsSchema(Schema):
     """Options for every add a request runs: queue, retry policy, simulated failures."""
 
+    # Every request body's schema derives from this one: a body that is a list, a number or
+    # null is told what it should be, not marshmallow's "Invalid input type."
+    error_messages = {"type": "Must be a JSON object."}
+
     queue = fields.String(
         validate=Length(1, 200),
         metadata={

@@ -118,7 +118,7 @@ def test_malformed_json_is_400(client: FlaskClient) -> None:
 def test_a_list_body_is_422(client: FlaskClient) -> None:
     response = client.post("/add", json=[5, 3])
     assert response.status_code == 422
-    assert "body: Invalid input type" in response.json["message"]
+    assert "body: Must be a JSON object" in response.json["message"]
 
 
 TWICE = ["Given more than once in the body."]
@@ -240,6 +240,13 @@ def test_an_unknown_path_is_named_in_its_404(client: FlaskClient, path: str, hin
     assert response.status_code == 404
     assert response.json["message"].startswith(f"No endpoint at '{path}'")
     assert hint in response.json["message"]
+
+
+@pytest.mark.parametrize("body", ["[5, 3]", "null", "5", '"5 + 3"'])
+def test_a_body_that_is_not_an_object_says_so(client: FlaskClient, body: str) -> None:
+    response = client.post("/add", data=body, content_type="application/json")
+    assert response.status_code == 422
+    assert response.json["message"] == "Invalid request: body: Must be a JSON object."
 
 
 def test_options_answers_204_with_the_allowed_methods(client: FlaskClient) -> None:
