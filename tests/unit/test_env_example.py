@@ -36,3 +36,19 @@ def test_every_setting_is_in_the_example_and_the_readme_table(name: str) -> None
 def test_the_example_sets_each_default(name: str, value: str) -> None:
     # Copying the example to .env must change nothing until a value is edited.
     assert load_settings({name: value}) == load_settings({}), f"{name}={value} is not the default"
+
+
+#: Read by something other than `load_settings`: Flower (under `make run`) and the CLI.
+READ_ELSEWHERE = {"FLOWER_PORT", "SUMFLOW_URL", "SUMFLOW_API_KEY"}
+
+
+def test_every_variable_documented_is_one_that_is_read() -> None:
+    # The other way round: a setting removed from the code leaves no row or line behind.
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Configuration\n")[1].split("\n## ")[0]
+    rows = [line.split(" | ")[0] for line in section.splitlines() if line.startswith("| `")]
+    documented = set(re.findall(r"`([A-Z_]+)`", " ".join(rows)))
+    in_example = set(re.findall(r"^(?:# )?([A-Z_]+)=", EXAMPLE, flags=re.MULTILINE))
+    assert documented and in_example
+    assert documented - READ_ELSEWHERE <= set(VARIABLES)
+    assert in_example - READ_ELSEWHERE <= set(VARIABLES)
