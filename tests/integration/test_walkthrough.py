@@ -49,6 +49,26 @@ def test_unknown_task_id_is_404(client: FlaskClient) -> None:
     assert "was issued by this service" in response.json["message"]
 
 
+def test_bad_operands_are_named_as_the_readme_shows(client: FlaskClient) -> None:
+    # The README's example, answer for answer: each bad field named, in one message.
+    response = client.post("/add", json={"a": "5", "b": None})
+    assert response.status_code == 422
+    assert response.json["message"] == (
+        "Invalid request: a: Must be a JSON number, not a string, boolean or null; "
+        "b: Field may not be null."
+    )
+
+
+def test_revoke_an_add_that_has_not_run(client: FlaskClient, sums: Sums, worker: Service) -> None:
+    # Due in 60 s, revoked now: accepted with where to read it, then REVOKED for good.
+    task_id = sums.submit(1, 2, countdown=60)
+    response = client.delete(f"/tasks/{task_id}")
+    assert response.status_code == 202
+    assert response.json == {"task_id": task_id, "terminate": False}
+    assert response.headers["Location"] == f"/result/{task_id}"
+    assert sums.result(task_id) == {"status": "REVOKED", "result": "TaskRevokedError: revoked"}
+
+
 def test_a_task_that_has_run_answers_after_its_issued_id_expired(
     sums: Sums, worker: Service, redis_url: str
 ) -> None:
