@@ -15,6 +15,7 @@ from api.services import services
 from api.workflow_schemas import GroupAcceptedSchema, GroupRequestSchema, GroupStatusSchema
 from workflows.canvas import submit_group
 from workflows.groups import read_group
+from workflows.registry import issued_key
 
 blp = Blueprint("groups", __name__, description="Groups of adds (Celery group and chunks).")
 
@@ -47,9 +48,15 @@ class Group(MethodView):
 
         Reads every member's state in one Redis round trip, however large the group.
         """
-        view = read_group(services().redis, group_id)
+        client = services().redis
+        view = read_group(client, group_id)
         if view is None:
-            abort(404, message=f"No group with id {group_id!r} was issued by this service.")
+            hint = (
+                f" It is a task's id: read it at /result/{group_id}."
+                if client.exists(issued_key(group_id))
+                else ""
+            )
+            abort(404, message=f"No group with id {group_id!r} was issued by this service.{hint}")
         return {
             "group_id": group_id,
             "status": view.status,

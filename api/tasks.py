@@ -28,6 +28,7 @@ from api.schemas import (
 from api.services import services
 from api.wait_slots import RETRY_AFTER_SECONDS
 from workflows.broker import PublishGate
+from workflows.groups import group_key
 from workflows.results import TaskView, submit_and_wait, wait_for_task
 from workflows.revocation import revoke
 from workflows.submit import TaskOptions, submit_add
@@ -59,9 +60,16 @@ def _located(task_id: str) -> dict[str, str]:
 
 
 def _find(task_id: str, wait: float = 0) -> TaskView:
-    view = wait_for_task(services().redis, task_id, wait)
+    client = services().redis
+    view = wait_for_task(client, task_id, wait)
     if view is None:
-        abort(404, message=f"No task with id {task_id!r} was issued by this service.")
+        # A chord answers with a group_id beside its task_id: say where such an id is read.
+        hint = (
+            f" It is a group's id: read it at /groups/{task_id}."
+            if client.exists(group_key(task_id))
+            else ""
+        )
+        abort(404, message=f"No task with id {task_id!r} was issued by this service.{hint}")
     return view
 
 

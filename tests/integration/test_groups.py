@@ -116,6 +116,24 @@ def test_unknown_group_id_is_404(client: FlaskClient) -> None:
     assert "No group with id" in response.json["message"]
 
 
+def test_a_group_id_and_a_task_id_each_point_to_where_they_are_read(
+    client: FlaskClient, fast_worker: Service
+) -> None:
+    # A chord answers with a task_id and a group_id: a newcomer who reads one at the other's
+    # endpoint is told where it belongs, not only that it is unknown there.
+    body = client.post("/chords", json={"pairs": [[1, 2]], "queue": "priority"}).json
+    group_id, task_id = body["group_id"], body["task_id"]
+
+    as_task = client.get(f"/result/{group_id}")
+    assert as_task.status_code == 404
+    assert as_task.json["message"].endswith(f"It is a group's id: read it at /groups/{group_id}.")
+    assert client.delete(f"/tasks/{group_id}").json["message"] == as_task.json["message"]
+
+    as_group = client.get(f"/groups/{task_id}")
+    assert as_group.status_code == 404
+    assert as_group.json["message"].endswith(f"It is a task's id: read it at /result/{task_id}.")
+
+
 @pytest.mark.parametrize("path", ["/groups", "/chords"])
 @pytest.mark.parametrize(
     ("body", "fragment"),
