@@ -56,6 +56,10 @@ class JSONBodyParser(FlaskParser):
             raise json.JSONDecodeError(
                 f"Bytes decoding error : {exc.reason}", str(exc.object), exc.start
             ) from exc
+        if text.startswith("\ufeff"):  # json.loads would say "decode using utf-8-sig"
+            raise json.JSONDecodeError(
+                "it starts with a byte order mark (U+FEFF); send the JSON without it", text, 0
+            )
         try:
             try:
                 return json.loads(text, object_pairs_hook=refuse_duplicates)

@@ -115,6 +115,18 @@ def test_malformed_json_is_400(client: FlaskClient) -> None:
     assert "not valid JSON" in response.json["message"]
 
 
+def test_a_body_starting_with_a_byte_order_mark_is_told_so_plainly(client: FlaskClient) -> None:
+    """RFC 8259: a JSON text sent over a network must not begin with a BOM. The answer says
+    what to change in words a client's author knows, not Python's "utf-8-sig"."""
+    body = "\ufeff" + '{"a": 1, "b": 2}'
+    response = client.post("/add", data=body.encode(), content_type="application/json")
+    assert response.status_code == 400
+    assert response.json["message"] == (
+        "Invalid request: The body is not valid JSON: it starts with a byte order mark "
+        "(U+FEFF); send the JSON without it."
+    )
+
+
 def test_a_list_body_is_422(client: FlaskClient) -> None:
     response = client.post("/add", json=[5, 3])
     assert response.status_code == 422
