@@ -136,8 +136,9 @@ def register_error_handlers(app: Flask, api: SumflowApi) -> None:
     Two hooks that are not error handlers live here too, because they keep answers that no
     view writes in the same shape: a body that is not plain JSON is refused with a JSON 415
     before any view's parser sees it, and Flask's own empty ``text/html`` answer to OPTIONS
-    becomes a 204. The 415 check reads the declared length, so it must be registered after
-    `api.body_limit`'s hook, which gives a chunked body its real one (see `create_app`)."""
+    becomes a 204 (no 204 carries a Content-Type). The 415 check reads the declared length,
+    so it must be registered after `api.body_limit`'s hook, which gives a chunked body its
+    real one (see `create_app`)."""
 
     @app.before_request
     def _require_json_body() -> None:
@@ -171,10 +172,12 @@ def register_error_handlers(app: Flask, api: SumflowApi) -> None:
         app.register_error_handler(exc_type, _unavailable)
 
     @app.after_request
-    def _options_have_no_content(response: Response) -> Response:
+    def _no_content_has_no_type(response: Response) -> Response:
         # Flask answers OPTIONS itself with an empty 200 labelled text/html; say it plainly.
+        # A view's 204 (flask-smorest labels it application/json) has no body to type either.
         if request.method == "OPTIONS" and response.status_code == 200 and not response.data:
             response.status_code = 204
+        if response.status_code == 204:
             del response.headers["Content-Type"]
             del response.headers["Content-Length"]
         return response

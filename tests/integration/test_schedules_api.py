@@ -65,8 +65,10 @@ def test_create_read_list_delete(client: FlaskClient, schedules: Schedules) -> N
     listed = client.get("/schedules").json["schedules"]
     assert [s["name"] for s in listed] == ["nightly"]
 
-    # Delete: 204, then it is gone everywhere.
-    assert client.delete("/schedules/nightly").status_code == 204
+    # Delete: 204, with no body and so no Content-Type; then it is gone everywhere.
+    deleted = client.delete("/schedules/nightly")
+    assert deleted.status_code == 204
+    assert deleted.data == b"" and "Content-Type" not in deleted.headers
     assert client.get("/schedules/nightly").status_code == 404
     assert client.get("/schedules/nightly/runs").status_code == 404
     assert client.get("/schedules").json["schedules"] == []
