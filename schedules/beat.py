@@ -11,6 +11,12 @@ so a run is never visible to a worker before it is visible in its history. The l
 the history are written only while the entry exists (`RunLog.record`): a run sent as its
 schedule is deleted does not bring the entry back. A run the beat
 cannot route (`schedules.scheduler`) is recorded too, as a FAILURE that says why.
+
+RedBeat's own ``beat_init`` receiver is replaced: it blocks in ``lock.acquire()`` until the lock
+is free, so a standby beat (README, "Scaling out") logged nothing after "beat: Starting...",
+and a Redis outage while it waited logged a traceback ("Signal handler
+acquire_distributed_beat_lock raised"). The resilient scheduler's first tick takes the lock
+instead, or logs once that it stands by, and rides an outage out as every tick does.
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ from celery import states, uuid
 from celery.backends.base import Backend
 from celery.exceptions import QueueNotFound
 from celery.signals import beat_init, before_task_publish
+from redbeat.schedulers import acquire_distributed_beat_lock
 
 from config import Settings
 from schedules.runs import RUN_HEADER, RUN_ID_HEADER, RunLog, run_headers
-from schedules.scheduler import adopt
+from schedules.scheduler import ResilientScheduler, adopt
 from workflows.redis_client import REDIS_ERRORS, create_redis
 
 __all__ = ["RunNotSent", "RunRecorder"]
@@ -85,12 +92,18 @@ class RunRecorder:
             pipe.execute()
 
 
+# Connected when redbeat.schedulers was imported (above); `_prepare_beat` calls it for any
+# scheduler that does not take the lock in its ticks.
+beat_init.disconnect(acquire_distributed_beat_lock)
+
+
 @beat_init.connect
 def _prepare_beat(sender: Any = None, **_: Any) -> None:
     app = getattr(sender, "app", None)
     settings: Settings | None = getattr(app, "settings", None)
     if app is None or settings is None:
-        return  # some other Celery app: nothing of ours to record
+        acquire_distributed_beat_lock(sender)  # some other Celery app: RedBeat's own start
+        return
     recorder = RunRecorder(
         create_redis(settings),
         RunLog.from_settings(settings),
@@ -98,5 +111,7 @@ def _prepare_beat(sender: Any = None, **_: Any) -> None:
         app.backend,
     )
     adopt(sender.scheduler, on_unroutable=recorder.unroutable)
+    if not isinstance(sender.scheduler, ResilientScheduler):
+        acquire_distributed_beat_lock(sender)  # its ticks would send without the lock
     before_task_publish.connect(recorder, weak=False, dispatch_uid="sumflow.schedule-runs")
     logger.info("sumflow: recording scheduled runs")

@@ -19,6 +19,8 @@ _markers = itertools.count(1)
 
 #: What RedBeat logs once a beat holds the lock and starts scheduling.
 ACQUIRED = "beat: Acquired lock"
+#: What a beat logs once when it finds the lock held by another beat.
+STANDING_BY = "beat: the lock is held elsewhere; standing by"
 
 
 def start_beat(redis_url: str, logs_dir: Path, *, wait: bool = True, **env: Any) -> Service:

@@ -25,7 +25,7 @@ from kombu import Exchange, Queue
 from config import load_settings
 from config.redis_server import RedisServer
 from tests.conftest import TEST_ADD_DELAY, Sums
-from tests.schedule_support import Schedules, sent_count, start_beat
+from tests.schedule_support import STANDING_BY, Schedules, sent_count, start_beat
 from tests.support import AppBuilder, Service, eventually, wait_for_worker
 from workflows import create_celery
 from workflows.backend import CANCELLED_MESSAGE
@@ -405,6 +405,7 @@ def test_the_beats_keep_scheduling_through_a_redis_outage(
         # A second beat stands by for the lock, as on a second machine.
         standby = start_beat(server.url, logs_dir, wait=False, BEAT_LOCK_TIMEOUT_SECONDS=3)
         beats += [beat, standby]
+        eventually(lambda: STANDING_BY in standby.log(), what="the second beat to stand by")
         schedules.create("steady", a=40, b=2, every=1)
         schedules.wait_for_runs("steady", 1)
 
@@ -428,6 +429,10 @@ def test_the_beats_keep_scheduling_through_a_redis_outage(
 
         log = beat.log() + standby.log()
         assert "beat: Redis unreachable" in log and "beat: Redis is back" in log
+        # Each beat, the standby too, logs the outage once, as a line and not a traceback.
+        for each in beats:
+            assert each.log().count("beat: Redis unreachable") == 1, each.log()
+            assert "Traceback" not in each.log(), each.log()
         assert "beat: lost the lock (it expired, or another beat took it)" in log
         assert log.count("beat: Acquired lock") >= 2  # at start, and after the outage
         # The runs sent after the outage are done by the worker, and add up.

@@ -18,7 +18,7 @@ import redis
 from flask.testing import FlaskClient
 
 from schedules.store import ScheduleStore
-from tests.schedule_support import ACQUIRED, Schedules, sent_count, start_beat
+from tests.schedule_support import ACQUIRED, STANDING_BY, Schedules, sent_count, start_beat
 from tests.support import AppBuilder, Service, eventually
 
 pytestmark = pytest.mark.integration
@@ -66,9 +66,10 @@ def test_a_second_beat_does_not_double_the_runs(beats: Beats, schedules: Schedul
     schedules.create("single", every=1)
     schedules.wait_for_runs("single", 1, timeout=10)
 
-    # A second beat starts and waits for the lock the first one holds.
+    # A second beat starts, waits for the lock the first one holds, and says so: an operator
+    # reading its log sees a standby, not a beat that hangs after "Starting...".
     second = beats.start(wait=False)
-    eventually(lambda: "beat: Starting..." in second.log(), timeout=30, what="second beat")
+    eventually(lambda: STANDING_BY in second.log(), timeout=30, what="second beat to stand by")
 
     # Over 6 s both beats together send about six runs, not twelve; all from the first.
     def total() -> int:
