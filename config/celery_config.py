@@ -141,6 +141,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "retry_period": 30,
         },
         "redbeat_key_prefix": REDBEAT_KEY_PREFIX,
+        # The scheduler `celery -A workflows beat` runs without -S. Celery's default keeps a
+        # local file and never sees sumflow's schedules; this one is made resilient as the
+        # beat starts (schedules.beat), as with -S redbeat.RedBeatScheduler.
+        "beat_scheduler": "redbeat.RedBeatScheduler",
         "redbeat_lock_timeout": settings.beat_lock_timeout_seconds,
         "beat_max_loop_interval": 1,
         # Loaded by worker and beat at start: the beat records each scheduled run it sends.

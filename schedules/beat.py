@@ -1,8 +1,9 @@
 """Inside the beat process: record every scheduled run as the beat publishes it, and make
 the scheduler outlive Redis outages (`schedules.scheduler`).
 
-The stock ``celery -A workflows beat -S redbeat.RedBeatScheduler`` cannot be given a
-scheduler subclass, so this hooks Celery's signals instead. Celery imports this module in the
+The stock ``celery -A workflows beat -S redbeat.RedBeatScheduler`` (or the plain command:
+``beat_scheduler`` names that class) cannot be given a scheduler subclass, so this hooks
+Celery's signals instead. Celery imports this module in the
 beat (the ``imports`` setting); when the beat starts, ``beat_init`` connects a
 ``before_task_publish`` receiver bound to that beat's settings. The receiver acts only on
 messages carrying the schedule header that `schedules.store` puts in every entry's options,

@@ -9,7 +9,8 @@ exit (redbeat#230).
 `ResilientScheduler` keeps the beat alive: a tick that meets an outage logs it once and tries
 again a second later, and a lost lock is taken again if it is free, or waited for if another
 beat took it, so there is never more than one beat sending. The contract's command,
-``celery -A workflows beat -S redbeat.RedBeatScheduler``, names the stock class, so
+``celery -A workflows beat -S redbeat.RedBeatScheduler``, names the stock class, and so does
+the ``beat_scheduler`` setting a plain ``celery -A workflows beat`` uses (`config`), so
 `adopt` switches the scheduler's class when the beat starts (``schedules.beat``).
 
 Sending a run, the beat first saves the entry's next instance (RedBeat's ``meta`` and sorted-set

@@ -12,7 +12,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from tests.conftest import TEST_ADD_DELAY
-from tests.support import Service, beat_command, eventually, service_env
+from tests.support import ROOT, Service, beat_command, eventually, service_env
 
 _beats = itertools.count(1)
 _markers = itertools.count(1)
@@ -23,12 +23,24 @@ ACQUIRED = "beat: Acquired lock"
 STANDING_BY = "beat: the lock is held elsewhere; standing by"
 
 
-def start_beat(redis_url: str, logs_dir: Path, *, wait: bool = True, **env: Any) -> Service:
-    """Start ``celery -A workflows beat -S redbeat.RedBeatScheduler``; with ``wait``, return
-    once it holds RedBeat's lock (it schedules from then on)."""
+def start_beat(
+    redis_url: str,
+    logs_dir: Path,
+    *,
+    wait: bool = True,
+    scheduler: str | None = "redbeat.RedBeatScheduler",
+    cwd: Path = ROOT,
+    **env: Any,
+) -> Service:
+    """Start ``celery -A workflows beat -S redbeat.RedBeatScheduler`` (without ``-S`` if
+    ``scheduler`` is None) in ``cwd``; with ``wait``, return once it holds RedBeat's lock (it
+    schedules from then on)."""
     env.setdefault("ADD_DELAY_SECONDS", TEST_ADD_DELAY)
     beat = Service(
-        beat_command(), service_env(redis_url, **env), logs_dir / f"beat{next(_beats)}.log"
+        beat_command(scheduler=scheduler),
+        service_env(redis_url, **env),
+        logs_dir / f"beat{next(_beats)}.log",
+        cwd=cwd,
     ).start()
     if wait:
         beat.ready_when(lambda: ACQUIRED in beat.log(), "the beat to take the lock")

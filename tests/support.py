@@ -137,14 +137,16 @@ def worker_command(
     ]
 
 
-def beat_command(max_interval: int = 1) -> list[str]:
+def beat_command(
+    max_interval: int = 1, *, scheduler: str | None = "redbeat.RedBeatScheduler"
+) -> list[str]:
+    """The beat as the Procfile starts it; ``scheduler=None`` leaves out ``-S``."""
     return [
         str(BIN / "celery"),
         "-A",
         "workflows",
         "beat",
-        "-S",
-        "redbeat.RedBeatScheduler",
+        *(("-S", scheduler) if scheduler else ()),
         "--loglevel",
         "INFO",
         "--max-interval",

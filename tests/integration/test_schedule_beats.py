@@ -31,13 +31,13 @@ class Beats:
         self.redis_url, self.logs_dir = redis_url, logs_dir
         self.started: list[Service] = []
 
-    def start(self, wait: bool = True, **env: Any) -> Service:
+    def start(self, wait: bool = True, **options: Any) -> Service:
         beat = start_beat(
             self.redis_url,
             self.logs_dir,
             wait=wait,
             BEAT_LOCK_TIMEOUT_SECONDS=LOCK_TIMEOUT,
-            **env,
+            **options,
         )
         self.started.append(beat)
         return beat
@@ -88,6 +88,26 @@ def test_a_second_beat_does_not_double_the_runs(beats: Beats, schedules: Schedul
         lambda: ACQUIRED in second.log(), timeout=LOCK_TIMEOUT + 10, what="second beat to lead"
     )
     eventually(lambda: sent_count(second, "single") >= 2, timeout=10, what="runs to resume")
+
+
+def test_the_beat_command_without_a_scheduler_option_runs_the_schedules(
+    beats: Beats, schedules: Schedules, tmp_path: Path
+) -> None:
+    """``celery -A workflows beat`` without ``-S redbeat.RedBeatScheduler``. Celery's own
+    default scheduler keeps a local file, never sees sumflow's schedules, and showed only as
+    "beat down" in /health."""
+    beat = beats.start(scheduler=None, cwd=tmp_path)  # waits for "beat: Acquired lock"
+    # RedBeat's scheduler, given the resilient behaviour: it is that one which logs the lock.
+    assert ". scheduler -> redbeat.schedulers.RedBeatScheduler" in beat.log()
+
+    schedules.create("plain-command", a=2, b=3, every=1)
+    runs = schedules.wait_for_runs("plain-command", 1, timeout=10)
+    assert sent_count(beat, "plain-command") >= 1
+    assert {(run["status"], run["result"]) for run in runs if run["status"] == "SUCCESS"} == {
+        ("SUCCESS", 5)
+    }
+    # No local schedule file (celerybeat-schedule) in the directory it was started from.
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_entries_survive_a_beat_restart(beats: Beats, schedules: Schedules) -> None:
