@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import redis
 from flask.testing import FlaskClient
 
 from tests.support import Service, beat_command, eventually, service_env
-from workflows.shared_settings import SHARED_SETTINGS_KEY
+from workflows.shared_settings import LEGACY_SETTINGS_KEY, SETTINGS_KEY_PREFIX, settings_key
 
 pytestmark = pytest.mark.integration
 
@@ -110,11 +111,51 @@ def test_health_names_a_setting_a_worker_holds_otherwise(
     assert [p for p in body["problems"] if "every process" in p and name not in p] == []
 
     published = redis.Redis.from_url(redis_url)
-    assert published.hexists(SHARED_SETTINGS_KEY, name)
+    assert published.exists(settings_key(name))
     odd.stop()  # a worker that stops withdraws its settings
-    assert not published.hexists(SHARED_SETTINGS_KEY, name)
+    assert not published.exists(settings_key(name))
     body = eventually(
         lambda: (b := health(client))["checks"]["settings"] == "ok" and b,
         what="the difference gone",
     )
     assert not any("every process" in problem for problem in body["problems"])
+
+
+def settings_published(client: redis.Redis, worker: str) -> list[bytes]:
+    """What Redis holds of the settings of workers named ``worker@...``, wherever this
+    version or the one before kept them: keys of their own, or fields of one hash."""
+    keys = list(client.scan_iter(match=f"{SETTINGS_KEY_PREFIX}{worker}@*"))
+    fields = [f for f in client.hkeys(LEGACY_SETTINGS_KEY) if f.startswith(f"{worker}@".encode())]
+    return keys + fields
+
+
+def test_a_killed_workers_settings_expire_and_a_live_ones_do_not(
+    quiet_redis_url: str, start_worker: Callable[..., Service]
+) -> None:
+    """A worker killed with SIGKILL cannot withdraw its settings. In a fleet whose worker names
+    change with every deploy (container ids), entries that stayed forever grew without bound.
+    An entry lasts as long as its worker's visibility timeout (here 4 s) unless refreshed."""
+    ttl = 4
+    published = redis.Redis.from_url(quiet_redis_url)
+    live = start_worker(url=quiet_redis_url, VISIBILITY_TIMEOUT_SECONDS=ttl)
+    doomed = start_worker(url=quiet_redis_url, VISIBILITY_TIMEOUT_SECONDS=ttl)
+    for worker in (live, doomed):
+        eventually(
+            lambda w=worker: settings_published(published, w.name),
+            timeout=30,
+            what=f"{worker.name}'s settings published",
+        )
+
+    # Killed: nothing withdraws its entry, and it goes once its time is up.
+    doomed.kill()
+    eventually(
+        lambda: not settings_published(published, doomed.name),
+        timeout=ttl + 15,
+        what="the killed worker's settings to expire",
+    )
+
+    # The live worker refreshes its entry: it is there all along, twice its TTL and more.
+    since = time.monotonic()
+    while time.monotonic() - since < 2 * ttl:
+        assert settings_published(published, live.name)
+        time.sleep(0.2)
