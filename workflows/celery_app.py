@@ -35,8 +35,9 @@ def create_celery(settings: Settings | None = None) -> SumflowCelery:
     # Each worker says what it holds of the settings every process must share (/health).
     app.steps["consumer"].add(PublishSharedSettings)
     # Register the shared tasks with every app we build, and the signal handlers that count
-    # task outcomes, log each task sent and give pool processes their own process group
-    # (workflows.outcomes, workflows.log_setup, workflows.pool_processes). A Redis that
+    # task outcomes, log each task sent, give pool processes their own process group and free
+    # a failed task's frames when it ends (workflows.outcomes, workflows.log_setup,
+    # workflows.pool_processes, workflows.tracebacks). A Redis that
     # refuses (OOM, MISCONF, READONLY, BUSY) is an outage to the worker and the beat as to
     # the API (workflows.redis_client).
     import workflows.canvas_tasks  # noqa: F401
@@ -45,6 +46,7 @@ def create_celery(settings: Settings | None = None) -> SumflowCelery:
     import workflows.pool_processes  # noqa: F401
     import workflows.redis_client  # noqa: F401
     import workflows.tasks  # noqa: F401
+    import workflows.tracebacks  # noqa: F401
 
     return app
 
