@@ -17,6 +17,10 @@ requeues them when it reconnects (`workflows.requeue`), and any worker would aft
 visibility timeout. Selected by ``broker_transport`` in
 `config.celery_config`; it speaks redis:// and rediss:// like the stock transport.
 
+A run that ends after its worker lost Redis is acknowledged (or rejected) on the closed
+channel that delivered it, where kombu 5.7 raised AttributeError and Celery stopped the
+worker; here the channel leaves such a message to that requeue (`Channel.forgo`).
+
 Speed: kombu 5.7's channel creates a new ``redis.Redis`` object (sharing the channel's
 connection pool) for every publish, acknowledgement and queue lookup (``conn_or_acquire`` calls
 ``_create_client``): about 80 µs of Python each time, some 12% of a ``.delay()``. A
@@ -38,6 +42,7 @@ among the server's threads (make bench: one extra PING per POST lowered throughp
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -61,6 +66,7 @@ __all__ = [
 ]
 
 _local = threading.local()
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +138,9 @@ def give_up_on_a_frozen_redis(error: Exception, interval: float) -> None:
 
 class Channel(kombu_redis.Channel):
     _shared_client: redis.Redis | None = None
+    #: Set when the channel closed because Redis went away: what it held is noted for
+    #: `workflows.requeue`, which puts it back in its queue once the worker reconnects.
+    lost_redis = False
 
     def _create_client(self, asynchronous: bool = False) -> Any:
         if asynchronous:  # the consumer's own client (BRPOP, event loop): kombu's as it is
@@ -212,6 +221,7 @@ class Channel(kombu_redis.Channel):
             qos = self._qos
             if qos is not None:
                 note_unrestored({t: m for t, m in qos._delivered.items() if t not in qos._dirty})
+            self.lost_redis = True
             # kombu's close stops at its first failed command (deleting the channel's fanout
             # queues, such as the worker's pidbox) before it disconnects the channel's pool:
             # each Redis restart left the worker with sockets in CLOSE-WAIT, inherited by
@@ -219,6 +229,41 @@ class Channel(kombu_redis.Channel):
             self._disconnect_pools()
             self._close_clients()
             raise
+
+    def basic_ack(self, delivery_tag: str, multiple: bool = False) -> None:
+        """kombu's, except on a channel that lost Redis (see `forgo`)."""
+        if self.lost_redis:
+            self.forgo(delivery_tag)
+            return
+        super().basic_ack(delivery_tag, multiple)
+
+    def basic_reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        """kombu's, except on a channel that lost Redis (see `forgo`)."""
+        if self.lost_redis:
+            self.forgo(delivery_tag)
+            return
+        super().basic_reject(delivery_tag, requeue=requeue)
+
+    def forgo(self, delivery_tag: str) -> None:
+        """Leave a message that this channel held when Redis went away to the requeue.
+
+        A run that ends after its worker lost Redis is acknowledged on the channel that
+        delivered it, which is closed by then: kombu 5.7 looked for the closed connection's
+        address and raised AttributeError, and Celery stopped the worker ("Unrecoverable
+        error"). The message was noted when the channel closed and goes back to its queue when
+        the worker reconnects, so there is nothing left to do here: the task runs again.
+        """
+        qos = self._qos
+        message = qos._delivered.get(delivery_tag) if qos is not None else None
+        headers = getattr(message, "headers", None) or {}
+        name, task_id = headers.get("task", "message"), headers.get("id", delivery_tag)
+        logger.warning(
+            "task %s[%s] ended after its worker lost Redis: its message goes back to the "
+            "queue, and it runs again",
+            name,
+            task_id,
+            extra={"task_id": task_id, "task_name": name},
+        )
 
 
 class Transport(kombu_redis.Transport):
