@@ -15,6 +15,10 @@ the worker has reconnected this consumer step finishes kombu's restore. It uses 
 whichever gets there first requeues it, and the other finds nothing. A worker that dies
 instead of reconnecting leaves its messages to the visibility timeout, as before.
 
+The runs the worker stopped are announced here too, just before their messages go back
+(`workflows.task_request`): each stores RETRY (`RunCancelled`) once Redis can take it, and
+before the next run can store STARTED.
+
 Like kombu's restore at close, this puts back every message the channel held unacknowledged.
 One that a pool process had been handed but not yet started, or had just finished, when the
 connection broke may then run twice: at-least-once delivery allows it, and an add is a pure
@@ -24,17 +28,29 @@ function of its arguments.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from celery import bootsteps
+from celery.exceptions import BackendError
 
-__all__ = ["RequeueUnrestored", "note_unrestored", "unrestored"]
+__all__ = ["RequeueUnrestored", "cancelled", "note_cancelled", "note_unrestored", "unrestored"]
 
 logger = logging.getLogger(__name__)
 
 #: Messages a closed channel held and could not put back: delivery tag to the task's name and
 #: id. Per process: only a worker's consuming channels hold any.
 unrestored: dict[str, tuple[str, str]] = {}
+
+
+#: Runs stopped when the worker lost Redis: task id to what stores and signals their RETRY
+#: (`workflows.task_request`), done on the next connection, before the requeue.
+cancelled: dict[str, Callable[[], None]] = {}
+
+
+def note_cancelled(task_id: str, announce: Callable[[], None]) -> None:
+    """Have ``announce`` called once the worker has reconnected, before the requeue."""
+    cancelled[task_id] = announce
 
 
 def note_unrestored(delivered: dict[str, Any]) -> None:
@@ -45,7 +61,8 @@ def note_unrestored(delivered: dict[str, Any]) -> None:
 
 
 class RequeueUnrestored(bootsteps.StartStopStep):
-    """A consumer step: on every connection, requeue what the last one could not put back.
+    """A consumer step: on every connection, announce the runs the last one stopped, then
+    requeue what it could not put back.
 
     It starts once the connection is up and before the event loop, which Celery always starts
     last, so the messages are in their queues before this worker reads from them again.
@@ -54,6 +71,7 @@ class RequeueUnrestored(bootsteps.StartStopStep):
     requires = ("celery.worker.consumer.connection:Connection",)
 
     def start(self, c: Any) -> None:
+        self._announce_cancelled()
         if not unrestored:
             return
         channel = c.connection.default_channel
@@ -82,3 +100,18 @@ class RequeueUnrestored(bootsteps.StartStopStep):
                     task_id,
                     extra=fields,
                 )
+
+    def _announce_cancelled(self) -> None:
+        """Store RETRY for each run stopped on the lost connection, before its message is back
+        in its queue: stored after the next run's STARTED, it would hide that run.
+
+        Redis has just answered. Should it go away again, the store waits for it as any
+        result's store does; one given up after the backend's retries is logged and dropped,
+        and the message is requeued all the same.
+        """
+        for task_id, announce in list(cancelled.items()):
+            try:
+                announce()
+            except BackendError as error:
+                logger.warning("task %s: its RETRY could not be stored: %s", task_id, error)
+            del cancelled[task_id]

@@ -1,4 +1,9 @@
-"""A chord member whose pool process died just after it stored SUCCESS still counts towards
+"""The worker's view of one delivered task, mended in two places.
+
+A run the worker stops because it lost Redis is announced (RETRY, `RunCancelled`) once the
+worker has reconnected, not while Redis is away (`TaskRequest._announce_cancelled`).
+
+A chord member whose pool process died just after it stored SUCCESS still counts towards
 its chord.
 
 A task's end is two steps in the pool process: store the result, then count the member
@@ -16,12 +21,14 @@ from __future__ import annotations
 from typing import Any
 
 from billiard.einfo import ExceptionInfo, ExceptionWithTraceback
-from celery import states
+from celery import signals, states
 from celery.exceptions import BackendError, WorkerLostError
 from celery.utils.log import get_logger
-from celery.worker.request import Request
+from celery.worker.request import Request, task_ready
 
+from workflows.backend import CANCELLED_MESSAGE, RunCancelled
 from workflows.redis_client import REDIS_ERRORS
+from workflows.requeue import note_cancelled
 
 __all__ = ["TaskRequest"]
 
@@ -29,6 +36,32 @@ logger = get_logger(__name__)
 
 
 class TaskRequest(Request):
+    def _announce_cancelled(self, emit_retry: bool = True) -> None:
+        """Celery's, with the RETRY it stores left until the worker has reconnected.
+
+        Celery stops the runs of a worker that lost Redis one by one, storing RETRY for each
+        before it stops the next. That store waits for Redis (``result_backend_always_retry``),
+        so an outage held the worker's main process at the first run: the others ran on to
+        their end, were requeued once Redis was back and ran a second time. An outage that
+        outlasted the store's retries (7.6 min with Redis stopped) left that first run REVOKED
+        ("terminated") for good, although nobody had revoked it, and the others FAILURE
+        (``BackendStoreError``) until they ran again. Now every run is stopped at once, and
+        `workflows.requeue` stores the RETRY as the worker reconnects, before it requeues the
+        message, so the run's next STARTED always comes after it.
+        """
+        task_ready(self)
+        self.send_event("task-cancelled")
+        self._already_cancelled = True
+        if emit_retry:
+            note_cancelled(self.id, self._announce_retry)
+
+    def _announce_retry(self) -> None:
+        """Store and signal the RETRY of a run stopped on a lost connection."""
+        exc = RunCancelled(CANCELLED_MESSAGE)
+        self.task.backend.mark_as_retry(self.id, exc, request=self._context)
+        self.task.on_retry(exc, self.id, self.args, self.kwargs, None)
+        signals.task_retry.send(self.task, request=self._context, einfo=None)
+
     def on_failure(
         self, exc_info: ExceptionInfo, send_failed_event: bool = True, return_ok: bool = False
     ) -> None:

@@ -1,7 +1,9 @@
-"""A Redis outage longer than an add: the worker stays up, and every add ends with its sum."""
+"""A Redis outage longer than an add: the worker stays up, and every add ends with its sum, once."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,10 +12,76 @@ from kombu.common import ignore_errors
 
 from config import load_settings
 from config.redis_server import RedisServer
+from tests.conftest import Sums
+from tests.support import AppBuilder, Service, eventually, wait_for_worker
 from workflows import create_celery
 from workflows.requeue import unrestored
 
 pytestmark = pytest.mark.integration
+
+#: Simulated work per add, and an outage that outlasts it by a few seconds: long enough for
+#: an add left running to reach its end while Redis is away.
+ADD_DELAY = 2
+OUTAGE = ADD_DELAY + 3
+
+
+def running_children(service: Service) -> set[int]:
+    """The service's child processes that have not ended: while the worker waits for Redis,
+    it does not reap the pool processes it stopped, and they stay zombies until it is back."""
+    return {pid for pid in service.children() if process_state(pid) not in ("Z", None)}
+
+
+def process_state(pid: int) -> str | None:
+    """The process's state letter in /proc (R, S, Z...), None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    return stat.rpartition(")")[2].split()[0]
+
+
+def test_adds_running_when_redis_stops_are_stopped_at_once_and_each_runs_again_once(
+    tmp_path: Path, start_worker: Callable[..., Service], build_app: AppBuilder
+) -> None:
+    """A worker that loses Redis stops its running adds and stores RETRY for each. Celery
+    stored that RETRY before stopping the next add, waiting for Redis in the worker's main
+    process: the other adds ran on through the outage to their end, were requeued once Redis
+    was back and ran twice (or their acknowledgements stopped the worker, before
+    `workflows.broker.Channel.forgo`)."""
+    server = RedisServer(data_dir=tmp_path / "redis").start()  # AOF, as in production
+    try:
+        app = build_app({"redis_url": server.url, "add_delay_seconds": ADD_DELAY})
+        sums = Sums(app.test_client())
+        worker = start_worker(
+            ("default",), concurrency=3, url=server.url, ADD_DELAY_SECONDS=ADD_DELAY
+        )
+        wait_for_worker(app.extensions["celery"], worker.name)  # type: ignore[attr-defined]
+        running = [sums.submit(n, 100) for n in range(3)]
+        eventually(
+            lambda: all(sums.result(t)["status"] == "STARTED" for t in running),
+            what="the adds to start",
+        )
+        busy = running_children(worker)  # one pool process per running add
+        queued = [sums.submit(n, 200) for n in range(2)]
+
+        server.stop()
+        time.sleep(OUTAGE)
+        # Still away: every running add was stopped, its pool process ended.
+        assert not busy & running_children(worker), worker.log()
+        server.start()
+
+        expected = {t: n + 100 for n, t in enumerate(running)}
+        expected.update({t: n + 200 for n, t in enumerate(queued)})
+        for task_id, total in expected.items():
+            assert sums.finished(task_id, wait=30) == {"status": "SUCCESS", "result": total}
+        log = worker.log()
+        for task_id in running:
+            assert f"sumflow.add[{task_id}] RETRY" in log  # RunCancelled, stored once back
+            assert log.count(f"sumflow.add[{task_id}] succeeded") == 1, log
+        assert worker.process is not None and worker.process.poll() is None, log
+        assert sums.finished(sums.submit(1, 1), wait=20) == {"status": "SUCCESS", "result": 2}
+    finally:
+        server.stop()
 
 
 def test_a_run_acknowledged_after_its_channel_lost_redis_is_left_to_the_requeue(
