@@ -107,9 +107,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "interval_step": 0.2,
             "interval_max": 0.3,
         },
-        # Workers, on the other hand, wait for Redis for as long as it takes.
+        # Workers, on the other hand, wait for Redis for as long as it takes, trying again
+        # every 2 s rather than kombu's growing pauses of up to 30 s (workflows/consumer.py).
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,
+        "worker_consumer": "workflows.consumer:Consumer",
         # Explicit queues: a task routed to an unknown queue fails loudly instead of vanishing.
         "task_queues": [Queue(name, routing_key=name) for name in settings.queues],
         "task_default_queue": settings.default_queue,

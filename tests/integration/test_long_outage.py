@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,7 +48,10 @@ def test_adds_running_when_redis_stops_are_stopped_at_once_and_each_runs_again_o
     stored that RETRY before stopping the next add, waiting for Redis in the worker's main
     process: the other adds ran on through the outage to their end, were requeued once Redis
     was back and ran twice (or their acknowledgements stopped the worker, before
-    `workflows.broker.Channel.forgo`)."""
+    `workflows.broker.Channel.forgo`).
+
+    Meanwhile the worker tries to reach Redis every 2 s. kombu's pauses grew by 2 s a try,
+    up to 30 s, so after an outage of minutes the worker came back up to 30 s after Redis."""
     server = RedisServer(data_dir=tmp_path / "redis").start()  # AOF, as in production
     try:
         app = build_app({"redis_url": server.url, "add_delay_seconds": ADD_DELAY})
@@ -75,6 +79,9 @@ def test_adds_running_when_redis_stops_are_stopped_at_once_and_each_runs_again_o
         for task_id, total in expected.items():
             assert sums.finished(task_id, wait=30) == {"status": "SUCCESS", "result": total}
         log = worker.log()
+        # It tried to reconnect every 2 s, not after pauses growing by 2 s (workflows.consumer).
+        pauses = re.findall(r"Trying again in ([0-9.]+) seconds", log)
+        assert pauses and {float(p) for p in pauses} == {2.0}, pauses
         for task_id in running:
             assert f"sumflow.add[{task_id}] RETRY" in log  # RunCancelled, stored once back
             assert log.count(f"sumflow.add[{task_id}] succeeded") == 1, log
