@@ -37,9 +37,10 @@ logger = get_logger(__name__)
 
 class TaskRequest(Request):
     def _announce_cancelled(self, emit_retry: bool = True) -> None:
-        """Celery's, with the RETRY it stores left until the worker has reconnected.
+        """Celery 5.7's private hook, with the RETRY it stores left until the worker has
+        reconnected.
 
-        Celery stops the runs of a worker that lost Redis one by one, storing RETRY for each
+        Celery 5.7 stops the runs of a worker that lost Redis one by one, storing RETRY for each
         before it stops the next. That store waits for Redis (``result_backend_always_retry``),
         so an outage held the worker's main process at the first run: the others ran on to
         their end, were requeued once Redis was back and ran a second time. An outage that

@@ -1,6 +1,6 @@
 """A task's exception lets go of its traceback when the task ends, so failures cost no memory.
 
-When a task fails, retries or is skipped, Celery's tracer keeps the exception in a local of
+When a task fails, retries or is skipped, Celery 5.7's tracer keeps the exception in a local of
 its own frame (``trace_task``), and the exception's traceback holds that frame: a reference
 cycle, which only Python's cyclic garbage collector can free. It carries the frames' locals
 and billiard's picklable copy of the traceback, which on Python 3.11 and later lists every
