@@ -17,7 +17,9 @@ RedBeat's own ``beat_init`` receiver is replaced: it blocks in ``lock.acquire()`
 is free, so a standby beat (README, "Scaling out") logged nothing after "beat: Starting...",
 and a Redis outage while it waited logged a traceback ("Signal handler
 acquire_distributed_beat_lock raised"). The resilient scheduler's first tick takes the lock
-instead, or logs once that it stands by, and rides an outage out as every tick does.
+instead, or logs once that it stands by, and rides an outage out as every tick does. A beat
+given another scheduler (``-S celery.beat.PersistentScheduler``) never reads the schedules in
+Redis: it logs a warning that says so.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from celery import states, uuid
 from celery.backends.base import Backend
 from celery.exceptions import QueueNotFound
 from celery.signals import beat_init, before_task_publish
-from redbeat.schedulers import acquire_distributed_beat_lock
+from redbeat.schedulers import RedBeatScheduler, acquire_distributed_beat_lock
 
 from config import Settings
 from schedules.runs import RUN_HEADER, RUN_ID_HEADER, RunLog, run_headers
@@ -41,6 +43,12 @@ from workflows.redis_client import REDIS_ERRORS, create_redis
 __all__ = ["RunNotSent", "RunRecorder"]
 
 logger = logging.getLogger(__name__)
+
+#: Logged by a beat started with another scheduler (``-S celery.beat.PersistentScheduler``).
+NOT_REDBEAT = (
+    "sumflow: this beat's scheduler is %s, which does not run the schedules stored in Redis "
+    "(/schedules); start the beat without -S, or with -S redbeat.RedBeatScheduler"
+)
 
 
 class RunNotSent(Exception):
@@ -104,6 +112,10 @@ def _prepare_beat(sender: Any = None, **_: Any) -> None:
     settings: Settings | None = getattr(app, "settings", None)
     if app is None or settings is None:
         acquire_distributed_beat_lock(sender)  # some other Celery app: RedBeat's own start
+        return
+    if not isinstance(sender.scheduler, RedBeatScheduler):
+        # Celery's own schedulers never read the entries in Redis, and have no lock to take.
+        logger.warning(NOT_REDBEAT, type(sender.scheduler).__qualname__)
         return
     recorder = RunRecorder(
         create_redis(settings),

@@ -110,6 +110,25 @@ def test_the_beat_command_without_a_scheduler_option_runs_the_schedules(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_beat_given_another_scheduler_says_it_will_not_run_the_schedules(
+    beats: Beats, tmp_path: Path
+) -> None:
+    """``-S celery.beat.PersistentScheduler``: Celery's own scheduler never reads the entries
+    in Redis and has no lock. The beat says so in one warning; it used to log a traceback
+    from RedBeat's lock receiver ("no attribute 'lock_key'") and nothing that explained it."""
+    beat = beats.start(scheduler="celery.beat.PersistentScheduler", wait=False, cwd=tmp_path)
+    eventually(
+        lambda: "beat's scheduler is" in beat.log() or "Traceback" in beat.log(),
+        timeout=30,
+        what="the beat's beat_init receivers to run",
+    )
+    log = beat.log()
+    assert "sumflow: this beat's scheduler is PersistentScheduler, which does not run" in log
+    assert "start the beat without -S, or with -S redbeat.RedBeatScheduler" in log
+    assert "Traceback" not in log
+    assert "lock_key" not in log
+
+
 def test_entries_survive_a_beat_restart(beats: Beats, schedules: Schedules) -> None:
     beat = beats.start()
     schedules.create("durable", a=20, b=22, every=1)
