@@ -334,8 +334,9 @@ def _refused(url: str, reason: str) -> str:
 
 
 def _where(url: str) -> str:
-    """The URL's host and port, never its password."""
-    return urlparse(url).netloc.rpartition("@")[2]
+    """The URL's host and port, or a unix:// URL's socket path; never its password."""
+    parsed = urlparse(url)
+    return parsed.netloc.rpartition("@")[2] or parsed.path
 
 
 if __name__ == "__main__":

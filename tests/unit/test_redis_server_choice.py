@@ -64,3 +64,15 @@ def test_ping_says_when_make_run_could_not_start_the_redis_asked_for(
         f"sumflow: no Redis answers at 127.0.0.5:{port}, and make run starts one only on "
         "127.0.0.1 or localhost, not 127.0.0.5.\n"
     )
+
+
+def test_ping_names_the_socket_of_a_unix_url_that_does_not_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A unix:// URL has no host and port: the line named nothing ("no Redis answers at ,")."""
+    socket = tmp_path / "redis.sock"  # nothing listens there
+    assert main(["ping", "--url", f"unix://:pw@{socket}?db=0"]) == 3
+    assert capsys.readouterr().err == (
+        f"sumflow: no Redis answers at {socket}, and make run starts one only for a redis:// "
+        "URL, not unix://.\n"
+    )
