@@ -82,6 +82,10 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
         settings = load_settings(**dict(config))
     configure_root_logging(settings)
     app = Flask(__name__)
+    # Paths are taken as written: werkzeug would answer `/result//x` with an HTML 308 to an
+    # absolute URL built from the Host header. A doubled slash is a 404 naming the path meant,
+    # as a trailing one is (api.errors).
+    app.url_map.merge_slashes = False
     instrumentation.init_app(app)  # first, so that it times every request
     app.config.update(_openapi_config(settings))
     assert isinstance(app.json, DefaultJSONProvider)  # Flask's own: nothing here sets another

@@ -8,6 +8,7 @@ makes sure nothing else (a bug included) leaks a stack trace or an HTML page.
 from __future__ import annotations
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -86,9 +87,11 @@ def _flatten(errors: Any, prefix: str = "") -> list[str]:
 
 
 def _unknown_path_message(path: str) -> str:
-    """A 404 for a URL no route matches: name the path, and the one without its trailing
-    slash when that one exists (werkzeug's strict slashes refuse ``/add/``), else the docs."""
-    stripped = path.rstrip("/")
+    """A 404 for a URL no route matches: name the path, and the one without its trailing or
+    doubled slashes when that one exists (the URL map takes paths as written: see
+    `create_app`), else the docs."""
+    single = re.sub("/{2,}", "/", path)
+    stripped = single.rstrip("/")
     if stripped and stripped != path:
         adapter = current_app.url_map.bind("")
         try:
@@ -98,7 +101,8 @@ def _unknown_path_message(path: str) -> str:
         except HTTPException:
             stripped = ""
         if stripped:
-            return f"No endpoint at {path!r}; did you mean {stripped!r}, without the slash?"
+            what = "the slash" if single == path else "the extra slashes"
+            return f"No endpoint at {path!r}; did you mean {stripped!r}, without {what}?"
     return f"No endpoint at {path!r}; see /docs for the API's endpoints."
 
 

@@ -254,6 +254,26 @@ def test_an_unknown_path_is_named_in_its_404(client: FlaskClient, path: str, hin
     assert hint in response.json["message"]
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "hint"),
+    [
+        ("GET", "/result//x", "did you mean '/result/x', without the extra slashes?"),
+        ("DELETE", "/tasks//x", "did you mean '/tasks/x', without the extra slashes?"),
+        ("GET", "/nowhere//x", "see /docs"),  # no path without them either
+        ("GET", "/result//x/", "did you mean '/result/x', without the extra slashes?"),
+    ],
+)
+def test_a_doubled_slash_is_a_json_404_not_a_redirect(
+    client: FlaskClient, method: str, path: str, hint: str
+) -> None:
+    # werkzeug answered these with an HTML 308 to an absolute URL built from the Host header;
+    # paths are taken as written, as a trailing slash is.
+    response = client.open(path, method=method, headers={"Host": "evil.example"})
+    assert response.status_code == 404
+    assert "Location" not in response.headers
+    assert response.json["message"].startswith(f"No endpoint at {path!r}; {hint}")
+
+
 @pytest.mark.parametrize("body", ["[5, 3]", "null", "5", '"5 + 3"'])
 def test_a_body_that_is_not_an_object_says_so(client: FlaskClient, body: str) -> None:
     response = client.post("/add", data=body, content_type="application/json")
