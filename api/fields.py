@@ -116,9 +116,16 @@ class _PlainQueryNumber(fields.Number):
 
 
 class DecimalQueryNumber(_PlainQueryNumber, fields.Float):
-    """A finite number from a query string (``?wait=0.5``), in plain ASCII decimals only."""
+    """A number from a query string (``?wait=0.5``), in plain ASCII decimals only.
+
+    The pattern refuses ``nan`` and ``inf``. Digits too many for a float read as infinity,
+    which the field's `Range` then refuses with the range in its message (give it one):
+    Float's own refusal said "nan or infinity" of a plain number."""
 
     plain = _PLAIN_DECIMAL
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_nan=True, **kwargs)
 
 
 class IntegerQueryNumber(_PlainQueryNumber, fields.Integer):

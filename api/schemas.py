@@ -222,7 +222,6 @@ MAX_WAIT_SECONDS = 30
 class WaitQuerySchema(Schema):
     wait = DecimalQueryNumber(
         load_default=0,
-        allow_nan=False,
         validate=Range(0, MAX_WAIT_SECONDS),
         metadata={
             "description": "Hold the request up to this many seconds for the result, written "

@@ -50,6 +50,17 @@ def test_out_of_range_still_names_the_range() -> None:
     assert "greater than or equal to 0" in refused.value.messages["wait"][0]  # type: ignore[index]
 
 
+@pytest.mark.parametrize("text", ["9" * 400, "1" + "0" * 5000, "-" + "9" * 400])
+def test_a_number_too_large_for_a_float_is_out_of_range_not_infinity(text: str) -> None:
+    # Plain digits, only too many of them: float() reads them as infinity, and the answer
+    # said "Special numeric values (nan or infinity) are not permitted", of a plain number.
+    with pytest.raises(ValidationError) as refused:
+        WaitQuerySchema().load({"wait": text})
+    assert refused.value.messages == {
+        "wait": ["Must be greater than or equal to 0 and less than or equal to 30."]
+    }
+
+
 @pytest.mark.parametrize("text", ["5_0", "\uff15", "\u0663", " 5", "5.0", "1e1", "0x5"])
 def test_a_run_limit_is_plain_ascii_digits_too(text: str) -> None:
     with pytest.raises(ValidationError) as refused:
