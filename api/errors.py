@@ -26,6 +26,7 @@ from werkzeug.exceptions import (
     UnsupportedMediaType,
 )
 
+from api.access_log import readable_path
 from workflows.redis_client import OUTAGE_ERRORS
 
 __all__ = ["SumflowApi", "abort", "error_body", "register_error_handlers"]
@@ -84,6 +85,12 @@ def _flatten(errors: Any, prefix: str = "") -> list[str]:
             return [f"{prefix}: {text}" if prefix else text]
         return [part for item in errors for part in _flatten(item, prefix)]
     return [f"{prefix}: {errors}" if prefix else str(errors)]
+
+
+def _logged_path() -> str:
+    """The request's path and query for a log line, control characters escaped: a path may
+    hold an encoded line break (``%0A``), which would let a client write a line of its own."""
+    return readable_path(request.environ)
 
 
 def _unknown_path_message(path: str) -> str:
@@ -165,7 +172,7 @@ def register_error_handlers(app: Flask, api: SumflowApi) -> None:
 
     def _unavailable(exc: Exception) -> Any:
         logger.warning(
-            "Redis unavailable while handling %s %s: %s", request.method, request.path, exc
+            "Redis unavailable while handling %s %s: %s", request.method, _logged_path(), exc
         )
         # The cause is in the log line above; the client's next step is the same whatever it
         # was (a refused connection, a timeout, kombu's OperationalError wrapping either).
@@ -197,5 +204,5 @@ def register_error_handlers(app: Flask, api: SumflowApi) -> None:
     def _unexpected(exc: Exception) -> Any:
         if isinstance(exc, HTTPException):
             return api.handle_http_exception(exc)
-        logger.exception("unhandled error in %s %s", request.method, request.path)
+        logger.exception("unhandled error in %s %s", request.method, _logged_path())
         return error_body(500, "Internal error; it has been logged."), 500

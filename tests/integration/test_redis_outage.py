@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import signal
 import threading
@@ -106,6 +107,24 @@ def expect_outage_answers(client: FlaskClient) -> None:
     assert keyed.status_code == 503 and elapsed < PROMPT
     result, elapsed = timed(lambda: client.get("/result/some-id"))
     assert result.status_code == 503 and elapsed < PROMPT
+
+
+def test_the_outage_warning_cannot_be_made_to_forge_a_log_line(
+    build_app: AppBuilder, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The warning names the request's path, and a path may hold an encoded line break: it is
+    written escaped, as the access log writes it, so no client can add a line of its own."""
+    from config.redis_server import free_port
+
+    app = build_app({"redis_url": f"redis://127.0.0.1:{free_port()}/0", "rate_limit": ""})
+    forged = "%0A2026-01-01 00:00:00,000 [1] [ERROR] forged%0D"
+    with caplog.at_level(logging.WARNING, logger="api.errors"):
+        response = app.test_client().get(f"/result/x{forged}?wait=0")
+    assert response.status_code == 503
+    (record,) = caplog.records
+    message = record.getMessage()
+    assert "\n" not in message and "\r" not in message
+    assert "GET /result/x\\n2026-01-01 00:00:00,000 [1] [ERROR] forged\\r?wait=0:" in message
 
 
 def test_outage_gives_503_then_recovers_every_time(
