@@ -22,6 +22,7 @@ from api import (
     tasks,
 )
 from api.auth import init_auth, security_spec
+from api.auth_failures import FailureBudget
 from api.body_limit import init_body_limit
 from api.errors import SumflowApi, register_error_handlers
 from api.openapi import SharedErrorResponses
@@ -92,10 +93,15 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.json.sort_keys = False
     app.extensions[EXTENSION_KEY] = svc = Services.create(settings)
     app.extensions["celery"] = svc.celery
-    # Before any view: who is calling (401 without a valid key), then how often (429), then
-    # a chunked body's real length (413), which the 415 check of register_error_handlers,
-    # registered below, reads.
-    init_auth(app, settings.api_keys)
+    # Before any view: who is calling (401 without a valid key; 429 for an address past its
+    # budget of failed keys), then how often (429), then a chunked body's real length (413),
+    # which the 415 check of register_error_handlers, registered below, reads.
+    failures = (
+        FailureBudget(svc.redis, settings.auth_failure_limit)
+        if settings.api_keys and settings.auth_failure_limit
+        else None
+    )
+    init_auth(app, settings.api_keys, failures)
     init_rate_limit(app, settings.rate_limit, svc.redis)
     init_body_limit(app)
     # One Api per app: it owns this app's OpenAPI document.

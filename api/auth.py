@@ -6,6 +6,9 @@ even their length leaks; several keys may be configured at once, to rotate them 
 downtime. Each request is also given a client identity (`client_identity`): a short hash of
 the key it presented, or its address when the service runs without keys. Rate limits and
 idempotency keys are scoped by it, and no key ever reaches Redis or a log in clear.
+
+Failed keys are budgeted per client address (api/auth_failures.py): past AUTH_FAILURE_LIMIT,
+an address gets 429 whatever it sends, so keys cannot be guessed as fast as the API answers.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any, NoReturn
 
 from flask import Flask, g, request
 
+from api.auth_failures import FailureBudget
 from api.errors import abort
 
 __all__ = [
@@ -79,8 +83,9 @@ def client_identity() -> str:
     return identity
 
 
-def init_auth(app: Flask, api_keys: tuple[str, ...]) -> None:
-    """Require one of ``api_keys`` on every request but `PUBLIC_ENDPOINTS` (none: no auth)."""
+def init_auth(app: Flask, api_keys: tuple[str, ...], failures: FailureBudget | None = None) -> None:
+    """Require one of ``api_keys`` on every request but `PUBLIC_ENDPOINTS` (none: no auth);
+    with ``failures``, count each refusal against its address's budget."""
     if not api_keys:
         return
     digests = tuple(_digest(key) for key in api_keys)
@@ -89,13 +94,19 @@ def init_auth(app: Flask, api_keys: tuple[str, ...]) -> None:
     def _require_api_key() -> None:
         if request.endpoint in PUBLIC_ENDPOINTS:
             return
+        address = request.remote_addr or "unknown"
+        if failures is not None:
+            failures.check(address)  # before the key: a refused address learns nothing of it
         token = _bearer_token()
-        if token is None:
+        presented = _digest(token) if token is not None else None
+        if presented is not None and _match(presented, digests):
+            g.setdefault(_IDENTITY, _key_id(presented))
+            return
+        if failures is not None:
+            failures.fail(address)
+        if presented is None:
             _unauthorized("Authorization: send an API key as 'Authorization: Bearer <key>'.")
-        presented = _digest(token)
-        if not _match(presented, digests):
-            _unauthorized("Authorization: the API key is not valid.", "invalid_token")
-        g.setdefault(_IDENTITY, _key_id(presented))
+        _unauthorized("Authorization: the API key is not valid.", "invalid_token")
 
 
 def security_spec(api_keys: tuple[str, ...]) -> dict[str, Any]:

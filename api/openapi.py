@@ -54,6 +54,7 @@ class SharedErrorResponses(BasePlugin):
     def __init__(self, settings: Settings) -> None:
         self.auth = bool(settings.api_keys)
         self.rate_limited = bool(settings.rate_limit)
+        self.failures_limited = self.auth and bool(settings.auth_failure_limit)
 
     def operation_helper(
         self, path: str | None = None, operations: dict[str, Any] | None = None, **_: Any
@@ -64,6 +65,14 @@ class SharedErrorResponses(BasePlugin):
             for status, response in self._errors(path or "", method, operation):
                 if status not in documented:
                     responses[status] = response
+
+    @property
+    def _unauthorized(self) -> str:
+        description = "No valid API key: send Authorization: Bearer KEY."
+        if self.failures_limited:
+            # /metrics and /retry-policies answer without Redis, but a failure is counted there.
+            description += " A wrong key while Redis is down is 503: it cannot be counted."
+        return description
 
     def _errors(
         self, path: str, method: str, operation: dict[str, Any]
@@ -80,10 +89,16 @@ class SharedErrorResponses(BasePlugin):
                     ),
                 ),
             ]
-        if self.auth and operation.get("security") != []:
-            errors.append(("401", _error("No valid API key: send Authorization: Bearer KEY.")))
+        secured = self.auth and operation.get("security") != []
+        if secured:
+            errors.append(("401", _error(self._unauthorized)))
+        too_many = []  # the reasons for a 429, one sentence each
         if self.rate_limited and method == "post":
-            errors.append(("429", _error("Over RATE_LIMIT for this client.", RETRY_AFTER)))
+            too_many.append("Over RATE_LIMIT for this client.")
+        if secured and self.failures_limited:
+            too_many.append("Too many failed API keys from its address (AUTH_FAILURE_LIMIT).")
+        if too_many:
+            errors.append(("429", _error(" ".join(too_many), RETRY_AFTER)))
         if path not in WITHOUT_REDIS:
             errors.append(("503", _error("Redis does not answer.", RETRY_AFTER)))
         return errors

@@ -27,7 +27,7 @@ from limits import parse_many
 
 from api.auth import client_identity
 from api.errors import error_body
-from api.rate_limit_counter import Count, FixedWindowCounter
+from api.rate_limit_counter import KEY_PREFIX, Count, FixedWindowCounter
 from workflows.broker import PublishGate
 from workflows.redis_client import REDIS_ERRORS
 
@@ -42,8 +42,6 @@ __all__ = [
 
 #: Methods that submit work, and so count against RATE_LIMIT.
 LIMITED_METHODS = frozenset({"POST"})
-
-KEY_PREFIX = "sumflow:ratelimit"
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,11 @@ from limits import RateLimitItem
 
 from workflows.broker import PublishGate
 
-__all__ = ["FixedWindowCounter", "Window", "window_of"]
+__all__ = ["KEY_PREFIX", "FixedWindowCounter", "Window", "window_of"]
+
+#: Where every counter lives: submissions per client identity (api/rate_limit.py) and failed
+#: API keys per address (api/auth_failures.py), each identity kind with a name of its own.
+KEY_PREFIX = "sumflow:ratelimit"
 
 #: For ARGV[1] = n limits: increments the counters KEYS[1..n]; one just created gets ARGV[1+i]
 #: seconds to live; ARGV[1+n+i] is limit i's amount. Given a queue KEYS[n+1] and a message

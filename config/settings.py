@@ -107,6 +107,10 @@ class Settings:
     # Submissions (POST) allowed per API key, or per client address without keys, in the
     # syntax of the `limits` library ("100/second", "10/second;1000/hour"); "" disables.
     rate_limit: str = "100/second"
+    # With API_KEYS set: requests with a missing or wrong key allowed per client address (the
+    # TCP peer: behind a proxy, the proxy's) in the same syntax; past it every request from
+    # that address but /health and the docs gets 429 until the window ends. "" disables.
+    auth_failure_limit: str = "20/minute"
 
     # --- Operations.
     log_format: str = "text"  # "json": one JSON object per log line, for a log pipeline
@@ -242,14 +246,15 @@ def _validated(settings: Settings) -> Settings:
         raise ConfigError("API_KEYS must be printable ASCII, which is all a header carries")
     if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
         raise ConfigError("TLS_CERT_FILE and TLS_KEY_FILE must be set together")
-    if settings.rate_limit:
-        try:
-            parse_many(settings.rate_limit)
-        except ValueError:
-            raise ConfigError(
-                f"RATE_LIMIT must look like '100/second' or '10/second;1000/hour', "
-                f"got {settings.rate_limit!r}"
-            ) from None
+    for name, limit, example in (
+        ("RATE_LIMIT", settings.rate_limit, "'100/second' or '10/second;1000/hour'"),
+        ("AUTH_FAILURE_LIMIT", settings.auth_failure_limit, "'20/minute' or '5/second;100/hour'"),
+    ):
+        if limit:
+            try:
+                parse_many(limit)
+            except ValueError:
+                raise ConfigError(f"{name} must look like {example}, got {limit!r}") from None
     if settings.worker_pool not in WORKER_POOLS:
         raise ConfigError(
             f"WORKER_POOL must be one of {', '.join(WORKER_POOLS)}, got {settings.worker_pool!r}"
@@ -319,6 +324,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         tls_cert_file=_env_optional(env, "TLS_CERT_FILE"),
         tls_key_file=_env_optional(env, "TLS_KEY_FILE"),
         rate_limit=_env_disableable(env, "RATE_LIMIT", d.rate_limit),
+        auth_failure_limit=_env_disableable(env, "AUTH_FAILURE_LIMIT", d.auth_failure_limit),
         log_format=_env_str(env, "LOG_FORMAT", d.log_format).lower(),
         log_level=_env_str(env, "LOG_LEVEL", d.log_level).upper(),
         prometheus_multiproc_dir=_env_str(

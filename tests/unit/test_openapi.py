@@ -20,7 +20,8 @@ def statuses(doc: dict[str, Any], method: str, path: str) -> set[str]:
 
 
 def test_a_submission_documents_every_answer_it_can_get() -> None:
-    doc = document(api_keys=("k1",), rate_limit="10/second")
+    # Without AUTH_FAILURE_LIMIT, so that reads answer no 429 (see the test below).
+    doc = document(api_keys=("k1",), rate_limit="10/second", auth_failure_limit="")
     responses = doc["paths"]["/add"]["post"]["responses"]
     assert {"400", "401", "413", "415", "429", "503"} <= set(responses)
     error = {"$ref": "#/components/schemas/Error"}
@@ -37,6 +38,25 @@ def test_a_submission_documents_every_answer_it_can_get() -> None:
     assert not statuses(doc, "get", "/result/{task_id}") & {"400", "413", "415", "429"}
     assert "503" not in statuses(doc, "get", "/metrics")
     assert statuses(doc, "patch", "/schedules/{name}") >= {"400", "413", "415", "503"}
+
+
+def test_every_operation_behind_a_key_documents_the_429_of_failed_keys() -> None:
+    doc = document(api_keys=("k1",), rate_limit="10/second", auth_failure_limit="20/minute")
+    reads = doc["paths"]["/result/{task_id}"]["get"]["responses"]
+    assert reads["429"]["description"] == (
+        "Too many failed API keys from its address (AUTH_FAILURE_LIMIT)."
+    )
+    assert "Retry-After" in reads["429"]["headers"]
+    submissions = doc["paths"]["/add"]["post"]["responses"]
+    assert submissions["429"]["description"] == (
+        "Over RATE_LIMIT for this client. "
+        "Too many failed API keys from its address (AUTH_FAILURE_LIMIT)."
+    )
+    # A wrong key is counted, in Redis, even where the answer needs no Redis.
+    assert "503: it cannot be counted" in reads["401"]["description"]
+    assert "429" not in doc["paths"]["/health"]["get"]["responses"]
+    # Without keys there is nothing to fail.
+    assert "429" not in document(rate_limit="")["paths"]["/queues"]["get"]["responses"]
 
 
 def test_without_keys_or_limits_there_is_no_401_or_429() -> None:

@@ -88,6 +88,7 @@ def test_every_client_of_a_rediss_url_speaks_tls() -> None:
     [
         ({"REDIS_SSL_CERT_REQS": "maybe"}, "REDIS_SSL_CERT_REQS must be one of"),
         ({"RATE_LIMIT": "lots"}, "RATE_LIMIT must look like"),
+        ({"AUTH_FAILURE_LIMIT": "20"}, "AUTH_FAILURE_LIMIT must look like '20/minute'"),
         ({"TLS_CERT_FILE": "/etc/cert.pem"}, "TLS_CERT_FILE and TLS_KEY_FILE must be set together"),
         ({"API_KEYS": "good,bad key"}, "API_KEYS must be comma-separated keys without spaces"),
         ({"API_KEYS": "good,cl\u00e9"}, "API_KEYS must be printable ASCII"),
@@ -106,6 +107,17 @@ def test_bad_protection_settings_are_refused_by_name(env: dict[str, str], messag
 def test_rate_limit_is_on_by_default_and_can_be_turned_off(raw: str | None, expected: str) -> None:
     env = {} if raw is None else {"RATE_LIMIT": raw}
     assert load_settings(env).rate_limit == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(None, "20/minute"), ("", ""), ("off", ""), (" 5/second;100/hour ", "5/second;100/hour")],
+)
+def test_auth_failure_limit_is_on_by_default_and_can_be_turned_off(
+    raw: str | None, expected: str
+) -> None:
+    env = {} if raw is None else {"AUTH_FAILURE_LIMIT": raw}
+    assert load_settings(env).auth_failure_limit == expected
 
 
 def test_the_local_redis_keeps_its_data_and_never_evicts(tmp_path: Path) -> None:
