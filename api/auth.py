@@ -9,12 +9,16 @@ idempotency keys are scoped by it, and no key ever reaches Redis or a log in cle
 
 Failed keys are budgeted per client address (api/auth_failures.py): past AUTH_FAILURE_LIMIT,
 an address gets 429 whatever it sends, so keys cannot be guessed as fast as the API answers.
+A key shorter than `MIN_KEY_LENGTH` is named in a warning at start, by its place in API_KEYS,
+never by itself: it works (a refusal would stop deployments that worked until now), but a
+budget of failures does not make a 4-character key safe.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from typing import Any, NoReturn
 
 from flask import Flask, g, request
@@ -23,6 +27,7 @@ from api.auth_failures import FailureBudget
 from api.errors import abort
 
 __all__ = [
+    "MIN_KEY_LENGTH",
     "PUBLIC_ENDPOINTS",
     "SECURITY_SCHEME",
     "client_identity",
@@ -39,6 +44,12 @@ PUBLIC_ENDPOINTS = frozenset(
         "swagger-ui-assets.static",
     }
 )
+
+#: Keys shorter than this are warned about at start: 16 characters drawn at random from the
+#: 64 of base64url are 96 bits, beyond any guessing; a word or a short code is not.
+MIN_KEY_LENGTH = 16
+
+logger = logging.getLogger(__name__)
 
 #: The OpenAPI name of the security scheme.
 SECURITY_SCHEME = "bearerAuth"
@@ -83,11 +94,26 @@ def client_identity() -> str:
     return identity
 
 
+def _warn_of_short_keys(api_keys: tuple[str, ...]) -> None:
+    for place, key in enumerate(api_keys, start=1):
+        if len(key) < MIN_KEY_LENGTH:
+            logger.warning(
+                "API_KEYS: key %d of %d is %d characters long, short enough to be guessed: use "
+                "keys of at least %d random characters, such as those of `python -c 'import "
+                "secrets; print(secrets.token_urlsafe(32))'`.",
+                place,
+                len(api_keys),
+                len(key),
+                MIN_KEY_LENGTH,
+            )
+
+
 def init_auth(app: Flask, api_keys: tuple[str, ...], failures: FailureBudget | None = None) -> None:
     """Require one of ``api_keys`` on every request but `PUBLIC_ENDPOINTS` (none: no auth);
     with ``failures``, count each refusal against its address's budget."""
     if not api_keys:
         return
+    _warn_of_short_keys(api_keys)
     digests = tuple(_digest(key) for key in api_keys)
 
     @app.before_request
