@@ -28,6 +28,7 @@ from api.errors import SumflowApi, register_error_handlers
 from api.openapi import SharedErrorResponses
 from api.rate_limit import init_rate_limit
 from api.schemas import RetryPolicySchema
+from api.security_headers import init_security_headers
 from api.services import EXTENSION_KEY, Services
 from config import Settings, load_settings
 from config.logging_config import configure_root_logging
@@ -88,6 +89,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     # as a trailing one is (api.errors).
     app.url_map.merge_slashes = False
     instrumentation.init_app(app)  # first, so that it times every request
+    init_security_headers(app)  # early: its after_request hook sees every answer, replaced or not
     app.config.update(_openapi_config(settings))
     assert isinstance(app.json, DefaultJSONProvider)  # Flask's own: nothing here sets another
     app.json.sort_keys = False
