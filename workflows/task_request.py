@@ -4,7 +4,8 @@ A run the worker stops because it lost Redis is announced (RETRY, `RunCancelled`
 worker has reconnected, not while Redis is away (`TaskRequest._announce_cancelled`).
 
 A chord member whose pool process died just after it stored SUCCESS still counts towards
-its chord.
+its chord, and its chord's callback is sent even if that process died sending it
+(`workflows.chord_claims`).
 
 A task's end is two steps in the pool process: store the result, then count the member
 towards its chord (``Backend.mark_as_done``). When the process is killed between the two (the
@@ -27,6 +28,7 @@ from celery.utils.log import get_logger
 from celery.worker.request import Request, task_ready
 
 from workflows.backend import CANCELLED_MESSAGE, RunCancelled
+from workflows.chord_claims import recount_when_claim_lapses
 from workflows.redis_client import REDIS_ERRORS
 from workflows.requeue import note_cancelled
 
@@ -95,3 +97,5 @@ class TaskRequest(Request):
             self.id,
         )
         backend.on_chord_part_return(self._context, states.SUCCESS, meta["result"])
+        # It may have died after claiming the callback's dispatch (workflows.chord_claims).
+        recount_when_claim_lapses(backend, self._context, meta["result"])

@@ -22,7 +22,12 @@ from flask import Flask
 
 from config.redis_server import RedisServer
 from tests.conftest import Sums
-from tests.crashing_tasks import CRASHING_TASKS, KILL_OWN_PROCESS, STORE_THEN_DIE
+from tests.crashing_tasks import (
+    ADD_THEN_DIE_SENDING_CALLBACK,
+    CRASHING_TASKS,
+    KILL_OWN_PROCESS,
+    STORE_THEN_DIE,
+)
 from tests.support import AppBuilder, Service, eventually, wait_for_worker
 from workflows.canvas_tasks import SUM_ALL_TASK
 from workflows.deliveries import deliveries_key
@@ -263,6 +268,36 @@ def test_a_chord_member_killed_after_storing_its_sum_still_counts_towards_the_ch
     assert "succeeded before the worker was lost" in worker.log()
     # Not run twice: the member's process died once, and its message was acknowledged.
     assert worker.log().count("exited with 'signal 9 (SIGKILL)'") == 1
+    eventually(lambda: unacked(fault_app) == 0, what="every message to be acknowledged")
+
+    for member in sent.parent.results:
+        celery.backend.result_consumer.cancel_for(member.id)
+
+
+def test_a_chord_member_killed_as_it_sends_the_callback_still_gets_it_sent(
+    fault_app: Flask, spawn: Callable[..., Service]
+) -> None:
+    """The member that completes a chord claims the callback's dispatch (Celery 5.7 keeps the
+    claim a few seconds) and then publishes it. A pool process killed in between left a claim
+    that lapsed with no one to publish, and the callback PENDING for ever: its member had
+    stored SUCCESS, so it was acknowledged, not run again."""
+    worker = spawn(delay=0, concurrency=1)
+    celery = fault_app.extensions["celery"]
+    header = [
+        celery.signature(ADD_TASK, (1, 1)),
+        celery.signature(ADD_THEN_DIE_SENDING_CALLBACK, (40, 0)),
+    ]
+    sent = chord(header, celery.signature(SUM_ALL_TASK)).apply_async(queue="default")
+
+    meta = eventually(
+        lambda: (m := celery.backend.get_task_meta(sent.id))["status"] != "PENDING" and m,
+        timeout=30,
+        what="the chord's callback to run",
+    )
+    assert (meta["status"], meta["result"]) == ("SUCCESS", 42)
+    # The process died once, in the publish, and the callback ran once.
+    assert worker.log().count("exited with 'signal 9 (SIGKILL)'") == 1
+    assert worker.log().count(f"sumflow.sum_all[{sent.id}] succeeded") == 1
     eventually(lambda: unacked(fault_app) == 0, what="every message to be acknowledged")
 
     for member in sent.parent.results:
