@@ -99,6 +99,12 @@ def unacked(app: Flask) -> int:
     return int(app.extensions["sumflow"].redis.hlen("unacked"))
 
 
+def held(app: Flask) -> set[str]:
+    """The task ids of those messages (each kept as ``[message, exchange, routing key]``)."""
+    kept = app.extensions["sumflow"].redis.hvals("unacked")
+    return {json.loads(entry)[0]["headers"]["id"] for entry in kept}
+
+
 def test_a_pool_process_killed_mid_task_is_redelivered_and_succeeds(
     sums: Sums, spawn: Callable[..., Service]
 ) -> None:
@@ -325,6 +331,50 @@ def test_a_worker_killed_mid_task_loses_nothing(
             "status": "SUCCESS",
             "result": total,
         }
+    eventually(lambda: unacked(fault_app) == 0, what="every message to be acknowledged")
+
+
+def test_workflows_under_way_when_their_worker_is_killed_end_right_each_step_run_once(
+    fault_app: Flask, sums: Sums, spawn: Callable[..., Service]
+) -> None:
+    """A chain's middle step running, a chord with members done and members running, and an
+    add waiting out its retry's backoff, when the whole worker dies: each comes back after
+    the visibility timeout and ends with its sum, nothing run to its end twice."""
+    client = fault_app.test_client()
+    first = spawn(delay=1, concurrency=4)  # a process free for the retry as it waits
+    chain = client.post("/chains", json={"numbers": [1, 2, 3, 4]}).json
+    backoff = VISIBILITY_TIMEOUT / 2  # the most allowed: due long after the chain goes on
+    policy = {"max_retries": 1, "backoff": backoff, "backoff_max": backoff, "jitter": False}
+    retried = sums.submit(20, 22, fail_times=1, retry_policy=policy)
+    pairs = [[n, 10 * n] for n in range(3)]
+    chord = client.post("/chords", json={"pairs": pairs}).json
+    eventually(
+        lambda: (
+            sums.result(chain["task_ids"][1])["status"] == "STARTED"
+            and sums.result(retried)["status"] == "RETRY"
+        ),
+        timeout=20,
+        what="the chain's second step to run while the add waits to retry",
+    )
+
+    first.kill()
+    assert {retried, chain["task_ids"][1]} <= held(fault_app)  # the retry waits in the worker
+    assert 0 < client.get(f"/groups/{chord['group_id']}").json["completed"] < len(pairs)
+
+    second = spawn(delay=0.1, concurrency=3)
+    wait = VISIBILITY_TIMEOUT + 15
+    assert sums.finished(chain["task_id"], wait=wait) == {"status": "SUCCESS", "result": 10}
+    assert [sums.result(t)["result"] for t in chain["task_ids"]] == [3, 6, 10]
+    total = sum(a + b for a, b in pairs)
+    assert sums.finished(chord["task_id"], wait=wait) == {"status": "SUCCESS", "result": total}
+    group = client.get(f"/groups/{chord['group_id']}").json
+    assert (group["status"], group["results"]) == ("SUCCESS", [a + b for a, b in pairs])
+    assert sums.finished(retried, wait=wait) == {"status": "SUCCESS", "result": 42}
+
+    logs = first.log() + second.log()
+    ids = [retried, *chain["task_ids"], *chord["task_ids"], chord["task_id"]]
+    assert {t: logs.count(f"[{t}] succeeded") for t in ids} == dict.fromkeys(ids, 1)
+    assert logs.count(f"sumflow.add[{retried}] retry:") == 1  # the retry was not retried
     eventually(lambda: unacked(fault_app) == 0, what="every message to be acknowledged")
 
 
