@@ -12,7 +12,10 @@ PENDING for ever.
 So after counting such a member, the worker looks at the claim: held by another, it counts the
 member again when the claim lapses. Celery counts a member once per task id, so that count
 only claims and sends: if the holder was alive and sent the callback, the chord is done and
-it does nothing; if it died, this sends the callback.
+it does nothing; if it died, this sends the callback. A holder that died after sending it,
+before marking the chord done, leaves a callback that has run, or started, by then: it is
+not sent again. One still waiting in a long queue is sent a second time, and runs twice
+with the same total (at-least-once, as for any task).
 """
 
 from __future__ import annotations
@@ -20,14 +23,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from celery import states
+from celery import maybe_signature, states
 from celery.exceptions import BackendError
 from celery.utils.log import get_logger
 from kombu.asynchronous import get_event_loop
 
 from workflows.redis_client import REDIS_ERRORS
 
-__all__ = ["DONE", "claim_left", "recount_when_claim_lapses"]
+__all__ = ["DONE", "callback_stored", "claim_left", "recount_when_claim_lapses"]
 
 logger = get_logger(__name__)
 
@@ -47,6 +50,12 @@ def claim_left(backend: Any, group_id: str) -> float | None:
     if claim is None or claim == DONE:
         return None
     return max(int(ttl_ms), 0) / 1000
+
+
+def callback_stored(backend: Any, request: Any) -> bool:
+    """Whether the chord's callback has a state stored: it was sent, and has started."""
+    callback_id = maybe_signature(request.chord, app=backend.app).id
+    return bool(backend.client.exists(backend.get_key_for_task(callback_id)))
 
 
 def recount_when_claim_lapses(
@@ -77,6 +86,8 @@ def recount_when_claim_lapses(
 
     def recount() -> None:
         try:
+            if callback_stored(backend, request):
+                return  # the claimant sent it before it died
             backend.on_chord_part_return(request, states.SUCCESS, result)
             recount_when_claim_lapses(backend, request, result, call_later)
         except (*REDIS_ERRORS, BackendError) as error:  # in the event loop: never raise
