@@ -153,8 +153,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "beat_scheduler": "redbeat.RedBeatScheduler",
         "redbeat_lock_timeout": settings.beat_lock_timeout_seconds,
         "beat_max_loop_interval": 1,
-        # Loaded by worker and beat at start: the beat records each scheduled run it sends.
-        "imports": ("schedules.beat",),
+        # Loaded by worker and beat at start: the beat records each scheduled run it sends,
+        # and the worker drops a run whose schedule was deleted since it was sent.
+        "imports": ("schedules.beat", "schedules.stale_runs"),
     }
     # rediss://: the same TLS options for the broker, the result backend and RedBeat (which
     # would otherwise fall back to broker_use_ssl, and the backend refuses to start without).

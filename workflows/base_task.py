@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from celery import Task, states
@@ -16,13 +17,19 @@ from workflows.redis_client import REDIS_ERRORS
 from workflows.registry import REVOKED_KEY
 from workflows.retry import RetriesExhausted, TransientError, resolve_policy, retry_delay
 
-__all__ = ["REVOKE_REASON", "SumflowTask"]
+__all__ = ["REVOKE_REASON", "START_CHECKS", "StartCheck", "SumflowTask"]
 
 #: What a revoke stores, in Celery's own words: a worker that holds the message marks it
 #: revoked again when it comes to run it, and the answer must not change under the client.
 REVOKE_REASON = "revoked"
 
 logger = get_task_logger(__name__)
+
+#: A check a task passes before it starts: the reason it must not run (it ends REVOKED with
+#: it), or None. Layers above this one register theirs in `START_CHECKS` when Celery imports
+#: them (``imports``): `schedules.stale_runs` drops a run whose schedule was deleted.
+StartCheck = Callable[["SumflowTask"], str | None]
+START_CHECKS: list[StartCheck] = []
 
 
 class SumflowTask(Task):
@@ -36,8 +43,13 @@ class SumflowTask(Task):
     Request = "workflows.task_request:TaskRequest"
 
     def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
-        """Skip a task revoked in Redis; fail one delivered too often (workflows.deliveries)."""
+        """Skip a task revoked in Redis, or one a start check refuses; fail one delivered too
+        often (workflows.deliveries)."""
         self._skip_if_revoked(task_id)
+        for check in START_CHECKS:
+            reason = check(self)
+            if reason:
+                self._skip(task_id, reason)
         if (self.request.delivery_info or {}).get("redelivered"):
             self._check_deliveries(task_id)
 
@@ -54,10 +66,14 @@ class SumflowTask(Task):
             logger.warning("could not check revokes for %s: %s", task_id, exc)
             return
         if expires_at is not None and expires_at > time.time():
-            self.backend.mark_as_revoked(task_id, REVOKE_REASON, request=self.request)
-            # Celery sends no task_revoked for a task we skip here: count it ourselves.
-            record_outcome(self, self.request, states.REVOKED)
-            raise Ignore()
+            self._skip(task_id, REVOKE_REASON)
+
+    def _skip(self, task_id: str, reason: str) -> None:
+        """End the task REVOKED with ``reason``, unrun."""
+        self.backend.mark_as_revoked(task_id, reason, request=self.request)
+        # Celery sends no task_revoked for a task we skip here: count it ourselves.
+        record_outcome(self, self.request, states.REVOKED)
+        raise Ignore()
 
     def _check_deliveries(self, task_id: str) -> None:
         """Fail a redelivered task past MAX_DELIVERIES, so a message that kills its worker

@@ -201,3 +201,45 @@ def test_runs_left_waiting_past_expires_after_expire_unrun(
         assert f"sumflow.add[{run['task_id']}] succeeded" not in log
     for run in patient:
         assert f"sumflow.add[{run['task_id']}] succeeded" in log
+
+
+def test_runs_still_waiting_when_their_schedule_is_deleted_never_run(
+    client: FlaskClient,
+    schedules: Schedules,
+    beat: Service,
+    start_worker: Callable[..., Service],
+) -> None:
+    """DELETE: "it never runs again". Runs already sent, waiting for a worker (down, or none
+    on that queue), used to run all the same once one came: an hour's outage under an
+    every-second schedule left 3,600 adds to run for a schedule that no longer existed,
+    with no history left to show them."""
+    schedules.create("gone", a=1, b=1, every=1, queue="priority")  # no worker there yet
+    eventually(lambda: len(schedules.runs("gone")) >= 2, timeout=15, what="two runs waiting")
+    waiting = [run["task_id"] for run in schedules.runs("gone")]
+    schedules.delete("gone")
+    schedules.names.remove("gone")
+
+    # A new schedule under the same name is another schedule: its runs run, the old ones not.
+    schedules.create("gone", a=2, b=2, every=1, queue="priority")
+    eventually(lambda: len(schedules.runs("gone")) >= 1, timeout=15, what="a run of the new one")
+    schedules.patch("gone", enabled=False)  # its runs already sent still run (README)
+    with beat_ticks(schedules, beat) as ticks:
+        ticks(1)  # a run the beat had loaded before the PATCH is out
+    new = [run["task_id"] for run in schedules.runs("gone")]
+
+    worker = start_worker(("priority",))
+    eventually(
+        lambda: (
+            {r["status"] for r in schedules.runs("gone")} == {"SUCCESS"}
+            and all(client.get(f"/result/{i}").json["status"] == "REVOKED" for i in waiting)
+        ),
+        timeout=30,
+        what="the new schedule's runs to succeed and the old ones to be dropped",
+    )
+    assert [(r["task_id"], r["result"]) for r in schedules.runs("gone")] == [(i, 4) for i in new]
+    for task_id in waiting:
+        assert client.get(f"/result/{task_id}").json == {
+            "status": "REVOKED",
+            "result": "TaskRevokedError: not run: its schedule 'gone' was deleted",
+        }
+        assert f"sumflow.add[{task_id}] succeeded" not in worker.log()

@@ -11,6 +11,7 @@ from config import load_settings
 from config.celery_config import celery_config
 from config.settings import ConfigError
 from schedules.model import InvalidName, ScheduleSpec, check_name
+from schedules.stale_runs import schedule_id_of
 from schedules.store import changed
 from schedules.timing import (
     Cron,
@@ -132,6 +133,7 @@ def test_beat_settings_let_changes_take_effect_within_a_second() -> None:
     assert conf["redbeat_key_prefix"] == "sumflow:redbeat:"
     assert conf["redbeat_lock_timeout"] == 10
     assert "schedules.beat" in conf["imports"]  # the beat records runs
+    assert "schedules.stale_runs" in conf["imports"]  # the worker drops a deleted one's
     assert (
         celery_config(load_settings({"BEAT_LOCK_TIMEOUT_SECONDS": "4"}))["redbeat_lock_timeout"]
         == 4
@@ -158,3 +160,24 @@ def test_changes_apply_to_the_spec_and_its_options() -> None:
     assert changed(spec, {}) == spec
     with pytest.raises(TypeError, match="cannot change name"):
         changed(spec, {"name": "t"})
+
+
+@pytest.mark.parametrize(
+    ("definition", "schedule_id"),
+    [
+        ('{"options": {"headers": {"sumflow_schedule_id": "abc"}}}', "abc"),
+        (b'{"options": {"headers": {"sumflow_schedule_id": "abc"}}}', "abc"),
+        ('{"options": {"headers": {"sumflow_schedule": "x"}}}', ""),  # an older sumflow's
+        ('{"options": {"headers": {"sumflow_schedule_id": 5}}}', ""),
+        ('{"options": {"headers": []}}', ""),
+        ('{"options": null}', ""),
+        ("[]", ""),
+        ("not json", ""),
+    ],
+)
+def test_a_runs_schedule_is_told_by_the_entrys_creation_id(
+    definition: str | bytes, schedule_id: str
+) -> None:
+    """What the worker compares with a run's id header before it runs it (a run of a deleted
+    or re-created schedule is dropped); anything sumflow did not write has no id."""
+    assert schedule_id_of(definition) == schedule_id
