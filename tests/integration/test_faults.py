@@ -13,11 +13,13 @@ import os
 import re
 import signal
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from celery import chord
+from celery import Celery, chord, states
+from celery.result import AsyncResult
 from flask import Flask
 
 from config.redis_server import RedisServer
@@ -231,6 +233,29 @@ def test_a_task_that_kills_its_worker_every_time_fails_after_max_deliveries(
     assert redis.exists(deliveries_key(added)) == 0
 
 
+@contextmanager
+def members_unsubscribed(celery: Celery, sent: AsyncResult) -> Iterator[None]:
+    """Celery's in-process chord keeps its members subscribed for as long as the app lives,
+    which outlasts this test's Redis: unsubscribe when the test ends, passed or failed, or
+    collecting them later would block another test for 20 s of reconnects and fail it."""
+    try:
+        yield
+    finally:
+        for member in sent.parent.results:
+            celery.backend.result_consumer.cancel_for(member.id)
+
+
+def callback_end(celery: Celery, callback_id: str, timeout: float) -> dict[str, Any]:
+    """The chord callback's meta once it has ended (SUCCESS or FAILURE), not while it runs."""
+    return eventually(
+        lambda: (
+            (m := celery.backend.get_task_meta(callback_id))["status"] in states.READY_STATES and m
+        ),
+        timeout=timeout,
+        what="the chord's callback to end",
+    )
+
+
 def test_a_chord_whose_member_keeps_killing_its_worker_fails(
     fault_app: Flask, spawn: Callable[..., Service]
 ) -> None:
@@ -238,21 +263,12 @@ def test_a_chord_whose_member_keeps_killing_its_worker_fails(
     celery = fault_app.extensions["celery"]
     header = [celery.signature(KILL_OWN_PROCESS), celery.signature(ADD_TASK, (1, 2))]
     sent = chord(header, celery.signature(SUM_ALL_TASK)).apply_async(queue="default")
-    callback_id = sent.id
 
-    # The member's give-up reaches the callback, which fails instead of waiting forever.
-    meta = eventually(
-        lambda: (m := celery.backend.get_task_meta(callback_id))["status"] == "FAILURE" and m,
-        timeout=30,
-        what="the chord's callback to fail",
-    )
-    assert "raised DeliveriesExhausted('gave up after 2 deliveries" in str(meta["result"])
-
-    # Celery's in-process chord keeps its members subscribed for as long as the app lives,
-    # which outlasts this test's Redis; unsubscribe now, or collecting them later would
-    # block another test for 20 s of reconnects.
-    for member in sent.parent.results:
-        celery.backend.result_consumer.cancel_for(member.id)
+    with members_unsubscribed(celery, sent):
+        # The member's give-up reaches the callback, which fails instead of waiting forever.
+        meta = callback_end(celery, sent.id, timeout=30)
+        assert meta["status"] == "FAILURE"
+        assert "raised DeliveriesExhausted('gave up after 2 deliveries" in str(meta["result"])
 
 
 def test_a_chord_member_killed_after_storing_its_sum_still_counts_towards_the_chord(
@@ -265,19 +281,13 @@ def test_a_chord_member_killed_after_storing_its_sum_still_counts_towards_the_ch
     header = [celery.signature(STORE_THEN_DIE, (40,)), celery.signature(ADD_TASK, (1, 1))]
     sent = chord(header, celery.signature(SUM_ALL_TASK)).apply_async(queue="default")
 
-    meta = eventually(
-        lambda: (m := celery.backend.get_task_meta(sent.id))["status"] != "PENDING" and m,
-        timeout=20,
-        what="the chord's callback to run",
-    )
-    assert (meta["status"], meta["result"]) == ("SUCCESS", 42)
-    assert "succeeded before the worker was lost" in worker.log()
-    # Not run twice: the member's process died once, and its message was acknowledged.
-    assert worker.log().count("exited with 'signal 9 (SIGKILL)'") == 1
-    eventually(lambda: unacked(fault_app) == 0, what="every message to be acknowledged")
-
-    for member in sent.parent.results:
-        celery.backend.result_consumer.cancel_for(member.id)
+    with members_unsubscribed(celery, sent):
+        meta = callback_end(celery, sent.id, timeout=20)
+        assert (meta["status"], meta["result"]) == ("SUCCESS", 42)
+        assert "succeeded before the worker was lost" in worker.log()
+        # Not run twice: the member's process died once, and its message was acknowledged.
+        assert worker.log().count("exited with 'signal 9 (SIGKILL)'") == 1
+        eventually(lambda: unacked(fault_app) == 0, what="every message to be acknowledged")
 
 
 def test_a_chord_member_killed_as_it_sends_the_callback_still_gets_it_sent(
@@ -295,19 +305,13 @@ def test_a_chord_member_killed_as_it_sends_the_callback_still_gets_it_sent(
     ]
     sent = chord(header, celery.signature(SUM_ALL_TASK)).apply_async(queue="default")
 
-    meta = eventually(
-        lambda: (m := celery.backend.get_task_meta(sent.id))["status"] != "PENDING" and m,
-        timeout=30,
-        what="the chord's callback to run",
-    )
-    assert (meta["status"], meta["result"]) == ("SUCCESS", 42)
-    # The process died once, in the publish, and the callback ran once.
-    assert worker.log().count("exited with 'signal 9 (SIGKILL)'") == 1
-    assert worker.log().count(f"sumflow.sum_all[{sent.id}] succeeded") == 1
-    eventually(lambda: unacked(fault_app) == 0, what="every message to be acknowledged")
-
-    for member in sent.parent.results:
-        celery.backend.result_consumer.cancel_for(member.id)
+    with members_unsubscribed(celery, sent):
+        meta = callback_end(celery, sent.id, timeout=30)
+        assert (meta["status"], meta["result"]) == ("SUCCESS", 42)
+        # The process died once, in the publish, and the callback ran once.
+        assert worker.log().count("exited with 'signal 9 (SIGKILL)'") == 1
+        assert worker.log().count(f"sumflow.sum_all[{sent.id}] succeeded") == 1
+        eventually(lambda: unacked(fault_app) == 0, what="every message to be acknowledged")
 
 
 def test_a_worker_killed_mid_task_loses_nothing(
