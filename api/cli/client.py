@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from api.cli.errors import ApiRefused, ApiUnavailable
 
-__all__ = ["DEFAULT_URL", "ApiClient", "error_message"]
+__all__ = ["DEFAULT_URL", "ApiClient", "error_message", "path_segment"]
 
 DEFAULT_URL = "http://127.0.0.1:5000"
 USER_AGENT = "sumflow-cli"
+
+
+def path_segment(value: str) -> str:
+    """``value`` as one URL path segment. Every reserved character is escaped, so that a task
+    id such as ``../schedules/x`` cannot reach another endpoint (``revoke`` deleted that
+    schedule); ``.`` and ``..``, which a URL resolves away, have their dots escaped too."""
+    segment = quote(value, safe="")
+    return segment.replace(".", "%2E") if segment in (".", "..") else segment
 
 
 def error_message(response: httpx.Response) -> str:

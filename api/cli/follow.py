@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from api.cli.client import ApiClient
+from api.cli.client import ApiClient, path_segment
 from api.cli.outputs import group_progress
 
 __all__ = ["LONG_POLL_SECONDS", "READY_STATES", "follow_group", "retry_after", "wait_for_task"]
@@ -29,7 +29,10 @@ def wait_for_task(
     once with ``Retry-After``, and is asked again only after that pause."""
     while True:
         body, headers = client.exchange(
-            "GET", f"/result/{task_id}", params={"wait": LONG_POLL_SECONDS}, hold=LONG_POLL_SECONDS
+            "GET",
+            f"/result/{path_segment(task_id)}",
+            params={"wait": LONG_POLL_SECONDS},
+            hold=LONG_POLL_SECONDS,
         )
         if body.get("status") in READY_STATES:
             return body
@@ -58,7 +61,7 @@ def follow_group(
 ) -> dict[str, Any]:
     """Poll ``GET /groups/<id>`` every ``interval`` s until every pair is settled."""
     while True:
-        body = client.get(f"/groups/{group_id}")
+        body = client.get(f"/groups/{path_segment(group_id)}")
         done, total = group_progress(body)
         on_progress(done, total, int(body.get("failed") or 0))
         if done >= total:

@@ -15,7 +15,9 @@ __all__ = [
     "EXPIRES_AFTER",
     "NUMBER",
     "NUMBERS_SETTINGS",
+    "PATH_PART",
     "NumberType",
+    "PathPart",
     "Seconds",
     "task_option_changes",
     "task_option_flags",
@@ -42,6 +44,21 @@ class NumberType(click.ParamType):
 
 
 NUMBER = NumberType()
+
+
+class PathPart(click.ParamType):
+    """A task id or schedule name, sent as a path segment: empty, it would name the
+    collection (``/result/``) and earn a puzzling "No endpoint"."""
+
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not str(value).strip():
+            self.fail("must not be empty (or only spaces).", param, ctx)
+        return value
+
+
+PATH_PART = PathPart()
 
 
 class Seconds(click.FloatRange):

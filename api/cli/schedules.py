@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import click
 
 from api.cli.bodies import schedule_body, schedule_changes
+from api.cli.client import path_segment
 from api.cli.outputs import runs_table, schedule_lines, schedules_table
 from api.cli.params import (
     EXPIRES_AFTER,
     NUMBER,
     NUMBERS_SETTINGS,
+    PATH_PART,
     Seconds,
     task_option_changes,
     task_option_flags,
@@ -23,7 +24,7 @@ __all__ = ["schedules"]
 
 
 def _path(name: str, *rest: str) -> str:
-    return "/".join(("/schedules", quote(name, safe=""), *rest))
+    return "/".join(("/schedules", path_segment(name), *rest))
 
 
 @click.group()
@@ -41,7 +42,7 @@ def list_(session: Session) -> None:
 
 
 @schedules.command()
-@click.argument("name")
+@click.argument("name", type=PATH_PART)
 @json_option
 @pass_session
 def show(session: Session, name: str) -> None:
@@ -92,7 +93,7 @@ def create(
 
 
 @schedules.command()
-@click.argument("name")
+@click.argument("name", type=PATH_PART)
 @click.option("--every", type=Seconds(min=0, min_open=True), help="New interval, s.")
 @click.option("--crontab", help="New cron expression.")
 @click.option("--a", "a", type=NUMBER, help="New first operand.")
@@ -135,7 +136,7 @@ def _set_enabled(session: Session, name: str, enabled: bool) -> None:
 
 
 @schedules.command()
-@click.argument("name")
+@click.argument("name", type=PATH_PART)
 @json_option
 @pass_session
 def pause(session: Session, name: str) -> None:
@@ -144,7 +145,7 @@ def pause(session: Session, name: str) -> None:
 
 
 @schedules.command()
-@click.argument("name")
+@click.argument("name", type=PATH_PART)
 @json_option
 @pass_session
 def resume(session: Session, name: str) -> None:
@@ -153,7 +154,7 @@ def resume(session: Session, name: str) -> None:
 
 
 @schedules.command()
-@click.argument("name")
+@click.argument("name", type=PATH_PART)
 @json_option
 @pass_session
 def delete(session: Session, name: str) -> None:
@@ -163,7 +164,7 @@ def delete(session: Session, name: str) -> None:
 
 
 @schedules.command()
-@click.argument("name")
+@click.argument("name", type=PATH_PART)
 @click.option(
     "--limit", type=click.IntRange(1, 10_000), default=100, show_default=True, help="At most N."
 )

@@ -7,10 +7,11 @@ from typing import Any, NoReturn
 import click
 
 from api.cli.bodies import add_body, chain_body, task_options
+from api.cli.client import path_segment
 from api.cli.errors import TaskFailed
 from api.cli.follow import wait_for_task
 from api.cli.outputs import format_number
-from api.cli.params import NUMBER, NUMBERS_SETTINGS, Seconds, task_option_flags
+from api.cli.params import NUMBER, NUMBERS_SETTINGS, PATH_PART, Seconds, task_option_flags
 from api.cli.session import Session, json_option, pass_session
 
 __all__ = ["add", "chain", "finish_task", "result", "revoke"]
@@ -65,7 +66,7 @@ def add(
 
 
 @click.command()
-@click.argument("task_id")
+@click.argument("task_id", type=PATH_PART)
 @click.option(
     "--wait", "-w", is_flag=True, help="Wait until the task is done, then print the sum alone."
 )
@@ -77,7 +78,7 @@ def result(session: Session, task_id: str, wait: bool) -> None:
     if wait:
         finish_task(session, task_id)
         return
-    body = session.client.get(f"/result/{task_id}")
+    body = session.client.get(f"/result/{path_segment(task_id)}")
     if body["status"] in ENDED_BADLY:
         _ended_badly(session, task_id, body)
     value = body.get("result")
@@ -86,14 +87,14 @@ def result(session: Session, task_id: str, wait: bool) -> None:
 
 
 @click.command()
-@click.argument("task_id")
+@click.argument("task_id", type=PATH_PART)
 @click.option("--terminate", is_flag=True, help="Also stop the task if it is running.")
 @json_option
 @pass_session
 def revoke(session: Session, task_id: str, terminate: bool) -> None:
     """Revoke a task: it ends REVOKED and never runs."""
     params = {"terminate": "true"} if terminate else None
-    body = session.client.call("DELETE", f"/tasks/{task_id}", params=params)
+    body = session.client.call("DELETE", f"/tasks/{path_segment(task_id)}", params=params)
     session.emit(body, f"revoked {task_id}")
 
 

@@ -456,6 +456,41 @@ def test_names_are_escaped_in_paths(api: Any) -> None:
     assert fake.requests[0].url.raw_path == b"/schedules/a%2Fb%20c"
 
 
+@pytest.mark.parametrize(
+    ("args", "raw_path"),
+    [
+        (("result", "../schedules/nightly"), b"/result/..%2Fschedules%2Fnightly"),
+        (("revoke", "../schedules/nightly"), b"/tasks/..%2Fschedules%2Fnightly"),
+        (("result", "../health", "--wait"), b"/result/..%2Fhealth?wait=30"),
+        (("result", "x?wait=1"), b"/result/x%3Fwait%3D1"),
+        (("revoke", ".."), b"/tasks/%2E%2E"),
+        (("schedules", "show", "."), b"/schedules/%2E"),
+        (("schedules", "delete", ".."), b"/schedules/%2E%2E"),
+    ],
+)
+def test_ids_and_names_stay_one_path_segment(
+    api: Any, args: tuple[str, ...], raw_path: bytes
+) -> None:
+    """A task id is sent as one path segment: `revoke ../schedules/nightly` deleted that
+    schedule, and `result ../health` printed "ok" and exited 0."""
+    fake = api({})
+    result = fake.run(*args)
+    assert result.exit_code == ExitCode.REFUSED, result.output
+    assert [request.url.raw_path for request in fake.requests] == [raw_path]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("result", ""), ("revoke", " "), ("schedules", "show", ""), ("schedules", "runs", "")],
+)
+def test_an_empty_id_or_name_is_a_usage_error(api: Any, args: tuple[str, ...]) -> None:
+    fake = api({})
+    result = fake.run(*args)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "must not be empty" in result.stderr
+    assert fake.requests == []
+
+
 def test_server_errors_exit_4(api: Any) -> None:
     fake = api({"GET /queues": [error(500, "Internal error; it has been logged.")]})
     result = fake.run("queues")
