@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -9,7 +10,7 @@ from typing import IO, Any
 import click
 
 from api.cli.bodies import chord_body, group_body, task_options
-from api.cli.errors import ApiRefused, ApiUnavailable, TaskFailed
+from api.cli.errors import ApiRefused, ApiUnavailable, TaskFailed, UsageProblem
 from api.cli.follow import follow_group
 from api.cli.inputs import InputError, Pair, read_pairs
 from api.cli.outputs import write_sums
@@ -47,11 +48,29 @@ def _first_error(group: dict[str, Any]) -> str:
     return str(errors[0].get("message", "")) if errors else "unknown (the group lists no errors)"
 
 
-def _write_csv(path: str, pairs: list[Pair], results: list[Any]) -> int:
+def _check_output(path: str | None) -> None:
+    """Refuse, before anything is sent, an ``--output`` that cannot be written: found once
+    the group was done, it ended in a traceback and the sums went unseen."""
+    if path is None or path == "-":
+        return
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise UsageProblem(f"cannot write --output {path}: no directory {target.parent}")
+    if not os.access(target if target.exists() else target.parent, os.W_OK):
+        raise UsageProblem(f"cannot write --output {path}: permission denied")
+
+
+def _write_csv(path: str, group_id: str, pairs: list[Pair], results: list[Any]) -> int:
     if path == "-":
         return write_sums(sys.stdout, pairs, results)
-    with Path(path).open("w", encoding="utf-8", newline="") as out:
-        return write_sums(out, pairs, results)
+    try:
+        with Path(path).open("w", encoding="utf-8", newline="") as out:
+            return write_sums(out, pairs, results)
+    except OSError as exc:  # a full disk, or a file changed since _check_output
+        raise UsageProblem(
+            f"cannot write --output {path}: {exc.strerror or exc};"
+            f" the sums stay at GET /groups/{group_id}"
+        ) from None
 
 
 @click.command()
@@ -86,6 +105,7 @@ def batch(
     stdout gets the group's final JSON instead (and the CSV goes to --output, if given).
     """
     pairs = _read(pairs_file)
+    _check_output(output)
     body = group_body(pairs, task_options(queue, retry_policy, fail_times), chunk_size)
     accepted = session.client.post("/groups", body)
     group_id = accepted["group_id"]
@@ -103,9 +123,11 @@ def batch(
         raise ApiUnavailable(f"the API returned {len(results)} results for {len(pairs)} pairs")
     if session.json:
         session.emit({"group_id": group_id, **final})
-        failed = _write_csv(output, pairs, results) if output else int(final.get("failed", 0))
+        failed = (
+            _write_csv(output, group_id, pairs, results) if output else int(final.get("failed", 0))
+        )
     else:
-        failed = _write_csv(output or "-", pairs, results)
+        failed = _write_csv(output or "-", group_id, pairs, results)
     session.note(f"group {group_id}: {len(pairs) - failed} added, {failed} failed")
     if failed:
         raise TaskFailed(f"{failed} of {len(pairs)} adds failed; first: {_first_error(final)}")

@@ -179,6 +179,35 @@ def test_batch_with_a_failed_add_leaves_its_sum_empty_and_exits_1(api: Any, tmp_
     assert fake.bodies("POST", "/groups")[0]["retry_policy"] == "none"
 
 
+def test_batch_to_an_output_in_no_directory_is_a_usage_error_and_sends_nothing(
+    api: Any, tmp_path: Path
+) -> None:
+    """Found only once the group was done, it ended in a traceback and the sums went unseen."""
+    fake = api({})
+    out = tmp_path / "missing" / "sums.csv"
+    result = fake.run("batch", pairs_file(tmp_path), "--output", str(out))
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert result.stderr == f"sumflow: cannot write --output {out}: no directory {out.parent}\n"
+    assert fake.requests == []
+
+
+def test_batch_that_cannot_write_its_output_says_where_the_sums_are(
+    api: Any, tmp_path: Path
+) -> None:
+    fake = api(
+        {
+            "POST /groups": [(202, {"group_id": "g1", "task_ids": ["t1"]})],
+            "GET /groups/g1": group_answers([3, 7, 11]),
+        }
+    )
+    result = fake.run("batch", pairs_file(tmp_path), "--output", "/dev/full")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert result.stderr.endswith(
+        "sumflow: cannot write --output /dev/full: No space left on device;"
+        " the sums stay at GET /groups/g1\n"
+    )
+
+
 def test_batch_json_prints_the_final_group(api: Any, tmp_path: Path) -> None:
     fake = api(
         {
