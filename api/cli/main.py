@@ -67,13 +67,25 @@ def cli(
     3 the API refused the input (4xx), 4 the API is unavailable (5xx or unreachable),
     130 interrupted while waiting.
     """
-    if not url.startswith(("http://", "https://")):
-        raise UsageProblem(f"--url must start with http:// or https://, got {url!r}")
+    _check_url(url)
     # Tests hand in an httpx transport as ``obj`` to stand in for a server.
     transport = ctx.obj if isinstance(ctx.obj, httpx.BaseTransport) else None
     client = ApiClient(url, api_key, timeout, transport=transport)
     ctx.call_on_close(client.close)
     ctx.obj = Session(client=client, json=json_output)
+
+
+def _check_url(url: str) -> None:
+    """A usage error for a URL httpx cannot use: malformed, it ended in a traceback, and
+    without a host it read as an API that could not be reached (exit 4)."""
+    if not url.startswith(("http://", "https://")):
+        raise UsageProblem(f"--url must start with http:// or https://, got {url!r}")
+    try:
+        host = httpx.URL(url).host
+    except httpx.InvalidURL:
+        raise UsageProblem(f"--url is not a valid URL: {url!r}") from None
+    if not host:
+        raise UsageProblem(f"--url names no host: {url!r}")
 
 
 for command in (

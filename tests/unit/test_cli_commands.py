@@ -544,6 +544,23 @@ def test_url_must_be_http(api: Any) -> None:
 
 
 @pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://[::1", "sumflow: --url is not a valid URL: 'http://[::1'\n"),
+        ("http://", "sumflow: --url names no host: 'http://'\n"),
+        ("http://127.0.0.1:port", "sumflow: --url is not a valid URL: 'http://127.0.0.1:port'\n"),
+    ],
+)
+def test_a_malformed_url_is_a_usage_error(api: Any, url: str, message: str) -> None:
+    """A traceback (an httpx.InvalidURL), or for a URL with no host exit 4, "cannot reach"."""
+    fake = api({})
+    result = fake.run("--url", url, "queues")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert result.stderr == message
+    assert fake.requests == []
+
+
+@pytest.mark.parametrize(
     "args",
     [
         ("add", "1", "2", "--countdown", "nan"),
