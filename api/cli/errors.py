@@ -28,7 +28,7 @@ class ExitCode(IntEnum):
     REFUSED = 3
     #: The API is unavailable: it answered 5xx, or could not be reached at all.
     UNAVAILABLE = 4
-    #: Ctrl-C while waiting; the work goes on in the service.
+    #: Ctrl-C; work already sent goes on in the service.
     INTERRUPTED = 130
 
 

@@ -2,7 +2,7 @@
 
 Exit codes: 0 ok; 1 the task (or a member of a batch) failed, or ``health --strict`` found the
 system degraded; 2 usage error (bad arguments or input file); 3 the API refused the request
-(4xx); 4 the API is unavailable (5xx, or not reachable); 130 interrupted while waiting.
+(4xx); 4 the API is unavailable (5xx, or not reachable); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import httpx
 
 from api.cli import batches, schedules, system, tasks
 from api.cli.client import DEFAULT_URL, ApiClient
-from api.cli.errors import UsageProblem
+from api.cli.errors import Interrupted, UsageProblem
 from api.cli.inputs import InputError
 from api.cli.params import Seconds
 from api.cli.session import Session
@@ -23,13 +23,18 @@ __all__ = ["cli", "main"]
 
 
 class SumflowGroup(click.Group):
-    """Bad input found while running a command (a CSV line, a JSON policy) is a usage error."""
+    """Bad input found while running a command (a CSV line, a JSON policy) is a usage error,
+    and Ctrl-C exits 130 in one line: click's "Aborted!" exits 1, a failed task's code."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except InputError as exc:
             raise UsageProblem(str(exc)) from None
+        except KeyboardInterrupt:  # a wait has said more already (Session.interruptible)
+            raise Interrupted(
+                "interrupted; a request already sent may still have been carried out"
+            ) from None
 
 
 @click.group(cls=SumflowGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -65,7 +70,7 @@ def cli(
     \b
     Exit codes: 0 ok, 1 task failed (or health --strict: degraded), 2 usage error,
     3 the API refused the input (4xx), 4 the API is unavailable (5xx or unreachable),
-    130 interrupted while waiting.
+    130 interrupted (Ctrl-C; work already sent goes on).
     """
     _check_url(url)
     # Tests hand in an httpx transport as ``obj`` to stand in for a server.

@@ -520,6 +520,20 @@ def test_an_empty_id_or_name_is_a_usage_error(api: Any, args: tuple[str, ...]) -
     assert fake.requests == []
 
 
+@pytest.mark.parametrize("args", [("queues",), ("add", "1", "2", "--wait")])
+def test_ctrl_c_before_any_wait_exits_130_in_one_line(args: tuple[str, ...]) -> None:
+    """Click's own answer, "Aborted!" and exit 1, reads as a failed task to a script."""
+
+    def interrupt(request: httpx.Request) -> httpx.Response:
+        raise KeyboardInterrupt
+
+    result = CliRunner().invoke(cli, list(args), obj=httpx.MockTransport(interrupt))
+    assert result.exit_code == ExitCode.INTERRUPTED, result.output
+    assert result.stderr == (
+        "sumflow: interrupted; a request already sent may still have been carried out\n"
+    )
+
+
 def test_server_errors_exit_4(api: Any) -> None:
     fake = api({"GET /queues": [error(500, "Internal error; it has been logged.")]})
     result = fake.run("queues")
