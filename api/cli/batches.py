@@ -14,7 +14,7 @@ from api.cli.errors import ApiRefused, ApiUnavailable, TaskFailed, UsageProblem
 from api.cli.follow import follow_group
 from api.cli.inputs import InputError, Pair, read_pairs
 from api.cli.outputs import write_sums
-from api.cli.params import Seconds, task_option_flags
+from api.cli.params import Count, Seconds, task_option_flags
 from api.cli.session import Session, json_option, pass_session
 from api.cli.tasks import finish_task
 
@@ -75,7 +75,7 @@ def _write_csv(path: str, group_id: str, pairs: list[Pair], results: list[Any]) 
 
 @click.command()
 @PAIRS_FILE
-@click.option("--chunk-size", type=click.IntRange(min=1), help="Pairs per task (Celery chunks).")
+@click.option("--chunk-size", type=Count(min=1), help="Pairs per task (Celery chunks).")
 @task_option_flags
 @click.option(
     "--output",

@@ -13,6 +13,7 @@ from api.cli.inputs import InputError, parse_number
 
 __all__ = [
     "EXPIRES_AFTER",
+    "Count",
     "NUMBER",
     "NUMBERS_SETTINGS",
     "PATH_PART",
@@ -61,6 +62,13 @@ class PathPart(click.ParamType):
 PATH_PART = PathPart()
 
 
+class Count(click.IntRange):
+    """A whole number within a range; a word is "not a valid integer", where click's own
+    range said "not a valid integer range" as if a range were wanted."""
+
+    name = "integer"
+
+
 class Seconds(click.FloatRange):
     """A duration in seconds within a range, and finite: a range alone lets ``nan`` through
     (no comparison holds for it), and ``inf`` past any bound that is only a minimum."""
@@ -68,6 +76,8 @@ class Seconds(click.FloatRange):
     name = "seconds"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not _is_float(value):  # click: "not a valid seconds"
+            self.fail(f"{value!r} is not a number of seconds.", param, ctx)
         seconds = super().convert(value, param, ctx)
         if not math.isfinite(seconds):
             self.fail(f"{value!r} is not a finite number of seconds.", param, ctx)
@@ -83,7 +93,17 @@ class ExpiresAfter(click.IntRange):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and value.strip().lower() == NEVER:
             return NEVER
+        if isinstance(value, str) and not value.strip().lstrip("+-").isdigit():
+            self.fail(f"{value!r} is not a whole number of seconds, or never.", param, ctx)
         return super().convert(value, param, ctx)
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 #: ``--expires-after``, on `schedules create` and `schedules update`.
@@ -118,7 +138,7 @@ def _task_options(command: F, fail_times_default: int | None) -> F:
             ),
             click.option(
                 "--fail-times",
-                type=click.IntRange(min=0),
+                type=Count(min=0),
                 default=fail_times_default,
                 show_default=fail_times_default is not None,
                 help="Make the first K attempts of each add fail, to watch retries.",

@@ -14,6 +14,7 @@ from api.cli.params import (
     NUMBER,
     NUMBERS_SETTINGS,
     PATH_PART,
+    Count,
     Seconds,
     task_option_changes,
     task_option_flags,
@@ -165,9 +166,7 @@ def delete(session: Session, name: str) -> None:
 
 @schedules.command()
 @click.argument("name", type=PATH_PART)
-@click.option(
-    "--limit", type=click.IntRange(1, 10_000), default=100, show_default=True, help="At most N."
-)
+@click.option("--limit", type=Count(1, 10_000), default=100, show_default=True, help="At most N.")
 @json_option
 @pass_session
 def runs(session: Session, name: str, limit: int) -> None:

@@ -597,6 +597,32 @@ def test_durations_must_be_finite_numbers_or_it_is_a_usage_error(
     assert fake.requests == []
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("add", "1", "2", "--fail-times", "x"), "'--fail-times': 'x' is not a valid integer."),
+        (("batch", "-", "--chunk-size", "1.5"), "'--chunk-size': '1.5' is not a valid integer."),
+        (("schedules", "runs", "s", "--limit", "all"), "'--limit': 'all' is not a valid integer."),
+        (("--timeout", "abc", "queues"), "'--timeout': 'abc' is not a number of seconds."),
+        (
+            ("add", "1", "2", "--countdown", "soon"),
+            "'--countdown': 'soon' is not a number of seconds.",
+        ),
+        (
+            ("schedules", "update", "s", "--expires-after", "x"),
+            "'--expires-after': 'x' is not a whole number of seconds, or never.",
+        ),
+    ],
+)
+def test_a_word_where_a_number_belongs_says_what_is_wanted(
+    api: Any, args: tuple[str, ...], message: str
+) -> None:
+    """click said "'x' is not a valid integer range." and "'abc' is not a valid seconds."."""
+    result = api({}).run(*args, input="1,2\n")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert result.stderr.splitlines()[-1] == f"Error: Invalid value for {message}"
+
+
 def test_batch_of_a_file_that_is_not_utf8_is_a_usage_error(api: Any, tmp_path: Path) -> None:
     pairs = tmp_path / "pairs.csv"
     pairs.write_bytes(b"\xff\xfe1,2\n")
