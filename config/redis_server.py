@@ -278,12 +278,24 @@ def _wait_for_clients_to_leave(server: RedisServer, timeout: float) -> None:
         client.close()
 
 
+def _seconds(text: str) -> float:
+    """``--timeout``: finite and above 0. No time is past a NaN or infinite deadline, so
+    ``wait --timeout nan`` waited for ever."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not (0 < seconds < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text!r}")
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m config.redis_server")
     parser.add_argument("action", choices=["ping", "wait", "serve"])
     parser.add_argument("--url", help="default: REDIS_URL, read as every sumflow process reads it")
     parser.add_argument("--dir", default="var/redis", type=Path)
-    parser.add_argument("--timeout", default=30.0, type=float)
+    parser.add_argument("--timeout", default=30.0, type=_seconds)
     args = parser.parse_args(argv)
     overrides = {} if args.url is None else {"redis_url": args.url}
     # Every setting, not only the URL and TLS: `make run` checks them here before starting

@@ -76,3 +76,16 @@ def test_ping_names_the_socket_of_a_unix_url_that_does_not_answer(
         f"sumflow: no Redis answers at {socket}, and make run starts one only for a redis:// "
         "URL, not unix://.\n"
     )
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "0", "-1", "soon"])
+def test_wait_takes_only_a_finite_positive_timeout(
+    timeout: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`wait --timeout nan` (or inf) waited for ever for a Redis that never came: no time is
+    past a NaN deadline."""
+    port = free_port()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["wait", "--url", f"redis://127.0.0.1:{port}/0", "--timeout", timeout])
+    assert exit_info.value.code == 2
+    assert "argument --timeout: must be a number of seconds above 0" in capsys.readouterr().err
