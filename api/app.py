@@ -112,6 +112,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     api.spec.components.schema("RetryPolicy", schema=RetryPolicySchema)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
+    instrumentation.declare_submitting_endpoints(app)
     app.register_blueprint(docs_assets.blp)  # static files: not in the OpenAPI document
     register_error_handlers(app, api)
     return app

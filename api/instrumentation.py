@@ -21,6 +21,7 @@ from api.access_log import log_request
 __all__ = [
     "HttpMetrics",
     "count_declined_wait",
+    "declare_submitting_endpoints",
     "declare_waiting_endpoints",
     "endpoint_label",
     "http_metrics",
@@ -103,6 +104,16 @@ def declare_waiting_endpoints(app: App, *endpoints: str) -> None:
     has no series until its first increment, and an alert on its growth would see none."""
     for endpoint in endpoints:
         app.extensions[EXTENSION_KEY].waits_declined.labels(endpoint)
+
+
+def declare_submitting_endpoints(app: Flask) -> None:
+    """Report 0 submissions for every endpoint that takes a POST from the first scrape, as
+    `declare_waiting_endpoints` does for waits: else rate() misses each web process's first
+    submission. Call once every blueprint is registered."""
+    submissions = app.extensions[EXTENSION_KEY].submissions
+    for rule in app.url_map.iter_rules():
+        if "POST" in (rule.methods or ()):
+            submissions.labels(endpoint_label(rule.rule))
 
 
 def count_declined_wait() -> None:

@@ -261,3 +261,19 @@ def test_metrics_answer_without_redis(build_app: AppBuilder) -> None:
         )
         == 1
     )
+
+
+def test_every_submitting_endpoint_counts_from_0_before_its_first_submission(
+    build_app: AppBuilder,
+) -> None:
+    """A labelled counter has no series until its first increment, so rate() and increase()
+    missed the first submission of each web process, and an alert on no submissions saw no
+    series at all (waits declined and task outcomes were declared at 0 already)."""
+    app = build_app({"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    samples = parse(app.test_client().get("/metrics").get_data(as_text=True))
+    submissions = {
+        dict(labels)["endpoint"]: count
+        for (name, labels), count in samples.items()
+        if name == "sumflow_submissions_total"
+    }
+    assert submissions == dict.fromkeys(("/add", "/chains", "/groups", "/chords", "/schedules"), 0)
