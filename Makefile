@@ -25,7 +25,8 @@ run: install
 	@mkdir -p var
 	@# Settings from the environment, then from .env for what it leaves unset (as docker
 	@# compose and python-dotenv do). honcho gets them merged, not the file, which it would
-	@# let override the environment.
+	@# let override the environment. Flower is optional, and left out where it cannot listen:
+	@# on a port in use it died, and honcho stopped the rest with it.
 	@if [ -f .env ]; then saved=$$(export -p); set -a; . ./.env; set +a; eval "$$saved"; fi; \
 	answer=0; $(BIN)/python -m config.redis_server ping || answer=$$?; \
 	if [ $$answer = 0 ]; then \
@@ -36,7 +37,8 @@ run: install
 	else \
 		exit $$answer; \
 	fi; \
-	if $(BIN)/python -c 'import flower' 2>/dev/null; then \
+	if $(BIN)/python -c 'import flower' 2>/dev/null && \
+		$(BIN)/python -m config.ports --for Flower FLOWER_PORT 5555; then \
 		echo "sumflow: Flower on http://127.0.0.1:$${FLOWER_PORT:-5555}"; procs="$$procs flower"; \
 	fi; \
 	exec $(BIN)/honcho start --env /dev/null $$procs

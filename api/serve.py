@@ -22,7 +22,6 @@ import functools
 import os
 import shutil
 import signal
-import socket
 import ssl
 import sys
 import tempfile
@@ -39,6 +38,7 @@ from granian.server import MPServer, MTServer
 
 from config import Settings, load_settings
 from config.logging_config import server_logconfig
+from config.ports import bind_error
 from config.settings import ConfigError
 
 __all__ = ["bind_error", "build_server", "main", "tls_problem"]
@@ -114,27 +114,6 @@ def tls_problem(settings: Settings) -> str | None:
         return (
             f"TLS_CERT_FILE and TLS_KEY_FILE are not a PEM certificate (chain) and its key: {exc}"
         )
-    return None
-
-
-def bind_error(host: str, port: int) -> OSError | None:
-    """Why ``host:port`` cannot be listened on (the error a bind met), or None if it can.
-
-    Granian listens with SO_REUSEPORT, so a second server started on a port already served
-    starts without a word and the kernel splits the connections between the two: clients
-    get answers from whichever stack, maybe one on another Redis. A plain bind, which
-    SO_REUSEPORT does not let through, tells first. SO_REUSEADDR lets it past connections
-    of an earlier run still in TIME_WAIT, which Granian's own bind passes as well.
-    """
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-        )[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(address)
-    except OSError as exc:
-        return exc
     return None
 
 
