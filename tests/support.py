@@ -43,6 +43,19 @@ def eventually(
         time.sleep(interval)
 
 
+def logged(read: Callable[[], str], *lines: str, timeout: float = 15.0) -> str:
+    """The log ``read`` returns, once it holds each of ``lines``. A worker stores a task's
+    outcome before its pool process logs it ("Task ... succeeded" comes after the SUCCESS is
+    stored, the task_success signal and on_success): a log read as soon as the result shows
+    may not hold the line yet."""
+
+    def holding() -> str:
+        log = read()
+        return log if all(line in log for line in lines) else ""
+
+    return eventually(holding, timeout=timeout, what=f"the log to hold {lines}")
+
+
 def service_env(redis_url: str, **extra: Any) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "FLASK_"))}
     env.update(REDIS_URL=redis_url, PYTHONUNBUFFERED="1")

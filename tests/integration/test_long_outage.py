@@ -14,7 +14,7 @@ from kombu.common import ignore_errors
 from config import load_settings
 from config.redis_server import RedisServer
 from tests.conftest import Sums
-from tests.support import AppBuilder, Service, eventually, wait_for_worker
+from tests.support import AppBuilder, Service, eventually, logged, wait_for_worker
 from workflows import create_celery
 from workflows.requeue import unrestored
 
@@ -78,7 +78,7 @@ def test_adds_running_when_redis_stops_are_stopped_at_once_and_each_runs_again_o
         expected.update({t: n + 200 for n, t in enumerate(queued)})
         for task_id, total in expected.items():
             assert sums.finished(task_id, wait=30) == {"status": "SUCCESS", "result": total}
-        log = worker.log()
+        log = logged(worker.log, *(f"sumflow.add[{t}] succeeded" for t in running))
         # It tried to reconnect every 2 s, not after pauses growing by 2 s (workflows.consumer).
         pauses = re.findall(r"Trying again in ([0-9.]+) seconds", log)
         assert pauses and {float(p) for p in pauses} == {2.0}, pauses
