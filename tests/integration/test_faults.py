@@ -107,6 +107,13 @@ def held(app: Flask) -> set[str]:
     return {json.loads(entry)[0]["headers"]["id"] for entry in kept}
 
 
+def held_attempts(app: Flask, task_id: str) -> list[int]:
+    """The attempt (Celery's ``retries`` header) of each held message of ``task_id``."""
+    kept = app.extensions["sumflow"].redis.hvals("unacked")
+    headers = [json.loads(entry)[0]["headers"] for entry in kept]
+    return sorted(h["retries"] for h in headers if h["id"] == task_id)
+
+
 def test_a_pool_process_killed_mid_task_is_redelivered_and_succeeds(
     sums: Sums, spawn: Callable[..., Service]
 ) -> None:
@@ -358,6 +365,10 @@ def test_workflows_under_way_when_their_worker_is_killed_end_right_each_step_run
         lambda: (
             sums.result(chain["task_ids"][1])["status"] == "STARTED"
             and sums.result(retried)["status"] == "RETRY"
+            # The first attempt's message is acknowledged only after RETRY is stored: killed
+            # before that, the worker would leave it to come back and run again. Only the
+            # retry's message (due after the backoff) is held.
+            and held_attempts(fault_app, retried) == [1]
         ),
         timeout=20,
         what="the chain's second step to run while the add waits to retry",
