@@ -127,10 +127,15 @@ def test_runs_go_to_the_entry_queue(
     # The shared worker consumes only "default": runs on "priority" wait for a worker there.
     schedules.create("prioritised", a=4, b=4, every=1, queue="priority")
     eventually(lambda: len(schedules.runs("prioritised")) >= 2, timeout=10, what="two runs")
-    time.sleep(0.5)
+
+    # A run is recorded as it is sent, so its message may reach the queue a moment later.
+    def waiting() -> int:
+        return next(
+            q["messages"] for q in client.get("/queues").json["queues"] if q["name"] == "priority"
+        )
+
+    eventually(lambda: waiting() >= 2, what="two runs waiting in 'priority'")
     assert {run["status"] for run in schedules.runs("prioritised")} == {"PENDING"}
-    depths = {q["name"]: q["messages"] for q in client.get("/queues").json["queues"]}
-    assert depths["priority"] >= 2
 
     # A worker for "priority" runs them.
     start_worker(("priority",))
