@@ -146,16 +146,18 @@ def test_a_killed_workers_settings_expire_and_a_live_ones_do_not(
             what=f"{worker.name}'s settings published",
         )
 
-    # Killed: nothing withdraws its entry, and it goes once its time is up.
-    doomed.kill()
-    eventually(
-        lambda: not settings_published(published, doomed.name),
-        timeout=ttl + 15,
-        what="the killed worker's settings to expire",
-    )
-
-    # The live worker refreshes its entry: it is there all along, twice its TTL and more.
+    # Killed: nothing withdraws its entry, and it goes once its time is up. The live worker
+    # refreshes its own: it is there all along, from now for twice its TTL and more.
     since = time.monotonic()
+    doomed.kill()
+
+    def doomed_gone() -> bool:
+        assert settings_published(published, live.name)
+        return not settings_published(published, doomed.name)
+
+    eventually(
+        doomed_gone, timeout=ttl + 15, interval=0.2, what="the killed worker's settings to expire"
+    )
     while time.monotonic() - since < 2 * ttl:
         assert settings_published(published, live.name)
         time.sleep(0.2)
