@@ -14,10 +14,11 @@ NO_RETRIES = {"max_retries": 0, "backoff": 0, "backoff_max": 0, "jitter": False}
 
 
 def test_a_chain_of_20_numbers_gives_their_sum(
-    client: FlaskClient, sums: Sums, worker: Service
+    client: FlaskClient, sums: Sums, fast_worker: Service
 ) -> None:
-    # Submit 1 + 2 + ... + 20: accepted with the last step's id and every step's id.
-    response = client.post("/chains", json={"numbers": list(range(1, 21))})
+    # Submit 1 + 2 + ... + 20: accepted with the last step's id and every step's id. On the
+    # worker without simulated work: 19 steps in a row at 0.2 s each took 4 s.
+    response = client.post("/chains", json={"numbers": list(range(1, 21)), "queue": "priority"})
     assert response.status_code == 202
     body = response.json
     assert len(body["task_ids"]) == 19 and body["task_id"] == body["task_ids"][-1]
