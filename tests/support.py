@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -168,11 +169,14 @@ def beat_command(
 
 
 def wait_for_worker(celery: Celery, name: str, timeout: float = 30.0) -> None:
-    """Block until the worker ``name`` answers a ping, so it is consuming its queues."""
+    """Block until the worker ``name`` answers a ping, so it is consuming its queues. The ping
+    goes to that worker alone (``-n name@%h``: this host's name), so its answer ends the wait
+    at once; a ping to all waits out its whole timeout for answers that may yet come."""
+    node = f"{name}@{socket.gethostname()}"
 
     def answered() -> bool:
-        replies = celery.control.ping(timeout=0.3) or []
-        return any(key.startswith(f"{name}@") for reply in replies for key in reply)
+        replies = celery.control.ping(destination=[node], timeout=0.3) or []
+        return any(node in reply for reply in replies)
 
     eventually(answered, timeout=timeout, interval=0.1, what=f"worker {name} to answer")
 
