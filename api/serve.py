@@ -41,7 +41,7 @@ from config.logging_config import server_logconfig
 from config.ports import bind_error
 from config.settings import ConfigError
 
-__all__ = ["bind_error", "build_server", "main", "tls_problem"]
+__all__ = ["build_server", "main", "tls_problem"]
 
 #: The WSGI app factory, as Granian imports it in each worker.
 APP_FACTORY = "api:create_app"
