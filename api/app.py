@@ -30,9 +30,11 @@ from api.rate_limit import init_rate_limit
 from api.schemas import RetryPolicySchema
 from api.security_headers import init_security_headers
 from api.services import EXTENSION_KEY, Services
+from api.trusted_hosts import init_trusted_hosts
 from config import Settings, load_settings
 from config.logging_config import configure_root_logging
 from config.settings import settings_or_exit
+from config.trusted_hosts import resolve_trusted_hosts
 
 __all__ = ["create_app"]
 
@@ -90,6 +92,8 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app.url_map.merge_slashes = False
     instrumentation.init_app(app)  # first, so that it times every request
     init_security_headers(app)  # early: its after_request hook sees every answer, replaced or not
+    # Before every other hook: a Host it does not answer for (DNS rebinding) costs nothing.
+    init_trusted_hosts(app, resolve_trusted_hosts(settings.trusted_hosts, settings.host))
     app.config.update(_openapi_config(settings))
     assert isinstance(app.json, DefaultJSONProvider)  # Flask's own: nothing here sets another
     app.json.sort_keys = False

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from limits import parse_many
 
 from config.retry_policies import BUILTIN_POLICIES, RetryPolicy
+from config.trusted_hosts import resolve_trusted_hosts
 
 __all__ = [
     "LOG_FORMATS",
@@ -96,6 +97,9 @@ class Settings:
     api_keys: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     port: int = 5000
+    # Host header names the API answers besides the loopback ones (config/trusted_hosts.py);
+    # ("*",): any. Empty: the loopback names alone when `host` is a loopback address, else any.
+    trusted_hosts: tuple[str, ...] = ()
     web_workers: int = 2
     web_threads: int = 16
     # 8 MiB: 100,000 pairs of the largest operands (~46 bytes a pair) fit with room to spare.
@@ -244,6 +248,10 @@ def _validated(settings: Settings) -> Settings:
         # The web server hands the app a header that is not ASCII as an empty one: such a
         # key could never be sent, and would lock its clients out with "send an API key".
         raise ConfigError("API_KEYS must be printable ASCII, which is all a header carries")
+    try:
+        resolve_trusted_hosts(settings.trusted_hosts, settings.host)
+    except ValueError as exc:
+        raise ConfigError(f"TRUSTED_HOSTS {exc}") from None
     if bool(settings.tls_cert_file) != bool(settings.tls_key_file):
         raise ConfigError("TLS_CERT_FILE and TLS_KEY_FILE must be set together")
     for name, limit, example in (
@@ -318,6 +326,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         api_keys=_env_list(env, "API_KEYS", d.api_keys),
         host=_env_str(env, "HOST", d.host),
         port=_env_number(env, "PORT", d.port, int),
+        trusted_hosts=_env_list(env, "TRUSTED_HOSTS", d.trusted_hosts),
         web_workers=_env_number(env, "WEB_WORKERS", d.web_workers, int),
         web_threads=_env_number(env, "WEB_THREADS", d.web_threads, int),
         max_request_bytes=_env_number(env, "MAX_REQUEST_BYTES", d.max_request_bytes, int),

@@ -238,3 +238,18 @@ def test_a_replayed_submission_over_budget_is_429(
     client.post("/add", json=ADD, environ_base=address)
     refused = client.post("/add", json=ADD, environ_base=address, headers=replayed)
     assert refused.status_code == 429
+
+
+def test_a_refused_host_costs_its_address_nothing(redis_url: str, limited_app: LimitedApp) -> None:
+    # A page reaching the API through DNS rebinding sends from the visitor's own address:
+    # counted, its refused POSTs would spend that address's budget before its user's.
+    client = limited_app(redis_url).test_client()
+    address = fresh_address()
+    refused = [
+        client.post("/add", json=ADD, headers={"Host": "evil.example"}, environ_base=address)
+        for _ in range(4)
+    ]
+    assert [r.status_code for r in refused] == [421] * 4
+    accepted = client.post("/add", json=ADD, environ_base=address)
+    assert accepted.status_code == 202
+    assert accepted.headers["X-RateLimit-Remaining"] == "2"

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -359,3 +360,39 @@ def test_a_stopped_server_answers_its_long_polls_at_once(
     assert submitted.headers["Location"] == f"/result/{task_id}"
     assert raw.llen("default") == 2  # both adds queued, once each
     assert "refused to gracefully stop" not in service.log()
+
+
+def raw_request(base: str, head: bytes, body: bytes = b"") -> tuple[int, dict[str, Any]]:
+    """Send ``head`` (request line and headers) and ``body`` as written, for requests no HTTP
+    client will make (another Host, none at all); returns the status and the JSON answer."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(head + b"Connection: close\r\n\r\n" + body)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
+
+
+def test_a_page_reaching_the_api_through_dns_rebinding_is_refused(web: str) -> None:
+    """A page on evil.example whose name now points at 127.0.0.1 has its visitor's browser
+    send requests here, with its own name in Host. The server listens on 127.0.0.1 with no
+    TRUSTED_HOSTS (as `make run` serves it), so it answers its loopback names only."""
+    port = web.rsplit(":", 1)[1].encode()
+    schedule = b'{"name": "rebound", "a": 1, "b": 2, "every": 60}'
+    post = b"POST /schedules HTTP/1.1\r\nContent-Type: application/json\r\n"
+    post += b"Content-Length: %d\r\n" % len(schedule)
+    status, answer = raw_request(web, post + b"Host: evil.example:" + port + b"\r\n", schedule)
+    assert status == 421
+    assert answer["message"].startswith(
+        f"The Host header names 'evil.example:{port.decode()}', a host this service does not "
+        "answer for"
+    )
+    assert "TRUSTED_HOSTS" in answer["message"]
+    # Nothing was created: the schedule is unknown to a client that names the API rightly.
+    for name in (b"localhost", b"127.0.0.1", b"[::1]"):
+        get = b"GET /schedules/rebound HTTP/1.1\r\nHost: " + name + b":" + port + b"\r\n"
+        assert raw_request(web, get)[0] == 404, name
+    # HTTP/1.0 may send no Host at all; no browser does.
+    assert raw_request(web, b"GET /retry-policies HTTP/1.0\r\n")[0] == 200
