@@ -1,9 +1,9 @@
 """The error answers (and the Location header) that many operations share, written into the
 OpenAPI document once.
 
-They come from layers outside the views (JSON body checks, the body limit, auth, the rate
-limiter, the Redis error handler), so no view's decorators name them; without this, clients
-and schema checkers saw them only as the generic ``default`` response.
+They come from layers outside the views (the Host check, JSON body checks, the body limit,
+auth, the rate limiter, the Redis error handler), so no view's decorators name them; without
+this, clients and schema checkers saw them only as the generic ``default`` response.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 from apispec import BasePlugin
 
 from config import Settings
+from config.trusted_hosts import resolve_trusted_hosts
 
 __all__ = ["LOCATION", "SharedErrorResponses"]
 
@@ -55,6 +56,9 @@ class SharedErrorResponses(BasePlugin):
         self.auth = bool(settings.api_keys)
         self.rate_limited = bool(settings.rate_limit)
         self.failures_limited = self.auth and bool(settings.auth_failure_limit)
+        self.hosts_checked = (
+            resolve_trusted_hosts(settings.trusted_hosts, settings.host) is not None
+        )
 
     def operation_helper(
         self, path: str | None = None, operations: dict[str, Any] | None = None, **_: Any
@@ -78,6 +82,16 @@ class SharedErrorResponses(BasePlugin):
         self, path: str, method: str, operation: dict[str, Any]
     ) -> list[tuple[str, dict[str, Any]]]:
         errors = []
+        if self.hosts_checked:
+            errors.append(
+                (
+                    "421",
+                    _error(
+                        "The Host header names a host this service does not answer for "
+                        "(DNS rebinding?): see TRUSTED_HOSTS."
+                    ),
+                )
+            )
         if "requestBody" in operation:
             errors += [
                 ("400", _error("The body is not valid JSON, or holds a number too long to read.")),

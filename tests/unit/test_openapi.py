@@ -106,3 +106,25 @@ def test_a_schedules_expires_after_is_documented_as_optional_nullable_whole_seco
     answered = schemas["Schedule"]
     assert answered["properties"]["expires_after"]["nullable"] is True
     assert "expires_after" in answered["required"]
+
+
+def test_every_operation_documents_the_421_of_a_host_it_does_not_answer_for() -> None:
+    def with_421(doc: dict[str, Any]) -> set[tuple[str, str]]:
+        return {
+            (path, method)
+            for path, operations in doc["paths"].items()
+            for method, operation in operations.items()
+            if method != "parameters" and "421" in operation["responses"]
+        }
+
+    doc = document()  # HOST 127.0.0.1: the loopback names only
+    operations = {
+        (path, method)
+        for path, methods in doc["paths"].items()
+        for method in methods
+        if method != "parameters"
+    }
+    assert with_421(doc) == operations
+    assert "TRUSTED_HOSTS" in doc["paths"]["/add"]["post"]["responses"]["421"]["description"]
+    assert with_421(document(host="0.0.0.0")) == set()  # any host
+    assert with_421(document(trusted_hosts=("*",))) == set()
