@@ -8,6 +8,7 @@ without paying the interpreter's start-up for each call).
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -37,6 +38,25 @@ def console_script(url: str, *args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
     )
+
+
+def into_closed_pipe(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the installed script with stdout a pipe whose reader has already gone, as
+    `sumflow ... | head -0` leaves it: every write to stdout fails with EPIPE."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [str(BIN / "sumflow"), *args],
+            env=service_env("redis://unused", SUMFLOW_URL=url),
+            cwd=ROOT,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
 
 
 def sumflow(url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -162,6 +182,22 @@ def test_health_queues_and_retry_policies(live_api: str, worker: Service) -> Non
     for name in ("none", "default (default)", "aggressive", "patient"):
         assert name in policies.stdout
     assert json.loads(sumflow(live_api, "retry-policies", "--json").stdout)["default"] == "default"
+
+
+def test_a_reader_that_goes_early_ends_every_command_quietly_with_141(live_api: str) -> None:
+    # The shell's code for a writer ended by SIGPIPE (128 + 13), as Ctrl-C's is 130: not 1,
+    # which says a task failed, and no traceback. Plain lines, rich tables, JSON and help alike.
+    for command in (
+        ["--help"],
+        ["queues", "--help"],
+        ["health"],
+        ["queues"],
+        ["--json", "queues"],
+        ["retry-policies"],
+        ["schedules", "list"],
+    ):
+        ended = into_closed_pipe(live_api, *command)
+        assert (command, ended.returncode, ended.stderr) == (command, ExitCode.READER_GONE, "")
 
 
 def test_api_down_exits_4_with_one_line() -> None:
