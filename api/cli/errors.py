@@ -13,6 +13,7 @@ __all__ = [
     "CliError",
     "ExitCode",
     "Interrupted",
+    "ReaderGone",
     "TaskFailed",
     "UsageProblem",
 ]
@@ -30,6 +31,8 @@ class ExitCode(IntEnum):
     UNAVAILABLE = 4
     #: Ctrl-C; work already sent goes on in the service.
     INTERRUPTED = 130
+    #: Whoever read stdout stopped early (``| head``): 128 + SIGPIPE, as 130 is 128 + SIGINT.
+    READER_GONE = 141
 
 
 class CliError(click.ClickException):
@@ -66,3 +69,15 @@ class ApiUnavailable(CliError):
 
 class Interrupted(CliError):
     exit_code = ExitCode.INTERRUPTED
+
+
+class ReaderGone(CliError):
+    """Nothing to say: the reader closed the pipe on purpose, and there is no one to tell."""
+
+    exit_code = ExitCode.READER_GONE
+
+    def __init__(self) -> None:
+        super().__init__("stdout's reader has gone")
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        pass

@@ -2,7 +2,8 @@
 
 Exit codes: 0 ok; 1 the task (or a member of a batch) failed, or ``health --strict`` found the
 system degraded; 2 usage error (bad arguments or input file); 3 the API refused the request
-(4xx); 4 the API is unavailable (5xx, or not reachable); 130 interrupted (Ctrl-C).
+(4xx); 4 the API is unavailable (5xx, or not reachable); 130 interrupted (Ctrl-C); 141 stdout's
+reader stopped early (``| head``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from api.cli.client import DEFAULT_URL, ApiClient
 from api.cli.errors import Interrupted, UsageProblem
 from api.cli.inputs import InputError
 from api.cli.params import Seconds
+from api.cli.pipes import reader_gone_exits_quietly
 from api.cli.session import Session
 
 __all__ = ["cli", "main"]
@@ -24,11 +26,23 @@ __all__ = ["cli", "main"]
 
 class SumflowGroup(click.Group):
     """Bad input found while running a command (a CSV line, a JSON policy) is a usage error,
-    and Ctrl-C exits 130 in one line: click's "Aborted!" exits 1, a failed task's code."""
+    Ctrl-C exits 130 in one line (click's "Aborted!" exits 1, a failed task's code), and a
+    reader that stops early exits 141 without a word (click's answer is 1 too)."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with reader_gone_exits_quietly():  # `sumflow --help` and `--version` print here
+            return super().make_context(info_name, args, parent, **extra)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with reader_gone_exits_quietly():  # every command, its --help included
+                return super().invoke(ctx)
         except InputError as exc:
             raise UsageProblem(str(exc)) from None
         except KeyboardInterrupt:  # a wait has said more already (Session.interruptible)
@@ -70,7 +84,7 @@ def cli(
     \b
     Exit codes: 0 ok, 1 task failed (or health --strict: degraded), 2 usage error,
     3 the API refused the input (4xx), 4 the API is unavailable (5xx or unreachable),
-    130 interrupted (Ctrl-C; work already sent goes on).
+    130 interrupted (Ctrl-C; work already sent goes on), 141 stdout's reader stopped early.
     """
     _check_url(url)
     # Tests hand in an httpx transport as ``obj`` to stand in for a server.

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console, RenderableType
+from rich.console import RenderableType
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -22,6 +22,7 @@ from rich.progress import (
 from api.cli.client import ApiClient
 from api.cli.errors import Interrupted
 from api.cli.follow import ProgressCallback
+from api.cli.pipes import PipeConsole
 
 __all__ = ["Session", "json_option", "pass_session"]
 
@@ -32,8 +33,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 class Session:
     client: ApiClient
     json: bool = False
-    out: Console = field(default_factory=Console)
-    err: Console = field(default_factory=lambda: Console(stderr=True))
+    out: PipeConsole = field(default_factory=PipeConsole)
+    err: PipeConsole = field(default_factory=lambda: PipeConsole(stderr=True))
 
     def emit(self, body: Any, text: RenderableType | list[str] | str | None = None) -> None:
         """Print ``body`` as one line of JSON with ``--json``, else ``text`` for people."""
