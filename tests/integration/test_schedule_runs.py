@@ -249,3 +249,29 @@ def test_runs_still_waiting_when_their_schedule_is_deleted_never_run(
             "result": "TaskRevokedError: not run: its schedule 'gone' was deleted",
         }
         assert f"sumflow.add[{task_id}] succeeded" not in worker.log()
+
+
+def test_a_run_between_retries_when_its_schedule_is_deleted_is_not_retried(
+    client: FlaskClient, schedules: Schedules
+) -> None:
+    """A run whose first attempt failed waits out its retry delay. Deleted then, its schedule
+    must not run again, and the run's message must not say "not run": it ran, and failed."""
+    policy = {"max_retries": 2, "backoff": 3, "backoff_max": 3, "jitter": False}
+    schedules.create("retrying", every=1, fail_times=2, retry_policy=policy)
+    first = eventually(
+        lambda: next((r for r in schedules.runs("retrying") if r["status"] == "RETRY"), None),
+        timeout=15,
+        what="a run waiting for its retry",
+    )
+    schedules.delete("retrying")  # within the 3 s before its retry
+    schedules.names.remove("retrying")
+
+    def ended() -> dict | None:
+        answer = client.get(f"/result/{first['task_id']}").json
+        return None if answer["status"] in ("PENDING", "STARTED", "RETRY") else answer
+
+    assert eventually(ended, timeout=15, what="the run's retry to end") == {
+        "status": "REVOKED",
+        "result": "TaskRevokedError: not retried after 1 failed attempt: "
+        "its schedule 'retrying' was deleted",
+    }
