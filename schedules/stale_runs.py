@@ -1,11 +1,12 @@
-"""In the worker: a run whose schedule was deleted after the beat sent it is dropped unrun.
+"""In the worker: a run whose schedule was deleted after the beat sent it is dropped.
 
 DELETE promises that a schedule never runs again. The beat stops sending its runs at once, but
 runs it sent already may be waiting in the queue (no worker, or none on that queue): an hour's
 outage under an every-second schedule leaves 3,600, which used to run, with no history left to
 show them, once a worker came. Each run carries its schedule's name and the id of that creation
 of it (`schedules.runs`). Before a run starts, the worker reads the entry: a run whose entry is
-gone, or is a later creation under the same name, ends REVOKED unrun, saying why.
+gone, or is a later creation under the same name, ends REVOKED, saying why. Retries pass the
+same check, so a run that failed and waits out its retry delay is not tried again.
 
 A disabled schedule keeps its entry, and its runs sent before the pause still run. Celery
 imports this module in the worker (the ``imports`` setting), which registers the check.
@@ -21,7 +22,7 @@ from schedules.runs import RUN_HEADER, RUN_ID_HEADER
 from workflows.base_task import START_CHECKS, SumflowTask
 from workflows.redis_client import REDIS_ERRORS
 
-__all__ = ["deleted_reason", "schedule_id_of"]
+__all__ = ["deleted_message", "deleted_reason", "schedule_id_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,16 @@ def deleted_reason(task: SumflowTask) -> str | None:
         return None
     if definition is not None and schedule_id_of(definition) == headers.get(RUN_ID_HEADER, ""):
         return None
-    return f"not run: its schedule {name!r} was deleted"
+    return deleted_message(name, task.request.retries or 0)
+
+
+def deleted_message(name: str, failed_attempts: int) -> str:
+    """The reason a run of a deleted schedule ends with. One stopped between retries did run,
+    and failed: "not run" would tell its client the add was never tried."""
+    if not failed_attempts:
+        return f"not run: its schedule {name!r} was deleted"
+    attempts = f"{failed_attempts} failed attempt{'s' if failed_attempts > 1 else ''}"
+    return f"not retried after {attempts}: its schedule {name!r} was deleted"
 
 
 START_CHECKS.append(deleted_reason)

@@ -25,9 +25,10 @@ REVOKE_REASON = "revoked"
 
 logger = get_task_logger(__name__)
 
-#: A check a task passes before it starts: the reason it must not run (it ends REVOKED with
-#: it), or None. Layers above this one register theirs in `START_CHECKS` when Celery imports
-#: them (``imports``): `schedules.stale_runs` drops a run whose schedule was deleted.
+#: A check a task passes before each attempt, its retries too: the reason it must not run (it
+#: ends REVOKED with it), or None. Layers above this one register theirs in `START_CHECKS` when
+#: Celery imports them (``imports``): `schedules.stale_runs` drops a run whose schedule was
+#: deleted.
 StartCheck = Callable[["SumflowTask"], str | None]
 START_CHECKS: list[StartCheck] = []
 
@@ -69,7 +70,7 @@ class SumflowTask(Task):
             self._skip(task_id, REVOKE_REASON)
 
     def _skip(self, task_id: str, reason: str) -> None:
-        """End the task REVOKED with ``reason``, unrun."""
+        """End the task REVOKED with ``reason``, without running this attempt."""
         self.backend.mark_as_revoked(task_id, reason, request=self.request)
         # Celery sends no task_revoked for a task we skip here: count it ourselves.
         record_outcome(self, self.request, states.REVOKED)

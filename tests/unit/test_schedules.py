@@ -11,7 +11,7 @@ from config import load_settings
 from config.celery_config import celery_config
 from config.settings import ConfigError
 from schedules.model import InvalidName, ScheduleSpec, check_name
-from schedules.stale_runs import schedule_id_of
+from schedules.stale_runs import deleted_message, schedule_id_of
 from schedules.store import changed
 from schedules.timing import (
     Cron,
@@ -181,3 +181,11 @@ def test_a_runs_schedule_is_told_by_the_entrys_creation_id(
     """What the worker compares with a run's id header before it runs it (a run of a deleted
     or re-created schedule is dropped); anything sumflow did not write has no id."""
     assert schedule_id_of(definition) == schedule_id
+
+
+def test_a_deleted_schedules_run_says_whether_it_ever_ran() -> None:
+    assert deleted_message("often", 0) == "not run: its schedule 'often' was deleted"
+    assert deleted_message("often", 1) == (
+        "not retried after 1 failed attempt: its schedule 'often' was deleted"
+    )
+    assert deleted_message("often", 3).startswith("not retried after 3 failed attempts: ")
