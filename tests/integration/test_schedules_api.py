@@ -273,6 +273,51 @@ def test_options_are_stored_resolved(schedules: Schedules) -> None:
     assert type(stored["backoff_max"]) is int  # as sent: 1, not 1.0
 
 
+def test_null_on_create_is_the_default_as_if_left_out(
+    client: FlaskClient, schedules: Schedules
+) -> None:
+    """JSON clients often send null for "not set": in a POST it means what leaving the field
+    out means, for the fields a schedule shows as null or a PATCH resets with null."""
+    every = schedules.create("every-nulls", every=60, crontab=None, retry_policy=None)
+    assert (every["every"], every["crontab"], every["retry_policy"]) == (60, None, None)
+    cron = schedules.create(
+        "cron-nulls", crontab="*/5 * * * *", every=None, queue=None, expires_after=None
+    )
+    assert (cron["every"], cron["crontab"]) == (None, "*/5 * * * *")
+    assert (cron["queue"], cron["expires_after"]) == ("default", None)
+
+    # What a GET shows, less the fields only the service sets, creates the same schedule.
+    service_set = ("name", "next_run_at", "last_run_at", "total_run_count")
+    shown = {k: v for k, v in schedules.get("every-nulls").items() if k not in service_set}
+    copied = schedules.create("copied", **shown)
+    assert {k: copied[k] for k in shown} == shown
+
+    # Null for both timings is neither.
+    neither = client.post(
+        "/schedules", json={"name": "neither", "a": 1, "b": 2, "every": None, "crontab": None}
+    )
+    assert neither.status_code == 422
+    assert neither.json["message"].startswith("Invalid request: every: Missing data")
+
+
+def test_null_timing_in_a_patch_clears_it_only_beside_the_other(
+    schedules: Schedules, client: FlaskClient
+) -> None:
+    """In a PATCH null is not "keep" (leaving the field out is): it clears, and a schedule
+    cannot be left with neither timing."""
+    schedules.create("switching", every=60)
+    body = schedules.patch("switching", every=None, crontab="0 3 * * *")
+    assert (body["every"], body["crontab"]) == (None, "0 3 * * *")
+    body = schedules.patch("switching", every=30, crontab=None)
+    assert (body["every"], body["crontab"]) == (30, None)
+    for cleared in ("every", "crontab"):
+        response = client.patch("/schedules/switching", json={cleared: None})
+        assert response.status_code == 422, response.json
+        assert response.json["message"].startswith(f"Invalid request: {cleared}: ")
+        assert "every or crontab" in response.json["message"]
+    assert schedules.get("switching") == body
+
+
 def test_null_puts_an_option_back_to_its_default(schedules: Schedules) -> None:
     """PATCHing null brings a changed queue or policy back to what a schedule created without
     them has: DEFAULT_QUEUE, written into the entry, and no policy of its own (the default)."""
@@ -413,6 +458,9 @@ def test_an_empty_patch_changes_nothing(schedules: Schedules) -> None:
         ({"every": 60, "name": "nl\n"}, "name", "Must be 1-100 characters"),
         ({"every": 60, "name": "x" * 101}, "name", "Must be 1-100 characters"),
         ({"every": 60, "name": None}, "name", "Field may not be null"),
+        ({"every": 60, "a": None}, "a", "Field may not be null"),
+        ({"every": 60, "enabled": None}, "enabled", "Field may not be null"),
+        ({"every": 60, "fail_times": None}, "fail_times", "Field may not be null"),
         ({"every": 60, "a": "1"}, "a", "JSON number"),
         (
             {"every": 60, "b": 2**63},
@@ -444,6 +492,8 @@ def test_bad_bodies_are_422_naming_the_field(
         ({"every": 0.5}, "every", "greater than or equal to 1"),
         ({"name": "renamed"}, "name", "Unknown field"),
         ({"enabled": None}, "enabled", "Field may not be null"),
+        ({"fail_times": None}, "fail_times", "Field may not be null"),
+        ({"every": None, "crontab": None}, "every", "every or crontab"),
         ({"fail_times": -1}, "fail_times", "greater than or equal to 0"),
     ],
 )

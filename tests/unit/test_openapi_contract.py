@@ -200,3 +200,13 @@ def test_a_schedules_retry_policy_is_documented_as_nullable(doc: dict[str, Any])
     field = doc["components"]["schemas"]["Schedule"]["properties"]["retry_policy"]
     assert {"$ref": "#/components/schemas/RetryPolicy"} in field["anyOf"]
     assert {"type": "object", "nullable": True} in field["anyOf"]
+
+
+def test_schedule_bodies_document_which_fields_take_null(doc: dict[str, Any]) -> None:
+    """null is a field's default in both bodies (README, Schedules): the fields a GET can show
+    as null, and the queue a PATCH puts back; never the ones with a value of their own."""
+    for method, path in (("post", "/schedules"), ("patch", "/schedules/{name}")):
+        fields = body(doc, method, path)["properties"]
+        nullable = {name for name, field in fields.items() if field.get("nullable")}
+        assert nullable == {"every", "crontab", "queue", "retry_policy", "expires_after"}, path
+        assert {"type": "null"} in fields["retry_policy"]["oneOf"]
