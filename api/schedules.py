@@ -76,26 +76,65 @@ def _check_cron(value: str) -> None:
         raise ValidationError(str(exc)) from None
 
 
+#: The two ways a schedule can be timed; it has exactly one.
+TIMINGS = ("every", "crontab")
+
+
+def _timings_given(data: dict[str, Any]) -> list[str]:
+    """The timings a body sets: null for one says the schedule is not timed that way."""
+    return [key for key in TIMINGS if data.get(key) is not None]
+
+
 class ScheduleFieldsSchema(TaskOptionsSchema):
-    """The fields a schedule is made of; every one optional (see the two subclasses)."""
+    """The fields a schedule is made of; every one optional (see the two subclasses).
+
+    null is taken where it is a field's default, what a schedule created without the field
+    has, and means that: no interval or no cron string, DEFAULT_QUEUE, the default policy, no
+    expiry. A GET shows those nulls, so what it shows can be sent back. In a POST, null is
+    the same as leaving the field out; in a PATCH, leaving it out keeps the value and null
+    puts the default back. Fields with a value of their own (a, b, enabled, fail_times) are
+    never null.
+    """
 
     a = operand("First operand.")
     b = operand("Second operand.")
     every = JSONNumber(
+        allow_none=True,
         validate=Range(MIN_EVERY_SECONDS, MAX_EVERY_SECONDS),
         metadata={
             "description": "Run every N seconds, counted from the previous run "
-            "(give this or crontab).",
+            "(give this or crontab; null: not every N seconds).",
             "example": 60,
         },
     )
     crontab = fields.String(
+        allow_none=True,
         validate=_check_cron,
         metadata={
             "description": "Five-field cron string in UTC: minute hour day-of-month month "
             "day-of-week (0-6 from Sunday, or sun..sat; months 1-12, or jan..dec; a range "
-            "may wrap around, as fri-mon). Give this or every.",
+            "may wrap around, as fri-mon). Give this or every; null: no cron string.",
             "example": "*/5 * * * *",
+        },
+    )
+    queue = fields.String(
+        allow_none=True,
+        validate=Length(1, 200),
+        metadata={
+            "description": "A configured queue; null (as without it): DEFAULT_QUEUE, written "
+            "into the schedule, like any queue."
+        },
+    )
+    retry_policy = RetryPolicyField(
+        allow_none=True,
+        metadata={
+            "description": "A policy name, an inline policy, or null (as without it): the "
+            "default policy (DEFAULT_RETRY_POLICY, as it is when each run is sent).",
+            "oneOf": [
+                {"type": "string"},
+                {"$ref": "#/components/schemas/RetryPolicy"},
+                {"type": "null"},
+            ],
         },
     )
     enabled = JSONBoolean(metadata={"description": "A disabled schedule does not run."})
@@ -113,7 +152,7 @@ class ScheduleFieldsSchema(TaskOptionsSchema):
 
     @validates_schema
     def _one_timing(self, data: dict[str, Any], **_: Any) -> None:
-        if "every" in data and "crontab" in data:
+        if len(_timings_given(data)) > 1:
             raise ValidationError("Give every or crontab, not both.", "every")
 
 
@@ -144,7 +183,7 @@ class ScheduleCreateSchema(ScheduleFieldsSchema):
 
     @validates_schema
     def _some_timing(self, data: dict[str, Any], **_: Any) -> None:
-        if "every" not in data and "crontab" not in data:
+        if not _timings_given(data):
             raise ValidationError(
                 "Missing data: give every (seconds) or crontab (a five-field cron string).",
                 "every",
@@ -152,33 +191,27 @@ class ScheduleCreateSchema(ScheduleFieldsSchema):
 
 
 class ScheduleUpdateSchema(ScheduleFieldsSchema):
-    """Fields to change; the others keep their values. ``null`` puts an option back to its
+    """Fields to change; the others keep their values. ``null`` puts a field back to its
     default, as a schedule created without it has."""
 
-    queue = fields.String(
-        allow_none=True,
-        validate=Length(1, 200),
-        metadata={
-            "description": "A configured queue; null: DEFAULT_QUEUE, as a schedule created "
-            "without one has (written into the schedule, like any queue)."
-        },
-    )
-    retry_policy = RetryPolicyField(
-        allow_none=True,
-        metadata={
-            "description": "A policy name, an inline policy, or null: back to the default "
-            "policy (DEFAULT_RETRY_POLICY, as it is when each run is sent).",
-            "oneOf": [
-                {"type": "string"},
-                {"$ref": "#/components/schemas/RetryPolicy"},
-                {"type": "null"},
-            ],
-        },
-    )
     fail_times = JSONInteger(
         validate=Range(0, MAX_FAIL_TIMES),
         metadata={"description": "The first k attempts of each run fail, to watch retries."},
     )
+
+    @validates_schema
+    def _keep_a_timing(self, data: dict[str, Any], **_: Any) -> None:
+        """null clears a timing, and a schedule cannot be left with neither; leaving a field
+        out is how a PATCH keeps it."""
+        cleared = [key for key in TIMINGS if key in data and data[key] is None]
+        if cleared and not _timings_given(data):
+            key = cleared[0]
+            other = "crontab" if key == "every" else "every"
+            raise ValidationError(
+                f"null clears {key}, and a schedule runs on every or crontab: give {other} "
+                f"beside it, or leave {key} out to keep it.",
+                key,
+            )
 
     @post_load
     def _resolve(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -268,10 +301,10 @@ def _present(view: ScheduleView) -> dict[str, Any]:
 
 
 def _timing(body: dict[str, Any]) -> dict[str, Timing]:
-    """``{"timing": ...}`` from the body's every or crontab; empty if it has neither."""
-    if "every" in body:
+    """``{"timing": ...}`` from the body's every or crontab; empty if it sets neither."""
+    if body.get("every") is not None:
         return {"timing": Every(body["every"])}
-    if "crontab" in body:
+    if body.get("crontab") is not None:
         return {"timing": Cron(normalized_cron(body["crontab"]))}
     return {}
 
