@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import redis
 from flask.testing import FlaskClient
 
 from tests.conftest import Sums
-from tests.support import Service
+from tests.support import AppBuilder, Service
 from workflows.registry import issued_key
 from workflows.results import meta_key
 
@@ -33,6 +35,21 @@ def test_add_then_poll_the_result(client: FlaskClient, worker: Service) -> None:
     # Waiting on it gives the sum.
     done = client.get(f"/result/{task_id}?wait=10").json
     assert done == {"status": "SUCCESS", "result": 8}
+
+
+def test_the_first_answer_shows_every_header_the_api_sends(
+    redis_url: str, build_app: AppBuilder
+) -> None:
+    # The README's first `curl -i`, header for header (Granian adds `server` and `date`), with
+    # the default rate limit: a header the API gains must show there too.
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    shown = re.search(r"^HTTP/1\.1 202 Accepted\n(.*?)\n\n", readme, re.MULTILINE | re.DOTALL)
+    assert shown
+    names = {line.split(": ", 1)[0] for line in shown[1].splitlines()} - {"server", "date"}
+    client = build_app({"redis_url": redis_url, "rate_limit": "100/second"}).test_client()
+    response = client.post("/add", json={"a": 5, "b": 3})
+    assert response.status_code == 202
+    assert {name.lower() for name in response.headers.keys()} == names
 
 
 def test_integers_are_exact_and_floats_are_ieee(sums: Sums, worker: Service) -> None:

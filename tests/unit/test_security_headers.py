@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -68,3 +69,18 @@ def test_every_answer_carries_them(
     response = getattr(client, method)(path, headers=headers)
     assert response.status_code == status
     assert_protected(response, f"{method} {path}")
+
+
+def readme_answers() -> list[str]:
+    """The header blocks of the answers the README shows with ``curl -i``, status line first."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    return re.findall(r"^HTTP/1\.1 .*?(?=\n\n)", readme, flags=re.MULTILINE | re.DOTALL)
+
+
+def test_the_readme_shows_them_on_every_answer_it_shows_in_full() -> None:
+    # The README's `curl -i` answers are its real output: they show what every answer carries.
+    answers = readme_answers()
+    assert len(answers) >= 10
+    for answer in answers:
+        shown = dict(line.split(": ", 1) for line in answer.splitlines()[1:])
+        assert {name: shown.get(name.lower()) for name in HEADERS} == HEADERS, answer
