@@ -21,13 +21,16 @@ def readable_path(environ: dict[str, Any]) -> str:
 
     WSGI hands the path over decoded as latin-1, so UTF-8 is decoded here (``/result/café``,
     not ``cafÃ©``), and control characters are escaped: ``/x%0Ay`` would otherwise write a
-    line break into the log, and let a client forge a line of its own.
+    line break into the log, and let a client forge a line of its own. Quotes and backslashes
+    are escaped too (``\\"``, ``\\\\``), as Apache does: a path of ``/x" 200 1.00 ms`` ended the
+    line's quoted request early and forged its status for whatever read the line.
     """
     path = environ.get("PATH_INFO", "")
     if query := environ.get("QUERY_STRING"):
         path = f"{path}?{query}"
-    if path.isascii() and path.isprintable():  # nearly every request
-        return path
+    if path.isascii() and path.isprintable() and '"' not in path and "\\" not in path:
+        return path  # nearly every request
+    path = path.replace("\\", "\\\\").replace('"', '\\"')  # ASCII: in no UTF-8 sequence
     text = path.encode("latin-1", "replace").decode("utf-8", "backslashreplace")
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 

@@ -180,7 +180,16 @@ def test_each_request_is_logged_once_with_its_fields(caplog: pytest.LogCaptureFi
         ("/result/abc", "wait=5", "/result/abc?wait=5"),
         # A line break (%0A) or any control character cannot start a forged log line.
         ("/result/x\ny", "", "/result/x\\ny"),
-        ("/result/x", 'a=1\r\n127.0.0.1 "GET /" 200', '/result/x?a=1\\r\\n127.0.0.1 "GET /" 200'),
+        (
+            "/result/x",
+            'a=1\r\n127.0.0.1 "GET /" 200',
+            '/result/x?a=1\\r\\n127.0.0.1 \\"GET /\\" 200',
+        ),
+        # Nor can a quote end the quoted request early to forge its status: '"GET /x" 200 ...'.
+        ('/x" 200 1.00 ms', "", '/x\\" 200 1.00 ms'),
+        ("/result/x", 'a="b"', '/result/x?a=\\"b\\"'),
+        # A backslash is escaped too, so that '\\n' in a line is always an escaped line break.
+        ("/result/x\\ny", "", "/result/x\\\\ny"),
         ("/result/\x1b[31mred", "", "/result/\\x1b[31mred"),
         # WSGI's latin-1 path read as the UTF-8 it is; bytes that are not UTF-8 are escaped.
         ("/result/caf\u00c3\u00a9", "", "/result/caf\u00e9"),
