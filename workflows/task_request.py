@@ -15,6 +15,10 @@ callback stayed PENDING for ever.
 
 Here the worker's main process counts it, with the result the member stored. Celery counts a
 member once per task id, so this does no harm when the process died just after counting it.
+
+A task requeued because its pool process died is logged in one line that names it. Celery's
+own line ("Task handler raised error: WorkerLostError(... Job: 25.)") named no task, and
+carried billiard's traceback of its own bookkeeping, eleven lines that say nothing more.
 """
 
 from __future__ import annotations
@@ -65,14 +69,30 @@ class TaskRequest(Request):
         self.task.on_retry(exc, self.id, self.args, self.kwargs, None)
         signals.task_retry.send(self.task, request=self._context, einfo=None)
 
+    def reject(self, requeue: bool = False) -> None:
+        self._requeued = requeue
+        super().reject(requeue)
+
     def on_failure(
         self, exc_info: ExceptionInfo, send_failed_event: bool = True, return_ok: bool = False
     ) -> None:
-        super().on_failure(exc_info, send_failed_event, return_ok)
         exc = exc_info.exception
         if isinstance(exc, ExceptionWithTraceback):  # how the pool hands it over
             exc = exc.exc
-        if isinstance(exc, WorkerLostError) and self.chord:
+        lost = isinstance(exc, WorkerLostError)
+        # return_ok only leaves out Celery's "Task handler raised error" line: for a lost
+        # pool process Celery stores, signals and requeues as it would without it.
+        super().on_failure(exc_info, send_failed_event, return_ok or lost)
+        if lost and getattr(self, "_requeued", False):
+            # Otherwise it had stored SUCCESS, and Celery's own warning names it.
+            logger.warning(
+                "task %s[%s] requeued: its pool process died (%s)",
+                self.name,
+                self.id,
+                exc,
+                extra={"task_id": self.id, "task_name": self.name, "queue": self._queue()},
+            )
+        if lost and self.chord:
             try:
                 self._count_stored_success()
             except (*REDIS_ERRORS, BackendError) as error:  # Redis gone again: say what is lost
@@ -83,6 +103,11 @@ class TaskRequest(Request):
                     self.id,
                     error,
                 )
+
+    def _queue(self) -> str | None:
+        """The queue the message came from (queue and routing key share names here)."""
+        info = self.delivery_info or {}
+        return info.get("routing_key") or info.get("queue")
 
     def _count_stored_success(self) -> None:
         """Count this member towards its chord if it stored SUCCESS (else it was requeued,

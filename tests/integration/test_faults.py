@@ -134,6 +134,17 @@ def test_a_pool_process_killed_mid_task_is_redelivered_and_succeeds(
     assert lost, "the pool process's death was not logged"
     assert json.loads(lost[0])["level"] == "ERROR"
     assert not [line for line in worker.log().splitlines() if TEXT_LOG_LINE.match(line)]
+    # The task's part is one line that names it: Celery's own named no task ("Job: 2") and
+    # carried billiard's traceback, which says nothing more.
+    about_task = [json.loads(line) for line in worker.log().splitlines() if task_id in line]
+    requeued = [entry for entry in about_task if "pool process died" in entry["message"]]
+    assert [(e["level"], e["task_id"], e["queue"]) for e in requeued] == [
+        ("WARNING", task_id, "default")
+    ]
+    assert requeued[0]["message"].startswith(f"task sumflow.add[{task_id}] requeued: ")
+    assert "signal 9 (SIGKILL)" in requeued[0]["message"]
+    assert "exc_info" not in requeued[0]
+    assert "Task handler raised error" not in worker.log()
 
 
 def test_a_worker_stopped_as_supervisors_stop_it_finishes_its_running_add(
