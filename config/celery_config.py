@@ -7,6 +7,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from kombu import Queue
 
+from config.logging_config import TASK_TEXT_FORMAT, TEXT_FORMAT
 from config.redis_tls import redis_ssl_options
 from config.settings import Settings
 
@@ -135,6 +136,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # someone watches; `celery -A workflows worker -E` starts a worker with them on.
         "worker_send_task_events": False,
         "task_send_sent_event": False,
+        # The worker and the beat log as the API does (LOG_FORMAT=text): one layout for every
+        # process, where Celery's own ("[time: INFO/ForkPoolWorker-1] message") named no logger.
+        "worker_log_format": TEXT_FORMAT,
+        "worker_task_log_format": TASK_TEXT_FORMAT,
         # RedBeat: entries in the same Redis under our own prefix; the beat wakes at least
         # every second so a new or changed entry takes effect promptly. The URL's password
         # goes in the options, where Celery masks it when it shows the settings.

@@ -1,5 +1,7 @@
 """Log formats shared by the web app, the worker and the beat: plain text, or JSON lines.
 
+As text, every process writes `TEXT_FORMAT`: the worker and the beat through Celery's
+``worker_log_format`` (config.celery_config), in place of Celery's own layout.
 ``LOG_FORMAT=json`` makes every process write one JSON object per line, with the task id,
 task name, queue and outcome as fields of their own wherever a line is about a task, so a log
 pipeline can index them without parsing messages. The web app gets it through Granian's
@@ -19,6 +21,7 @@ from config.settings import Settings
 
 __all__ = [
     "CONTEXT_FIELDS",
+    "TASK_TEXT_FORMAT",
     "TEXT_FORMAT",
     "JsonFormatter",
     "configure_root_logging",
@@ -27,6 +30,11 @@ __all__ = [
 ]
 
 TEXT_FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(message)s"
+
+#: The same for Celery's task loggers (``get_task_logger``), which name the task they run.
+TASK_TEXT_FORMAT = (
+    "%(asctime)s [%(process)d] [%(levelname)s] %(name)s: %(task_name)s[%(task_id)s]: %(message)s"
+)
 
 #: Attributes a log call may attach with ``extra=``; JSON lines carry them as fields.
 CONTEXT_FIELDS = (

@@ -41,8 +41,9 @@ pytestmark = pytest.mark.integration
 #: Seconds before an unacknowledged message is handed to another worker, in these tests.
 VISIBILITY_TIMEOUT = 5
 
-#: A log line in Celery's text format, "[2026-01-01 00:00:00,000: INFO/MainProcess] ...".
-TEXT_LOG_LINE = re.compile(r"\[\d{4}-\d\d-\d\d [\d:,]+: \w+/")
+#: A log line in the text format (config.logging_config.TEXT_FORMAT), as Celery writes it too:
+#: "2026-01-01 00:00:00,000 [4242] [INFO] celery.apps.worker: ...".
+TEXT_LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d [\d:,]+ \[\d+\] \[\w+\] ")
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -41,6 +42,15 @@ def test_ctrl_c_lets_the_running_add_finish_before_the_embedded_redis_stops(
     finally:
         run.stop()
     assert not ping(url), "redis-server outlived make run"
+
+    # The worker's lines read as the API's do (config.logging_config.TEXT_FORMAT), not in
+    # Celery's own "[2026-01-01 00:00:00,000: INFO/ForkPoolWorker-1] ..." layout.
+    outcome = re.compile(
+        r"worker\.1 +\| \d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \[\d+\] \[INFO\] "
+        rf"sumflow\.tasks: task sumflow\.add\[{task_id}\] SUCCESS queue=default$",
+        re.MULTILINE,
+    )
+    assert outcome.search(run.log()), run.log()
 
     # The next `make run` finds the add done and nothing left to deliver again.
     server = RedisServer(port=port, data_dir=tmp_path / "var" / "redis").start()
