@@ -1,15 +1,18 @@
 """One log line per request, written by the app so it reads the same under any server.
 
-The line carries the client, method, path with query, status and time taken; with
-LOG_FORMAT=json each is a field of its own (config/logging_config.py). It is built from the
-raw WSGI environ: werkzeug's ``request.full_path`` re-quotes the URL on every call, which
-made this line cost twice what a task's log line does.
+The line carries the client, method, path with query, status, time taken and the request's
+id (api/request_id.py); with LOG_FORMAT=json each is a field of its own
+(config/logging_config.py). It is built from the raw WSGI environ: werkzeug's
+``request.full_path`` re-quotes the URL on every call, which made this line cost twice what a
+task's log line does.
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+
+from config.logging_config import REQUEST_ID
 
 __all__ = ["log_request", "readable_path"]
 
@@ -42,18 +45,21 @@ def log_request(environ: dict[str, Any], status: int, seconds: float | None) -> 
     client = environ.get("REMOTE_ADDR")
     method = environ.get("REQUEST_METHOD")
     milliseconds = None if seconds is None else round(seconds * 1000, 2)
+    request_id = REQUEST_ID.get()
     logger.info(
-        '%s "%s %s" %d %s ms',
+        '%s "%s %s" %d %s ms%s',
         client,
         method,
         path,
         status,
         "-" if milliseconds is None else f"{milliseconds:.2f}",
+        "" if request_id is None else f" request={request_id}",
         extra={
             "client": client,
             "method": method,
             "path": path,
             "status": status,
             "duration_ms": milliseconds,
+            "request_id": request_id,
         },
     )

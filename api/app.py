@@ -17,6 +17,7 @@ from api import (
     instrumentation,
     metrics,
     queues,
+    request_id,
     retry_policies,
     schedules,
     tasks,
@@ -91,6 +92,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     # as a trailing one is (api.errors).
     app.url_map.merge_slashes = False
     instrumentation.init_app(app)  # first, so that it times every request
+    request_id.init_app(app)  # next, so that every answer and access line carries an id
     init_security_headers(app)  # early: its after_request hook sees every answer, replaced or not
     # Before every other hook: a Host it does not answer for (DNS rebinding) costs nothing.
     init_trusted_hosts(app, resolve_trusted_hosts(settings.trusted_hosts, settings.host))

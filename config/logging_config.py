@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,7 @@ from config.settings import Settings
 
 __all__ = [
     "CONTEXT_FIELDS",
+    "REQUEST_ID",
     "TASK_TEXT_FORMAT",
     "TEXT_FORMAT",
     "JsonFormatter",
@@ -48,7 +50,12 @@ CONTEXT_FIELDS = (
     "path",
     "status",
     "duration_ms",
+    "request_id",
 )
+
+#: The id of the request this thread is answering (api/request_id.py): the access line and
+#: the SENT line of each task the request sends name it, and JSON lines carry it as a field.
+REQUEST_ID: ContextVar[str | None] = ContextVar("sumflow_request_id", default=None)
 
 
 def _current_task() -> tuple[str, str] | None:
@@ -62,7 +69,8 @@ def _current_task() -> tuple[str, str] | None:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record: time, level, logger, process, message, task context.
+    """One JSON object per record: time, level, logger, process, message, task context, and
+    the id of the request being answered, if any.
 
     The task id and name come from ``extra=`` fields, else from Celery's own log arguments
     (its "Task x[id] succeeded" lines pass them as a dict), else from the task running now.
@@ -80,6 +88,8 @@ class JsonFormatter(logging.Formatter):
             value = record.__dict__.get(key)
             if value is not None:
                 payload[key] = value
+        if "request_id" not in payload and (request_id := REQUEST_ID.get()) is not None:
+            payload["request_id"] = request_id
         if "task_id" not in payload:
             args = record.args
             if isinstance(args, Mapping) and "id" in args:

@@ -3,7 +3,8 @@
 Celery configures the worker's and the beat's logging itself; its ``after_setup_logger`` and
 ``after_setup_task_logger`` signals let us swap in the JSON formatter when LOG_FORMAT=json.
 ``after_task_publish`` fires wherever a task is sent (the API, the beat, a retrying worker),
-so each of them logs the task id and the queue it went to.
+so each of them logs the task id and the queue it went to; in the API, the id of the request
+that sent it too (api/request_id.py).
 
 Celery 5.7's result backend logs each retry of a Redis operation ("Failed operation ...
 Retrying", ``Backend._ensure_retryable``) with the whole chained traceback: a worker storing a
@@ -20,7 +21,7 @@ from celery.signals import after_setup_logger, after_setup_task_logger, after_ta
 from celery.utils.log import get_multiprocessing_logger
 
 from config import load_settings
-from config.logging_config import JsonFormatter
+from config.logging_config import REQUEST_ID, JsonFormatter
 
 __all__ = ["SENT", "OneLineRetries"]
 
@@ -63,11 +64,19 @@ def _log_sent(
     sender: str | None = None, headers: Any = None, routing_key: Any = None, **_: Any
 ) -> None:
     task_id = (headers or {}).get("id")
+    request_id = REQUEST_ID.get()  # set while the API answers the request that sends it
     logger.info(
-        "task %s[%s] %s queue=%s",
+        "task %s[%s] %s queue=%s%s",
         sender,
         task_id,
         SENT,
         routing_key,
-        extra={"task_id": task_id, "task_name": sender, "queue": routing_key, "outcome": SENT},
+        "" if request_id is None else f" request={request_id}",
+        extra={
+            "task_id": task_id,
+            "task_name": sender,
+            "queue": routing_key,
+            "outcome": SENT,
+            "request_id": request_id,
+        },
     )
