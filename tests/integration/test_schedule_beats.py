@@ -32,13 +32,8 @@ class Beats:
         self.started: list[Service] = []
 
     def start(self, wait: bool = True, **options: Any) -> Service:
-        beat = start_beat(
-            self.redis_url,
-            self.logs_dir,
-            wait=wait,
-            BEAT_LOCK_TIMEOUT_SECONDS=LOCK_TIMEOUT,
-            **options,
-        )
+        options.setdefault("BEAT_LOCK_TIMEOUT_SECONDS", LOCK_TIMEOUT)
+        beat = start_beat(self.redis_url, self.logs_dir, wait=wait, **options)
         self.started.append(beat)
         return beat
 
@@ -88,6 +83,23 @@ def test_a_second_beat_does_not_double_the_runs(beats: Beats, schedules: Schedul
         lambda: ACQUIRED in second.log(), timeout=LOCK_TIMEOUT + 10, what="second beat to lead"
     )
     eventually(lambda: sent_count(second, "single") >= 2, timeout=10, what="runs to resume")
+
+
+def test_a_standby_takes_over_as_soon_as_the_active_beat_stops_cleanly(
+    beats: Beats, schedules: Schedules
+) -> None:
+    """SIGTERM releases the lock as the beat stops, so the standby need not wait for it to
+    expire. Both beats here hold the lock for a minute: a takeover sooner is that release."""
+    held = {"BEAT_LOCK_TIMEOUT_SECONDS": 60}
+    first = beats.start(**held)
+    second = beats.start(wait=False, **held)
+    eventually(lambda: STANDING_BY in second.log(), timeout=30, what="second beat to stand by")
+    schedules.create("handed-over", every=1)
+    schedules.wait_for_runs("handed-over", 1, timeout=10)
+
+    first.stop()
+    eventually(lambda: ACQUIRED in second.log(), what="second beat to lead")
+    eventually(lambda: sent_count(second, "handed-over") >= 1, timeout=10, what="runs to resume")
 
 
 def test_the_beat_command_without_a_scheduler_option_runs_the_schedules(
