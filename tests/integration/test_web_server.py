@@ -67,11 +67,23 @@ def test_https_when_given_a_certificate(redis_url: str, tmp_path: Path) -> None:
         scheme="https",
         TLS_CERT_FILE=tls.cert_file,
         TLS_KEY_FILE=tls.key_file,
+        TRUSTED_HOSTS="api.example",
         verify=str(tls.ca_file),
     )
     try:
+        # Granian tells the app the request came over HTTPS: browsers are told to keep to it
+        # for a name the API is known by, and not for a loopback one (every local port's).
+        named = requests.post(
+            f"{base}/add",
+            json={"a": 1, "b": 2},
+            headers={"Host": "api.example"},
+            verify=tls.ca_file,
+        )
+        assert named.status_code == 202
+        assert named.headers.get("Strict-Transport-Security") == "max-age=31536000"
         response = requests.post(f"{base}/add", json={"a": 1, "b": 2}, verify=tls.ca_file)
         assert response.status_code == 202
+        assert "Strict-Transport-Security" not in response.headers
         with pytest.raises(requests.ConnectionError):  # plain HTTP is not spoken
             requests.get(base.replace("https://", "http://") + "/health", timeout=5)
     finally:
