@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis
 from celery.schedules import crontab, schedule
 
 from config import load_settings
 from config.celery_config import celery_config
 from config.settings import ConfigError
+from schedules.beat_service import giving_up
 from schedules.model import InvalidName, ScheduleSpec, check_name
 from schedules.stale_runs import deleted_message, schedule_id_of
 from schedules.store import changed
@@ -189,3 +191,19 @@ def test_a_deleted_schedules_run_says_whether_it_ever_ran() -> None:
         "not retried after 1 failed attempt: its schedule 'often' was deleted"
     )
     assert deleted_message("often", 3).startswith("not retried after 3 failed attempts: ")
+
+
+def test_a_beat_giving_up_names_the_url_the_time_and_the_reason() -> None:
+    error = redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6481.")
+    assert giving_up("redis://127.0.0.1:6481/0", error, 31.4) == (
+        "beat: no Redis answers at redis://127.0.0.1:6481/0 after 31 s "
+        "(Error 111 connecting to 127.0.0.1:6481.); giving up"
+    )
+
+
+def test_a_refused_password_is_not_told_as_no_redis_answering() -> None:
+    error = redis.exceptions.AuthenticationError("invalid username-password pair")
+    assert giving_up("redis://127.0.0.1:6481/0", error, 1.0) == (
+        "beat: the Redis at redis://127.0.0.1:6481/0 refuses the credentials in REDIS_URL "
+        "(invalid username-password pair); giving up after 1 s"
+    )
