@@ -11,6 +11,10 @@ LOG_FORMAT=json. A Redis that does not answer at start is expected, not a bug: `
 says so in one line. Any other failure is still Celery's CRITICAL record with its traceback,
 once (`Beat`). Once built, the scheduler rides outages out itself (`schedules.scheduler`).
 
+A SIGTERM while RedBeat waits runs Celery's handler, which saves the schedule through
+``service.scheduler``: it built a second scheduler in the handler, which waited out the 30 s
+of retries again before the beat stopped. `BeatService.sync` has nothing to save then.
+
 `workflows.celery_app` names `Beat` by its dotted path, as ``config`` names `schedules.beat`.
 """
 
@@ -57,6 +61,14 @@ class BeatService(Service):
             url = maybe_sanitize_url(conf.get("redbeat_redis_url") or conf.broker_url)
             logger.error(giving_up(url, exc, time.monotonic() - started))
             raise SystemExit(1) from None
+
+    def sync(self) -> None:
+        """Save the schedule and release the lock; before the scheduler exists (a SIGTERM
+        while RedBeat waits for Redis) there is neither, and nothing to build (see module)."""
+        if "scheduler" in vars(self):
+            super().sync()
+        else:
+            self._is_stopped.set()
 
 
 class Beat(CeleryBeat):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 from config.redis_server import free_port
-from tests.support import ROOT, beat_command, service_env
+from tests.support import ROOT, Service, beat_command, eventually, service_env
 
 pytestmark = pytest.mark.integration
 
@@ -73,6 +74,25 @@ def test_as_json_every_line_is_json_and_the_password_never_shows() -> None:
     assert len(problems) == 1 and giving_up(port).search(problems[0]["message"]), problems
     assert "exc_info" not in problems[0]
     assert PASSWORD not in beat.stdout + beat.stderr
+
+
+def test_a_beat_waiting_for_redis_stops_on_sigterm(tmp_path: Path) -> None:
+    """Celery's SIGTERM handler saves the schedule: it built a second scheduler, which waited
+    out RedBeat's 30 s of retries again before the beat could stop. RedBeat's own retries here."""
+    beat = Service(
+        beat_command(), service_env(f"redis://127.0.0.1:{free_port()}/0"), tmp_path / "beat.log"
+    ).start()
+    assert beat.process is not None
+    eventually(lambda: "beat: Retrying Redis connection in" in beat.log(), what="a retry")
+    beat.process.send_signal(signal.SIGTERM)
+    try:
+        status = beat.process.wait(timeout=60)  # a safety net: it used to take 31 s more
+    finally:
+        beat.kill()
+
+    assert status == 0, beat.log()
+    assert beat.log().count("beat: Retrying Redis connection in 1.0 seconds") == 1, beat.log()
+    assert "[ERROR]" not in beat.log() and "Traceback" not in beat.log()
 
 
 def test_a_beat_that_fails_to_start_otherwise_logs_it_once_not_char_by_char(
