@@ -23,7 +23,7 @@ from api.blueprint import Blueprint
 from api.errors import abort
 from api.services import services
 from schedules.beat_status import BeatStatus, beat_status
-from workflows.redis_client import REDIS_ERRORS, REFUSALS
+from workflows.redis_client import OUTAGE_ERRORS, REDIS_ERRORS, REFUSALS
 from workflows.shared_settings import disagreements
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,9 @@ class HealthSchema(Schema):
         required=True,
         metadata={
             "description": "When the workers gave that answer. It is refreshed in the "
-            "background once 3 s old, so it is at most about 4 s old."
+            "background once 3 s old, so it is at most about 4 s old; older while a worker it "
+            "lists does not answer (for up to 4 s: it may be reconnecting), and after a Redis "
+            "outage, until the workers answer again."
         },
     )
     beat = fields.Nested(BeatSchema, required=True)
@@ -148,13 +150,16 @@ class Health(MethodView):
         try:
             svc.redis.set(PROBE_KEY, b"1", px=PROBE_TTL_MS)
             beat = beat_status(svc.redis)
+            # Waits only when this process has no fresh answer (its first request, unless
+            # api.serve warmed it), and raises only when it has none to give because Redis
+            # did not answer the inspect: never "no worker answered" for an outage.
+            workers = svc.workers.view()
         except REFUSALS as exc:
             logger.warning("Redis refuses writes: %s", exc)
             abort(503, message=f"Redis refuses writes: {exc}", headers={"Retry-After": "2"})
-        except REDIS_ERRORS as exc:
+        except OUTAGE_ERRORS as exc:
             logger.warning("Redis does not answer: %s", exc)
             abort(503, message="Redis does not answer.", headers={"Retry-After": "2"})
-        workers = svc.workers.view()
         try:
             differing = disagreements(svc.redis, svc.settings, workers.queues_by_worker)
         except REDIS_ERRORS as exc:  # it answered a moment ago: leave this check out

@@ -27,7 +27,7 @@ from api.services import Services, services
 from schedules.beat_status import beat_status
 from workflows.inspection import queue_depths
 from workflows.outcomes import outcome_counts
-from workflows.redis_client import REDIS_ERRORS
+from workflows.redis_client import OUTAGE_ERRORS
 from workflows.tasks import ADD_TASK
 
 blp = Blueprint("metrics", __name__, description="Prometheus metrics.")
@@ -50,7 +50,8 @@ class SystemCollector:
             depths = queue_depths(svc.redis, queues)
             outcomes = outcome_counts(svc.redis)
             beat = beat_status(svc.redis)
-        except REDIS_ERRORS:
+            workers = svc.workers.queues_by_worker()  # raises only if Redis did not answer it
+        except OUTAGE_ERRORS:
             redis_up.add_metric([], 0)
             yield redis_up
             return
@@ -76,13 +77,13 @@ class SystemCollector:
         )
         for queue in queues:
             waiting.add_metric([queue], depths[queue])
-            consumers.add_metric([queue], len(svc.workers.workers_for(queue)))
+            consumers.add_metric([queue], sum(queue in qs for qs in workers.values()))
         yield waiting
         yield consumers
         yield GaugeMetricFamily(
             "sumflow_workers",
             "Workers that answered Celery's inspect (cached for a few seconds).",
-            value=len(svc.workers.queues_by_worker()),
+            value=len(workers),
         )
         yield GaugeMetricFamily(
             "sumflow_beat_up", "1 if a beat holds RedBeat's lock.", value=int(beat.alive)

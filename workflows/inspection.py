@@ -10,11 +10,13 @@ from typing import Any
 
 import redis
 from celery import Celery
+from kombu.exceptions import OperationalError
 from kombu.transport import redis as kombu_redis
 
+from workflows.consumer import RECONNECT_INTERVAL_SECONDS
 from workflows.redis_client import OUTAGE_ERRORS
 
-__all__ = ["WorkerDirectory", "WorkerView", "queue_depths"]
+__all__ = ["RECONNECT_GRACE_SECONDS", "WorkerDirectory", "WorkerView", "queue_depths"]
 
 #: kombu's Redis transport keeps one list per priority step: "name", "name\x06\x163", ...
 #: (its defaults: sumflow sets no ``priority_steps`` or ``sep`` transport option).
@@ -47,6 +49,11 @@ class WorkerView:
     as_of: float
 
 
+#: After a Redis outage, how long the workers get to reconnect before one missing from an
+#: answer counts as gone: two of their tries (they try every RECONNECT_INTERVAL_SECONDS).
+RECONNECT_GRACE_SECONDS = 2 * RECONNECT_INTERVAL_SECONDS
+
+
 class WorkerDirectory:
     """Workers and the queues they consume, from Celery's inspect, kept fresh in the background.
 
@@ -55,13 +62,24 @@ class WorkerDirectory:
     idle worker on the same machine went unheard in 7 of 24 inspects (kombu's Redis reply
     collection), and /health reported no worker; with 1 s, in none of 12.
 
-    The first call waits for the workers and starts a thread that asks them again whenever the
-    answer is ``ttl`` old, so an answer is at most ``ttl + timeout`` old. The thread stops once
-    no one has asked for ``keep_fresh_for`` seconds, so an idle web process does not broadcast
-    for ever; the next call then waits for the workers again, as the first did. Asked inside
-    the request instead, every /health probed less often than every 3 s took the whole second,
-    more than a 1 s probe timeout (Kubernetes' default) allows; and an answer refreshed only
-    after it was served was as old as the previous request, minutes for a sparse probe.
+    A thread asks the workers again whenever the answer is ``ttl`` old, so an answer is at
+    most ``ttl + timeout`` old and no call waits for one, but a call with no answer to give:
+    the first, and the first after ``keep_fresh_for`` seconds in which no one asked. The
+    thread stops then, and drops its answer, so that an idle web process does not broadcast
+    for ever. Asked inside the request instead, every /health probed less often than every 3 s
+    took the whole second, more than a 1 s probe timeout (Kubernetes' default) allows; and an
+    answer refreshed only after it was served was as old as the previous request, minutes for
+    a sparse probe.
+
+    An inspect that fails because Redis does not answer says nothing of the workers: the last
+    answer stays, and the thread tries again every ``retry_after`` seconds rather than after
+    ``ttl``. A worker that loses Redis (an outage, a restart, a dropped connection) needs a
+    moment to reconnect, and meanwhile does not answer: so an answer that lacks a worker the
+    last one had is not taken until ``reconnect_grace`` seconds after the first such answer
+    (counted again from Redis's return when an outage comes between), and the thread asks
+    again at once meanwhile. Taking the outage's failure, or the first answer after it, as "no
+    worker answered" had /health report the workers down for 3-4 s after every Redis blip; a
+    worker that has really gone is now reported so ``reconnect_grace`` seconds later.
     """
 
     def __init__(
@@ -70,30 +88,43 @@ class WorkerDirectory:
         ttl: float = 3.0,
         timeout: float = 1.0,
         keep_fresh_for: float = 60.0,
+        retry_after: float = 0.5,
+        reconnect_grace: float = RECONNECT_GRACE_SECONDS,
     ) -> None:
         self._celery = celery
         self._ttl = ttl
         self._timeout = timeout
         self._keep_fresh_for = keep_fresh_for
+        self._retry_after = retry_after
+        self._reconnect_grace = reconnect_grace
         self._lock = threading.Lock()
+        self._inspected = threading.Condition(self._lock)  # notified after each inspect
+        self._inspects = 0  # inspects done, answered or not
         self._refreshing = False  # a _keep_fresh thread runs
         self._asked_at = 0.0  # time.monotonic() of the last call
-        self._fetched_at = 0.0  # time.monotonic() of the answer below
-        self._answer = WorkerView({}, 0.0)
+        self._next_at = 0.0  # time.monotonic() at which the thread asks the workers next
+        self._answer: WorkerView | None = None
+        self._failure: Exception | None = None  # why the last inspect got no answer
+        self._missing_since: float | None = None  # when a worker of the answer first was not
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
 
     def view(self) -> WorkerView:
-        """The latest answer: at most ``ttl + timeout`` old, or fetched now."""
+        """The latest answer: at most ``ttl + timeout`` old (or the last one before a Redis
+        outage, until the workers answer again), or fetched now. Raises kombu's
+        OperationalError when there is none to give because Redis did not answer."""
         with self._lock:
             self._asked_at = time.monotonic()
-            if not self._refreshing:  # the first call, or the first after a quiet spell
-                self._store(self._fetch())
-                self._refreshing = True
-                self._thread = threading.Thread(
-                    target=self._keep_fresh, name="workers", daemon=True
-                )
-                self._thread.start()
+            if not self._refreshing or self._answer is None:
+                # The first call, the first after a quiet spell, or one while the thread has
+                # no answer yet (Redis did not answer its inspects): wait for an inspect.
+                inspects = self._inspects
+                self._start()
+                self._inspected.wait_for(lambda: self._inspects != inspects or not self._refreshing)
+            if self._answer is None:
+                if self._failure is None:  # the thread failed: its traceback is in the log
+                    raise RuntimeError("asking the workers failed")
+                raise OperationalError(f"the workers could not be asked: {self._failure}")
             return self._answer
 
     def queues_by_worker(self) -> dict[str, list[str]]:
@@ -111,33 +142,67 @@ class WorkerDirectory:
         if self._thread is not None:
             self._thread.join()
 
+    def _start(self) -> None:
+        """Start the thread, asking at once, unless it runs (with the lock held)."""
+        if self._refreshing or self._closed.is_set():
+            return
+        self._refreshing = True
+        self._next_at = time.monotonic()
+        self._thread = threading.Thread(target=self._keep_fresh, name="workers", daemon=True)
+        self._thread.start()
+
     def _keep_fresh(self) -> None:
-        """Ask the workers again each time the answer is ``ttl`` old, while anyone asks and
-        until `close`."""
+        """Ask the workers whenever `_take` said to, while anyone asks and until `close`."""
         try:
             while not self._closed.is_set():
                 with self._lock:
                     now = time.monotonic()
                     if now - self._asked_at > self._keep_fresh_for:
+                        # No one will keep the answer fresh: the next call waits for a new one.
                         self._refreshing = False
+                        self._answer = None
                         return
-                    due = self._fetched_at + self._ttl - now
+                    due = self._next_at - now
                 if due > 0:
                     self._closed.wait(due)
                     continue
-                answer = self._fetch()
+                sent = time.monotonic()
+                try:
+                    answer, failure = self._fetch(), None
+                except OUTAGE_ERRORS as exc:
+                    answer, failure = None, exc
                 with self._lock:
-                    self._store(answer)
+                    self._take(answer, failure, sent)
+        finally:
             with self._lock:
-                self._refreshing = False
-        except BaseException:
-            with self._lock:  # the next call starts another
-                self._refreshing = False
-            raise
+                if self._thread is threading.current_thread():
+                    self._refreshing = False  # closed, or failed: the next call starts another
+                self._inspected.notify_all()
 
-    def _store(self, queues_by_worker: dict[str, list[str]]) -> None:
-        self._answer = WorkerView(queues_by_worker, time.time())
-        self._fetched_at = time.monotonic()
+    def _take(
+        self, answer: dict[str, list[str]] | None, failure: Exception | None, sent: float
+    ) -> None:
+        """Keep what an inspect sent at ``sent`` found, and say when to ask next (with the
+        lock held)."""
+        now = time.monotonic()
+        self._inspects += 1
+        self._inspected.notify_all()
+        if answer is None:  # Redis did not answer: nothing is known of the workers
+            self._failure = failure
+            self._missing_since = None  # once it answers, they get their time to reconnect
+            self._next_at = now + self._retry_after
+            return
+        self._failure = None
+        last = self._answer.queues_by_worker if self._answer else {}
+        if not last.keys() <= answer.keys():  # a worker is missing: it may be reconnecting
+            if self._missing_since is None:
+                self._missing_since = sent
+            if sent < self._missing_since + self._reconnect_grace:
+                self._next_at = now  # at once: an inspect that got answers took ``timeout``
+                return
+        self._missing_since = None
+        self._answer = WorkerView(answer, time.time())
+        self._next_at = now + self._ttl
 
     def _inspect_once_more_if_stale(self) -> dict[str, Any] | None:
         """Ask the workers; ask again if a connection a Redis restart left dead failed it.
@@ -147,23 +212,27 @@ class WorkerDirectory:
         connections do not retry by themselves: kombu would then no longer send a group as one
         transaction), which also closes it, so the second try reaches the new Redis. Without
         it, the first /health of each web process after a restart said no worker was up.
-        Publishes have their own second try (``task_publish_retry_policy``). A Redis that is
-        really down refuses the second try as fast as the first.
+        Publishes have their own second try (``task_publish_retry_policy``).
+
+        Each try connects once, if it must: kombu's own connect tries for some 6 s, two tries
+        2 s and 4 s apart, so a failing inspect held the thread that long and it saw Redis
+        back up to 4 s late.
         """
-        inspect = self._celery.control.inspect(timeout=self._timeout)
-        try:
-            return inspect.active_queues()
-        except redis.ConnectionError:
-            return inspect.active_queues()
+        with self._celery.connection_or_acquire() as connection:
+            inspect = self._celery.control.inspect(timeout=self._timeout, connection=connection)
+            try:
+                connection.ensure_connection(max_retries=0)
+                return inspect.active_queues()
+            except redis.ConnectionError:
+                connection.ensure_connection(max_retries=0)
+                return inspect.active_queues()
 
     def workers_for(self, queue: str) -> list[str]:
         return sorted(w for w, qs in self.queues_by_worker().items() if queue in qs)
 
     def _fetch(self) -> dict[str, list[str]]:
-        try:
-            replies = self._inspect_once_more_if_stale()
-        except OUTAGE_ERRORS:
-            return {}
+        """The workers' answer; raises one of OUTAGE_ERRORS when Redis does not answer."""
+        replies = self._inspect_once_more_if_stale()
         return {
             worker: sorted(queue["name"] for queue in queues)
             for worker, queues in (replies or {}).items()

@@ -350,6 +350,54 @@ def test_the_first_health_after_a_redis_restart_sees_the_workers(
     assert lists_the_worker(body)
 
 
+#: Outages the web process's inspects see fail (they come every 3 s), and one they may miss:
+#: then only the inspect after it finds the workers away, reconnecting.
+HEALTH_OUTAGES = (4.0, 1.0)
+
+
+def test_a_redis_outage_is_not_reported_as_the_workers_gone(
+    own_redis: RedisServer, start_worker: Callable[..., Service], build_app: AppBuilder
+) -> None:
+    """The inspect sent during an outage failed, and was kept as "no worker answered"; so was
+    one sent before the workers had reconnected. /health then said ``workers: down`` for
+    seconds after Redis came back, and an alert on ``degraded`` fired after every blip."""
+    app = build_app({"redis_url": own_redis.url})
+    api = app.test_client()
+    worker = start_worker(url=own_redis.url)  # every queue: "ok" while it is seen
+    wait_for_worker(app.extensions["celery"], worker.name)  # type: ignore[attr-defined]
+
+    def lists_the_worker(body: dict[str, Any]) -> bool:
+        return any(name.startswith(f"{worker.name}@") for name in body["workers"])  # type: ignore[attr-defined]
+
+    assert lists_the_worker(api.get("/health").json)
+    for outage in HEALTH_OUTAGES:
+        # Down: /health is 503 and says nothing of the workers.
+        own_redis.stop()
+        ends = time.monotonic() + outage
+        while time.monotonic() < ends:
+            answer = api.get("/health")
+            assert answer.status_code == 503, answer.json
+            assert answer.json["message"] == "Redis does not answer."
+            time.sleep(0.2)
+
+        # Back: the last answer from before the outage stands until the workers have
+        # reconnected and answered again; no answer in between says they are gone.
+        own_redis.start()
+        back = datetime.now(UTC)
+        said: list[str] = []
+
+        def answered_since(back: datetime = back, said: list[str] = said) -> dict[str, Any]:
+            answer = api.get("/health")
+            assert answer.status_code == 200, answer.json
+            said.append(answer.json["checks"]["workers"])
+            fresh = datetime.fromisoformat(answer.json["workers_as_of"]) > back
+            return answer.json if fresh else {}
+
+        body = eventually(answered_since, what=f"the workers to answer after {outage} s")
+        assert lists_the_worker(body), outage
+        assert set(said) == {"ok"}, (outage, said)
+
+
 def test_a_run_cancelled_by_a_lost_connection_reads_as_such(
     celery_app: SumflowCelery, sums: Sums
 ) -> None:
