@@ -1,5 +1,5 @@
 """The sumflow HTTP API: `flask --app api run` and Granian
-(`python -m api.serve`, factory `api:create_app`) find it here.
+(`python -m api.serve`, whose factory `api.serve.served_app` calls `create_app`) find it here.
 
 `create_app` and `close_app` are imported on first use: `api.cli`, the command-line client,
 lives in this package too and must start without loading Flask, Celery and every blueprint.

@@ -28,7 +28,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import granian._signals
 from granian import Granian
@@ -41,15 +41,34 @@ from config.logging_config import server_logconfig
 from config.ports import bind_error
 from config.settings import ConfigError
 
-__all__ = ["build_server", "main", "tls_problem"]
+if TYPE_CHECKING:
+    from flask import Flask
 
-#: The WSGI app factory, as Granian imports it in each worker.
-APP_FACTORY = "api:create_app"
+__all__ = ["build_server", "main", "served_app", "tls_problem"]
+
+#: The WSGI app factory, as Granian imports it in each worker: `served_app`.
+APP_FACTORY = "api.serve:served_app"
 
 #: Seconds a worker gets to finish its requests on shutdown, after which Granian kills it and
 #: closes their connections. Long-polls end at once on shutdown (`_ending_waits_on_stop`), so
 #: only a request stuck elsewhere (a Redis that does not answer) waits that long.
 KILL_TIMEOUT_SECONDS = 10
+
+
+def served_app() -> Flask:
+    """`api.create_app`, with the workers asked at once: each worker process keeps its own
+    answer from them (`workflows.inspection.WorkerDirectory`), and getting one takes the
+    inspect's whole second, so each process's first /health waited for it, more than a 1 s
+    probe timeout (Kubernetes' default) allows. Granian calls this in each worker process,
+    after the fork (or spawn), so the thread it starts is that process's own. An app built
+    elsewhere (tests, ``flask run``) asks on its first request."""
+    from api import create_app  # here: the server's main process never loads the app
+    from api.services import services
+
+    app = create_app()
+    with app.app_context():
+        services().workers.warm()
+    return app
 
 
 def build_server(settings: Settings, factory: str = APP_FACTORY) -> MPServer | MTServer:

@@ -64,12 +64,16 @@ class WorkerDirectory:
 
     A thread asks the workers again whenever the answer is ``ttl`` old, so an answer is at
     most ``ttl + timeout`` old and no call waits for one, but a call with no answer to give:
-    the first, and the first after ``keep_fresh_for`` seconds in which no one asked. The
-    thread stops then, and drops its answer, so that an idle web process does not broadcast
-    for ever. Asked inside the request instead, every /health probed less often than every 3 s
-    took the whole second, more than a 1 s probe timeout (Kubernetes' default) allows; and an
-    answer refreshed only after it was served was as old as the previous request, minutes for
-    a sparse probe.
+    the first, unless `warm` started the thread, and the first after ``keep_fresh_for``
+    seconds in which no one asked. The thread stops then, and drops its answer, so that an
+    idle web process does not broadcast for ever: an inspect is some 34 Redis commands, a third
+    of them writes, so one every 4 s is four times what an idle worker sends. Ten minutes, not
+    one: a probe's requests spread over the web processes, and with two of them and a probe
+    every 10 s, one went a minute without one about every 50 probes; its next /health waited.
+    Asked inside the request instead, every /health probed less often than every 3 s took the
+    whole second, more than a 1 s probe timeout (Kubernetes' default) allows; and an answer
+    refreshed only after it was served was as old as the previous request, minutes for a
+    sparse probe.
 
     An inspect that fails because Redis does not answer says nothing of the workers: the last
     answer stays, and the thread tries again every ``retry_after`` seconds rather than after
@@ -87,7 +91,7 @@ class WorkerDirectory:
         celery: Celery,
         ttl: float = 3.0,
         timeout: float = 1.0,
-        keep_fresh_for: float = 60.0,
+        keep_fresh_for: float = 600.0,
         retry_after: float = 0.5,
         reconnect_grace: float = RECONNECT_GRACE_SECONDS,
     ) -> None:
@@ -109,6 +113,14 @@ class WorkerDirectory:
         self._thread: threading.Thread | None = None
         self._closed = threading.Event()
 
+    def warm(self) -> None:
+        """Ask the workers now, in the background, without waiting for their answer: for a web
+        process as it starts, so that its first request finds the answer there. Call it after
+        any fork: the thread it starts is the process's own."""
+        with self._lock:
+            self._asked_at = time.monotonic()
+            self._start()
+
     def view(self) -> WorkerView:
         """The latest answer: at most ``ttl + timeout`` old (or the last one before a Redis
         outage, until the workers answer again), or fetched now. Raises kombu's
@@ -117,7 +129,7 @@ class WorkerDirectory:
             self._asked_at = time.monotonic()
             if not self._refreshing or self._answer is None:
                 # The first call, the first after a quiet spell, or one while the thread has
-                # no answer yet (Redis did not answer its inspects): wait for an inspect.
+                # no answer yet (its first inspect is under way): wait for an inspect.
                 inspects = self._inspects
                 self._start()
                 self._inspected.wait_for(lambda: self._inspects != inspects or not self._refreshing)

@@ -10,6 +10,7 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from api.serve import APP_FACTORY
 from tests.bench.clients import RawCelery
 from tests.bench.report import machine, ratios, render_table, write_json
 from tests.bench.runner import run_all, warm_up
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         "reps": args.reps,
         "env": env,
         "worker_args": args.worker_args,
-        "web_app": web_app or "api:create_app",
+        "web_app": web_app or APP_FACTORY,
         "seconds": round(time.perf_counter() - began, 1),
         "scenarios": {
             name: {path: outcome.as_json() for path, outcome in paths.items()}

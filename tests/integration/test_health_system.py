@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+import requests
 from flask.testing import FlaskClient
 
-from tests.support import Service, beat_command, eventually, service_env
+from tests.support import Service, beat_command, eventually, logged, service_env, start_api
 from workflows.shared_settings import LEGACY_SETTINGS_KEY, SETTINGS_KEY_PREFIX, settings_key
 
 pytestmark = pytest.mark.integration
@@ -86,6 +89,43 @@ def test_health_sees_a_worker_start_and_stop(
     )
     assert not any(name.startswith(f"{specialist.name}@") for name in body["workers"])
     assert body["problems"] == ["No worker consumes queue 'priority'."]
+
+
+#: What a web process is given to ask the workers as it starts: their answer takes 1 s.
+WARM_UP = 2.5
+
+
+def test_each_web_process_has_asked_the_workers_before_its_first_health(
+    redis_url: str, worker: Service, logs_dir: Path
+) -> None:
+    """Each of the web server's processes keeps its own answer from the workers, and getting
+    one takes the inspect's whole second: the first /health of each process waited for it,
+    longer than a 1 s probe timeout (Kubernetes' default). Each process asks as it starts."""
+    log = logs_dir / "api-warm.log"
+    api, url = start_api(redis_url, log, WEB_WORKERS=2)
+    try:
+        time.sleep(WARM_UP)  # no request meanwhile: only the processes themselves ask
+        first: dict[str, tuple[datetime, dict[str, Any]]] = {}
+        for _ in range(40):  # each request goes to either process
+            sent = datetime.now(UTC)
+            answer = requests.get(f"{url}/health", headers={"Connection": "close"}, timeout=5)
+            assert answer.status_code == 200, answer.text
+            request_id = answer.headers["X-Request-ID"]
+            line = re.search(
+                rf"\[(\d+)\] \[INFO\] sumflow\.access: .*request={request_id}",
+                logged(api.log, f"request={request_id}"),
+            )
+            assert line is not None
+            first.setdefault(line[1], (sent, answer.json()))
+            if len(first) == 2:
+                break
+        assert len(first) == 2, "one web process answered every request"
+        for process, (sent, body) in first.items():
+            # The answer was there before the request: no request waited for it.
+            assert datetime.fromisoformat(body["workers_as_of"]) < sent, process
+            assert any(name.startswith(f"{worker.name}@") for name in body["workers"])  # type: ignore[attr-defined]
+    finally:
+        api.stop()
 
 
 def test_health_names_a_setting_a_worker_holds_otherwise(

@@ -201,3 +201,17 @@ def test_a_worker_still_missing_once_the_others_had_time_to_reconnect_is_gone(
         lambda: list(directory.view().queues_by_worker) == ["w1@host"], what="w2 to be gone"
     )
     assert gone
+
+
+def test_warm_asks_the_workers_at_once_without_waiting_for_them(
+    directories: list[WorkerDirectory],
+) -> None:
+    directory = SlowWorkers(ttl=60)
+    directories.append(directory)
+    directory.asked = 1  # so that the first inspect, too, waits until let
+    directory.warm()  # returns while that inspect is under way
+    assert directory.refreshing
+    eventually(lambda: directory.asked == 2, what="the warm-up inspect")
+    directory.answer_now.set()
+    assert directory.view().queues_by_worker == {"w2@host": ["priority"]}
+    assert directory.asked == 2  # the call took that inspect's answer: it sent none
