@@ -96,10 +96,11 @@ class JSONBoolean(fields.Boolean):
         return value
 
 
-#: A number as people write one in a URL: ASCII digits, with an optional sign and decimal
-#: point. ``float()`` also reads ``1_0`` (10), an Arabic-Indic ``٣`` (3), fullwidth digits,
-#: surrounding spaces, ``1e1`` and ``inf``.
-_PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+#: A number as people and programs write one in a URL: ASCII digits, with an optional sign,
+#: decimal point and exponent (``1e-05`` is how Python and JavaScript write a small float, and
+#: the document says only "number"). ``float()`` also reads ``1_0`` (10), an Arabic-Indic ``٣``
+#: (3), fullwidth digits, surrounding spaces and ``inf``.
+_PLAIN_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _PLAIN_INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
@@ -116,7 +117,7 @@ class _PlainQueryNumber(fields.Number):
 
 
 class DecimalQueryNumber(_PlainQueryNumber, fields.Float):
-    """A number from a query string (``?wait=0.5``), in plain ASCII decimals only.
+    """A number from a query string (``?wait=0.5``, ``?wait=1e-3``), in plain ASCII only.
 
     The pattern refuses ``nan`` and ``inf``. Digits too many for a float read as infinity,
     which the field's `Range` then refuses with the range in its message (give it one):

@@ -225,8 +225,8 @@ class WaitQuerySchema(Schema):
         validate=Range(0, MAX_WAIT_SECONDS),
         metadata={
             "description": "Hold the request up to this many seconds for the result, written "
-            "in plain decimals (`10`, `0.5`). When the server already holds as many waits as "
-            "it allows, it answers at once with `Retry-After: 1`."
+            "in ASCII digits (`10`, `0.5`, `1e-3`). When the server already holds as many "
+            "waits as it allows, it answers at once with `Retry-After: 1`."
         },
     )
 

@@ -188,13 +188,24 @@ def test_a_key_given_twice_after_broken_json_is_still_400(client: FlaskClient) -
     assert "not valid JSON" in response.json["message"]
 
 
-@pytest.mark.parametrize("wait", ["abc", "1_0", "%D9%A3", "%EF%BC%95", "1e1", "%205"])
+@pytest.mark.parametrize("wait", ["abc", "1_0", "%D9%A3", "%EF%BC%95", "1e%D9%A3", "%205"])
 def test_a_wait_that_is_not_plain_decimals_is_422(client: FlaskClient, wait: str) -> None:
     """Python's float() reads 1_0 as 10 and an Arabic-Indic digit as 3; ?wait= does not."""
     response = client.get(f"/result/00000000-0000-0000-0000-000000000000?wait={wait}")
     assert response.status_code == 422
     assert response.json["errors"] == {"query": {"wait": ["Not a valid number."]}}
     assert response.json["message"] == "Invalid request: wait: Not a valid number."
+
+
+def test_a_wait_in_exponent_notation_is_a_number(client: FlaskClient) -> None:
+    """The document says wait is a number, and a client writes a small one as 1e-05 (Python's
+    str) or 1e-7 (JavaScript's): it was 422 "Not a valid number"."""
+    response = client.get("/result/00000000-0000-0000-0000-000000000000?wait=1e-05")
+    assert response.status_code == 404  # read, then the id: never issued
+    assert client.get("/result/x?wait=3e%2B1").status_code == 404  # 3e+1: 30, the most
+    assert client.get("/result/x?wait=1e2").json["errors"] == {
+        "query": {"wait": ["Must be greater than or equal to 0 and less than or equal to 30."]}
+    }
 
 
 def test_a_form_body_is_415(client: FlaskClient) -> None:
