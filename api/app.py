@@ -27,8 +27,9 @@ from api.auth_failures import FailureBudget
 from api.body_limit import init_body_limit
 from api.errors import SumflowApi, register_error_handlers
 from api.openapi import SharedErrorResponses
+from api.openapi_rules import RequestRules
 from api.rate_limit import init_rate_limit
-from api.schemas import RetryPolicySchema
+from api.schemas import InlineRetryPolicySchema
 from api.security_headers import init_security_headers
 from api.services import EXTENSION_KEY, Services
 from api.trusted_hosts import init_trusted_hosts
@@ -113,9 +114,10 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     init_rate_limit(app, settings.rate_limit, svc.redis)
     init_body_limit(app)
     # One Api per app: it owns this app's OpenAPI document.
-    api = SumflowApi(app, spec_kwargs={"extra_plugins": [SharedErrorResponses(settings)]})
+    plugins = [SharedErrorResponses(settings), RequestRules(settings)]
+    api = SumflowApi(app, spec_kwargs={"extra_plugins": plugins})
     # Referenced by every request's inline retry_policy (api.schemas.RetryPolicyField).
-    api.spec.components.schema("RetryPolicy", schema=RetryPolicySchema)
+    api.spec.components.schema("InlineRetryPolicy", schema=InlineRetryPolicySchema)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     instrumentation.declare_submitting_endpoints(app)

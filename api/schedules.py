@@ -18,7 +18,9 @@ from api.blueprint import Blueprint
 from api.errors import abort
 from api.fields import IntegerQueryNumber, JSONBoolean, JSONInteger, JSONNumber
 from api.openapi import LOCATION
+from api.openapi_rules import from_settings
 from api.schemas import (
+    INLINE_POLICY,
     MAX_FAIL_TIMES,
     RetryPolicyField,
     RetryPolicySchema,
@@ -122,7 +124,9 @@ class ScheduleFieldsSchema(TaskOptionsSchema):
         validate=Length(1, 200),
         metadata={
             "description": "A configured queue; null (as without it): DEFAULT_QUEUE, written "
-            "into the schedule, like any queue."
+            "into the schedule, like any queue.",
+            # OpenAPI 3.0: a nullable enum lists null among its values.
+            **from_settings(lambda settings: {"enum": [*settings.queues, None]}),
         },
     )
     retry_policy = RetryPolicyField(
@@ -130,11 +134,19 @@ class ScheduleFieldsSchema(TaskOptionsSchema):
         metadata={
             "description": "A policy name, an inline policy, or null (as without it): the "
             "default policy (DEFAULT_RETRY_POLICY, as it is when each run is sent).",
-            "oneOf": [
-                {"type": "string"},
-                {"$ref": "#/components/schemas/RetryPolicy"},
-                {"type": "null"},
-            ],
+            # null rides with the names: OpenAPI 3.0 has no {"type": "null"} (3.1 has).
+            **from_settings(
+                lambda settings: {
+                    "oneOf": [
+                        {
+                            "type": "string",
+                            "nullable": True,
+                            "enum": [*settings.retry_policies, None],
+                        },
+                        INLINE_POLICY,
+                    ]
+                }
+            ),
         },
     )
     enabled = JSONBoolean(metadata={"description": "A disabled schedule does not run."})

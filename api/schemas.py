@@ -17,8 +17,9 @@ from api.fields import (
     JSONNumber,
     Operand,
 )
+from api.openapi_rules import from_settings
 from api.services import services
-from config import RetryPolicy
+from config import RetryPolicy, Settings
 from workflows.retry import UnknownRetryPolicy, resolve_policy
 from workflows.submit import TaskOptions
 
@@ -26,6 +27,8 @@ __all__ = [
     "MAX_FAIL_TIMES",
     "MAX_WAIT_SECONDS",
     "AddRequestSchema",
+    "INLINE_POLICY",
+    "InlineRetryPolicySchema",
     "RetryPolicyField",
     "RetryPolicySchema",
     "RevokeAcceptedSchema",
@@ -44,6 +47,24 @@ MAX_FIRST_BACKOFF = 3600
 #: Most retries a policy may ask for.
 MAX_RETRIES = 20
 MAX_FAIL_TIMES = 50
+
+
+#: Where the document describes a policy sent inline (`InlineRetryPolicySchema`).
+INLINE_POLICY = {"$ref": "#/components/schemas/InlineRetryPolicy"}
+
+
+def _max_delay(settings: Settings) -> dict[str, Any]:
+    return {"maximum": settings.max_delay_seconds}
+
+
+def _within_max_delay(seconds: float) -> None:
+    """Countdowns and retry delays stay under half the visibility timeout: on Redis a longer
+    one is delivered twice (celery#4400)."""
+    limit = services().settings.max_delay_seconds
+    if seconds > limit:
+        raise ValidationError(
+            f"Must be at most {limit:g} s (half the broker's visibility timeout)."
+        )
 
 
 def operand(description: str, **kwargs: Any) -> Operand:
@@ -69,16 +90,28 @@ class RetryPolicySchema(Schema):
     )
     backoff_max = JSONNumber(
         required=True,
-        # Its upper bound depends on the settings: checked with them in TaskOptionsSchema.
         validate=Range(min=0),
-        metadata={
-            "description": "Cap on any one retry delay, in seconds; at most half the "
-            "visibility timeout."
-        },
+        metadata={"description": "Cap on any one retry delay, in seconds."},
     )
     jitter = JSONBoolean(
         required=True,
         metadata={"description": "Draw each delay from [delay/2, delay] to spread retries out."},
+    )
+
+
+class InlineRetryPolicySchema(RetryPolicySchema):
+    """A retry policy sent in a request, whose delays these settings bound. Named and stored
+    policies are shown as they are (`RetryPolicySchema`): "patient" may exceed the bound (its
+    delays are capped when it runs), and a schedule keeps what older settings allowed."""
+
+    backoff_max = JSONNumber(
+        required=True,
+        validate=[Range(min=0), _within_max_delay],
+        metadata={
+            "description": "Cap on any one retry delay, in seconds; at most half the "
+            "visibility timeout.",
+            **from_settings(_max_delay),
+        },
     )
 
 
@@ -91,7 +124,7 @@ class RetryPolicyField(fields.Field):
         if isinstance(value, str):
             return value
         if isinstance(value, dict):
-            return RetryPolicySchema().load(value)
+            return InlineRetryPolicySchema().load(value)
         raise self.make_error("invalid")
 
 
@@ -106,13 +139,21 @@ class TaskOptionsSchema(Schema):
         validate=Length(1, 200),
         metadata={
             "description": "A configured queue (GET /queues); default: DEFAULT_QUEUE, where "
-            "the routing rules send every add."
+            "the routing rules send every add.",
+            **from_settings(lambda settings: {"enum": list(settings.queues)}),
         },
     )
     retry_policy = RetryPolicyField(
         metadata={
             "description": "A policy name from GET /retry-policies, or an inline policy.",
-            "oneOf": [{"type": "string"}, {"$ref": "#/components/schemas/RetryPolicy"}],
+            **from_settings(
+                lambda settings: {
+                    "oneOf": [
+                        {"type": "string", "enum": list(settings.retry_policies)},
+                        INLINE_POLICY,
+                    ]
+                }
+            ),
         }
     )
     fail_times = JSONInteger(
@@ -134,13 +175,6 @@ class TaskOptionsSchema(Schema):
         if isinstance(spec, str) and spec not in settings.retry_policies:
             names = ", ".join(settings.retry_policies)
             errors["retry_policy"] = [f"Unknown retry policy {spec!r}; named policies: {names}."]
-        if isinstance(spec, dict) and spec["backoff_max"] > settings.max_delay_seconds:
-            errors["retry_policy"] = {
-                "backoff_max": [
-                    f"Must be at most {settings.max_delay_seconds:g} s "
-                    "(half the broker's visibility timeout)."
-                ]
-            }
         if errors:
             raise ValidationError(errors)
 
@@ -167,22 +201,12 @@ class AddRequestSchema(TaskOptionsSchema):
     a = operand("First operand.", required=True)
     b = operand("Second operand.", required=True)
     countdown = JSONNumber(
-        # Its upper bound depends on the settings: checked with them in _check_countdown.
-        validate=Range(min=0),
+        validate=[Range(min=0), _within_max_delay],
         metadata={
-            "description": "Seconds to wait before running; at most half the visibility timeout."
+            "description": "Seconds to wait before running; at most half the visibility timeout.",
+            **from_settings(_max_delay),
         },
     )
-
-    @validates_schema
-    def _check_countdown(self, data: dict[str, Any], **_: Any) -> None:
-        limit = services().settings.max_delay_seconds
-        countdown = data.get("countdown")
-        if countdown is not None and countdown > limit:
-            raise ValidationError(
-                f"Must be at most {limit:g} s (half the broker's visibility timeout).",
-                "countdown",
-            )
 
     @post_load
     def _resolve(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

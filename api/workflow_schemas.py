@@ -9,6 +9,7 @@ from marshmallow.validate import OneOf, Range
 
 from api.batch_fields import NumberList, PairList
 from api.fields import JSONInteger
+from api.openapi_rules import from_settings
 from api.schemas import TaskOptionsSchema
 from api.services import services
 from config import Settings
@@ -62,6 +63,7 @@ class ChainRequestSchema(TaskOptionsSchema):
             "description": "At least 2 numbers, at most MAX_CHAIN_NUMBERS (default "
             f"{_DEFAULTS.max_chain_numbers:,}); each a finite JSON number in the operand range.",
             "example": [1, 2, 3, 4],
+            **from_settings(lambda settings: {"maxItems": settings.max_chain_numbers}),
         },
     )
 
@@ -82,6 +84,7 @@ class GroupRequestSchema(TaskOptionsSchema):
             f"{_DEFAULTS.max_pairs:,}). The body itself may be at most MAX_REQUEST_BYTES "
             f"(default {_DEFAULTS.max_request_bytes // 2**20} MiB), else 413.",
             "example": [[1, 2], [3, 4]],
+            **from_settings(lambda settings: {"maxItems": settings.max_pairs}),
         },
     )
     chunk_size = JSONInteger(
@@ -92,8 +95,12 @@ class GroupRequestSchema(TaskOptionsSchema):
             "description": "Pairs per task (Celery chunks), at most MAX_PAIRS: each task adds "
             "its chunk of pairs in order and results still come back per pair. Without it "
             "(or with null) every pair is its own task, and a request may make at most "
-            f"MAX_TASKS_PER_REQUEST (default {_DEFAULTS.max_tasks_per_request:,}) tasks.",
+            f"MAX_TASKS_PER_REQUEST (default {_DEFAULTS.max_tasks_per_request:,}) tasks. A "
+            "chunk must be done within half the visibility timeout, so one that fills holds "
+            "at most VISIBILITY_TIMEOUT_SECONDS / 2 / ADD_DELAY_SECONDS pairs (default "
+            f"{int(_DEFAULTS.max_delay_seconds // _DEFAULTS.add_delay_seconds)}).",
             "example": 100,
+            **from_settings(lambda settings: {"maximum": settings.max_pairs}),
         },
     )
 

@@ -153,7 +153,7 @@ def test_policies_and_queues_use_the_contract_field_names(doc: dict[str, Any]) -
     assert policy["properties"]["jitter"]["type"] == "boolean"
     # retry_policy: one of those names or an inline object of the same fields.
     choices = body(doc, "post", "/add")["properties"]["retry_policy"]["oneOf"]
-    assert choices[0] == {"type": "string"}
+    assert choices[0] == {"type": "string", "enum": ["none", "default", "aggressive", "patient"]}
     inline = schema(doc, choices[1])
     assert set(inline["required"]) == {"max_retries", "backoff", "backoff_max", "jitter"}
 

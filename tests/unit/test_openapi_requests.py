@@ -1,0 +1,89 @@
+"""The OpenAPI document is valid OpenAPI 3.0 and allows the requests the server accepts, no more.
+
+Generated clients and schema-driven fuzzers (schemathesis's positive_data_acceptance) send
+whatever the document allows; each test here pins a bound the server enforces that the document
+once left out. The live side of it is tests/integration/test_fuzz.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from schemathesis.specs.openapi.definitions import OPENAPI_30_VALIDATOR
+
+from api import create_app
+from config.retry_policies import BUILTIN_POLICIES
+
+UNREACHABLE = "redis://127.0.0.1:1/0"  # building the document needs no Redis
+POLICY_NAMES = list(BUILTIN_POLICIES)
+
+
+def document(**settings: Any) -> dict[str, Any]:
+    app = create_app({"redis_url": UNREACHABLE, **settings})
+    return app.test_client().get("/openapi.json").json
+
+
+def schemas(**settings: Any) -> dict[str, Any]:
+    return document(**settings)["components"]["schemas"]
+
+
+def referenced(doc_schemas: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
+    return doc_schemas[ref["$ref"].rsplit("/", 1)[-1]]
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"api_keys": ("k1",), "rate_limit": "10/second"}, {"host": "0.0.0.0"}],
+    ids=["default", "keys-and-limits", "any-host"],
+)
+def test_the_document_is_valid_openapi_3_0(settings: dict[str, Any]) -> None:
+    # ScheduleUpdate's retry_policy offered {"type": "null"}, which is OpenAPI 3.1's, not
+    # 3.0's: openapi-spec-validator, and the code generators that check first, refused the
+    # whole document.
+    problems = [
+        f"{'/'.join(map(str, error.instance_path))} fails {error.schema_path[-1]}"
+        for error in OPENAPI_30_VALIDATOR.iter_errors(document(**settings))
+    ]
+    assert problems == []
+
+
+REQUESTS = ("AddRequest", "ChainRequest", "GroupRequest", "ChordRequest", "ScheduleCreate")
+
+
+def test_queues_and_policy_names_are_the_configured_ones() -> None:
+    # Any string of 1-200 characters was documented; the server answers 422 "Unknown queue"
+    # and "Unknown retry policy" for all but the configured ones.
+    found = schemas(queues=("bulk", "urgent"), default_queue="bulk")
+    for name in REQUESTS:
+        fields = found[name]["properties"]
+        assert fields["queue"]["enum"] == ["bulk", "urgent"], name
+        named, inline = fields["retry_policy"]["oneOf"]
+        assert named == {"type": "string", "enum": POLICY_NAMES}, name
+        assert "backoff_max" in referenced(found, inline)["properties"], name
+    # A PATCH may send null for either: back to the default.
+    update = found["ScheduleUpdate"]["properties"]
+    assert update["queue"]["enum"] == ["bulk", "urgent", None]
+    assert update["queue"]["nullable"] is True
+    named, inline = update["retry_policy"]["oneOf"]
+    assert named == {"type": "string", "enum": [*POLICY_NAMES, None], "nullable": True}
+    assert inline == {"$ref": "#/components/schemas/InlineRetryPolicy"}
+
+
+def test_delays_are_at_most_half_the_visibility_timeout_of_these_settings() -> None:
+    found = schemas(visibility_timeout_seconds=120, add_delay_seconds=1)
+    assert found["AddRequest"]["properties"]["countdown"]["maximum"] == 60
+    assert found["InlineRetryPolicy"]["properties"]["backoff_max"]["maximum"] == 60
+    # What is stored or named is shown as it is: "patient" waits up to 240 s, capped when
+    # it runs, and a schedule keeps the policy it was given under older settings.
+    assert "maximum" not in found["RetryPolicy"]["properties"]["backoff_max"]
+    assert "maximum" not in found["NamedRetryPolicy"]["properties"]["backoff_max"]
+
+
+def test_list_lengths_and_chunk_sizes_are_bounded_by_these_settings() -> None:
+    found = schemas(max_chain_numbers=5, max_pairs=10, max_tasks_per_request=10)
+    assert found["ChainRequest"]["properties"]["numbers"]["maxItems"] == 5
+    for name in ("GroupRequest", "ChordRequest"):
+        fields = found[name]["properties"]
+        assert fields["pairs"]["maxItems"] == 10, name
+        assert fields["chunk_size"]["maximum"] == 10, name
