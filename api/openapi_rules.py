@@ -1,10 +1,10 @@
 """What the OpenAPI document says a request may hold beyond what its marshmallow fields say:
-limits taken from the settings.
+limits taken from the settings, and rules across fields.
 
 The request schemas are classes every app shares, but what a request may hold depends on its
-app's settings (TASK_QUEUES, VISIBILITY_TIMEOUT_SECONDS, MAX_PAIRS, ...). Left out, the
-document allowed requests the server refused with a 422, and clients and fuzzers built from
-it sent them.
+app's settings (TASK_QUEUES, VISIBILITY_TIMEOUT_SECONDS, MAX_PAIRS, ...), and a rule such as
+"every or crontab, not both" belongs to no one field. Left out, the document allowed requests
+the server refused with a 422, and clients and fuzzers built from it sent them.
 """
 
 from __future__ import annotations
@@ -14,14 +14,19 @@ from typing import Any
 
 from apispec import APISpec, BasePlugin
 from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.common import resolve_schema_cls
 from marshmallow import fields
 
 from config import Settings
 
-__all__ = ["RequestRules", "from_settings"]
+__all__ = ["RULES", "RequestRules", "from_settings"]
 
 #: The field metadata key that holds `from_settings`'s function.
 _FROM_SETTINGS = "from_settings"
+
+#: The name of a schema class's attribute holding JSON Schema keywords about several of its
+#: fields together (``oneOf``, ``not``); subclasses inherit it, or replace it.
+RULES = "openapi_rules"
 
 
 def from_settings(keywords: Callable[[Settings], dict[str, Any]]) -> dict[str, Any]:
@@ -32,7 +37,7 @@ def from_settings(keywords: Callable[[Settings], dict[str, Any]]) -> dict[str, A
 
 class RequestRules(BasePlugin):
     """An apispec plugin: writes each field's `from_settings` keywords in with this app's
-    settings."""
+    settings, and each schema class's `RULES`."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -49,3 +54,12 @@ class RequestRules(BasePlugin):
             return keywords(settings) if keywords else {}
 
         marshmallow.converter.add_attribute_function(settings_limits)
+
+    def schema_helper(
+        self, name: str, definition: dict[str, Any], **kwargs: Any
+    ) -> dict[str, Any] | None:
+        schema = kwargs.get("schema")
+        if schema is None:
+            return None
+        rules = getattr(resolve_schema_cls(schema), RULES, None)
+        return dict(rules) if rules else None

@@ -6,7 +6,7 @@ The schedules live in Redis as RedBeat entries (`schedules.store`); the beat
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from flask import current_app, url_for
 from flask.blueprints import BlueprintSetupState
@@ -45,7 +45,13 @@ from schedules import (
     check_name,
 )
 from schedules.model import MAX_EXPIRES_AFTER_SECONDS, MIN_EXPIRES_AFTER_SECONDS
-from schedules.timing import MAX_EVERY_SECONDS, MIN_EVERY_SECONDS, normalized_cron, parse_cron
+from schedules.timing import (
+    MAX_CRON_LENGTH,
+    MAX_EVERY_SECONDS,
+    MIN_EVERY_SECONDS,
+    normalized_cron,
+    parse_cron,
+)
 from workflows.redis_client import create_redis
 from workflows.retry import resolve_policy
 
@@ -98,6 +104,9 @@ class ScheduleFieldsSchema(TaskOptionsSchema):
     never null.
     """
 
+    # For the document (api.openapi_rules.RULES): _one_timing's rule, which no field can say.
+    openapi_rules: ClassVar[dict[str, Any]] = {"not": {"required": ["every", "crontab"]}}
+
     a = operand("First operand.")
     b = operand("Second operand.")
     every = JSONNumber(
@@ -117,6 +126,7 @@ class ScheduleFieldsSchema(TaskOptionsSchema):
             "day-of-week (0-6 from Sunday, or sun..sat; months 1-12, or jan..dec; a range "
             "may wrap around, as fri-mon). Give this or every; null: no cron string.",
             "example": "*/5 * * * *",
+            "maxLength": MAX_CRON_LENGTH,
         },
     )
     queue = fields.String(
@@ -179,6 +189,10 @@ def _valid_name(name: str) -> None:
 
 class ScheduleCreateSchema(ScheduleFieldsSchema):
     """A new schedule: a name, two operands, and every or crontab."""
+
+    openapi_rules: ClassVar[dict[str, Any]] = {
+        "oneOf": [{"required": ["every"]}, {"required": ["crontab"]}]
+    }
 
     name = fields.String(
         required=True,
@@ -373,7 +387,8 @@ class Schedule(MethodView):
         except ScheduleNotFound:
             _not_found(name)
 
-    @blp.arguments(ScheduleUpdateSchema)
+    # No body is the empty patch, {}: it changes nothing (and answers the schedule).
+    @blp.arguments(ScheduleUpdateSchema, required=False)
     @blp.response(200, ScheduleSchema)
     @blp.alt_response(404, description="No schedule with this name.")
     @blp.alt_response(409, description="It kept changing under this update; send it again.")

@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validates_schema
 from marshmallow.validate import OneOf, Range
 
 from api.batch_fields import NumberList, PairList
-from api.fields import JSONInteger
+from api.fields import OPERAND_LIMIT, JSONInteger
 from api.openapi_rules import from_settings
 from api.schemas import TaskOptionsSchema
 from api.services import services
@@ -27,6 +27,9 @@ __all__ = [
 ]
 
 _DEFAULTS = Settings()
+
+#: One operand of a chain or a pair, as `api.schemas.operand` documents a and b.
+_OPERAND = {"type": "number", "minimum": -OPERAND_LIMIT, "maximum": OPERAND_LIMIT}
 
 
 def _settings() -> Settings:
@@ -58,7 +61,7 @@ class ChainRequestSchema(TaskOptionsSchema):
         limit_name="MAX_CHAIN_NUMBERS",
         metadata={
             "type": "array",
-            "items": {"type": "number"},
+            "items": _OPERAND,
             "minItems": 2,
             "description": "At least 2 numbers, at most MAX_CHAIN_NUMBERS (default "
             f"{_DEFAULTS.max_chain_numbers:,}); each a finite JSON number in the operand range.",
@@ -78,7 +81,7 @@ class GroupRequestSchema(TaskOptionsSchema):
         limit_name="MAX_PAIRS",
         metadata={
             "type": "array",
-            "items": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+            "items": {"type": "array", "items": _OPERAND, "minItems": 2, "maxItems": 2},
             "minItems": 1,
             "description": "At least 1 pair [a, b], at most MAX_PAIRS (default "
             f"{_DEFAULTS.max_pairs:,}). The body itself may be at most MAX_REQUEST_BYTES "

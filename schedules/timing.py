@@ -19,6 +19,7 @@ __all__ = [
     "Cron",
     "Every",
     "InvalidTiming",
+    "MAX_CRON_LENGTH",
     "MAX_EVERY_SECONDS",
     "MIN_EVERY_SECONDS",
     "Timing",
@@ -34,7 +35,7 @@ MIN_EVERY_SECONDS = 1
 MAX_EVERY_SECONDS = 366 * 86_400
 #: The five fields of a cron string, in order (Celery's crontab keyword names).
 CRON_FIELDS = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
-_MAX_CRON_LENGTH = 200
+MAX_CRON_LENGTH = 200
 #: One cron field: items separated by commas, each ``*``, a value or a range ``A-B`` (which
 #: may wrap around, as Celery reads it: ``fri-mon``, ``22-2``); ``*`` and ranges optionally
 #: ``/STEP``. Values are numbers, and in the month and day-of-week fields also three-letter
@@ -118,8 +119,8 @@ def parse_cron(expression: str, app: Celery | None = None) -> crontab:
     Celery (unlike classic cron) requires both day fields to match when both are restricted,
     and numbers days of the week 0-6 from Sunday (names like ``mon`` work too).
     """
-    if len(expression) > _MAX_CRON_LENGTH:
-        raise InvalidTiming(f"Must be at most {_MAX_CRON_LENGTH} characters.")
+    if len(expression) > MAX_CRON_LENGTH:
+        raise InvalidTiming(f"Must be at most {MAX_CRON_LENGTH} characters.")
     parts = expression.split()
     if len(parts) != len(CRON_FIELDS):
         raise InvalidTiming(

@@ -16,6 +16,7 @@ from api import create_app
 from config.retry_policies import BUILTIN_POLICIES
 
 UNREACHABLE = "redis://127.0.0.1:1/0"  # building the document needs no Redis
+OPERAND_RANGE = {"minimum": -(2**63 - 1), "maximum": 2**63 - 1}
 POLICY_NAMES = list(BUILTIN_POLICIES)
 
 
@@ -87,3 +88,27 @@ def test_list_lengths_and_chunk_sizes_are_bounded_by_these_settings() -> None:
         fields = found[name]["properties"]
         assert fields["pairs"]["maxItems"] == 10, name
         assert fields["chunk_size"]["maximum"] == 10, name
+
+
+def test_every_operand_in_a_list_has_the_operand_range() -> None:
+    found = schemas()
+    numbers = found["ChainRequest"]["properties"]["numbers"]["items"]
+    assert numbers == {"type": "number", **OPERAND_RANGE}
+    for name in ("GroupRequest", "ChordRequest"):
+        pair = found[name]["properties"]["pairs"]["items"]
+        assert pair["items"] == {"type": "number", **OPERAND_RANGE}, name
+
+
+def test_a_schedule_takes_every_or_crontab_never_both() -> None:
+    found = schemas()
+    # A new schedule needs exactly one; a change may give either, or neither.
+    assert found["ScheduleCreate"]["oneOf"] == [{"required": ["every"]}, {"required": ["crontab"]}]
+    assert found["ScheduleUpdate"]["not"] == {"required": ["every", "crontab"]}
+    for name in ("ScheduleCreate", "ScheduleUpdate"):
+        assert found[name]["properties"]["crontab"]["maxLength"] == 200, name
+
+
+def test_a_patch_may_come_without_a_body_which_changes_nothing() -> None:
+    # The server reads no body as {}, the empty patch; the document said a body is required.
+    patch = document()["paths"]["/schedules/{name}"]["patch"]
+    assert patch["requestBody"].get("required", False) is False
