@@ -93,6 +93,19 @@ def _timings_given(data: dict[str, Any]) -> list[str]:
     return [key for key in TIMINGS if data.get(key) is not None]
 
 
+#: A timing a body gives, for the document: present and not null (a schema without
+#: ``nullable`` refuses null in OpenAPI 3.0), as `_timings_given` counts it.
+_GIVEN: dict[str, dict[str, Any]] = {
+    "every": {"required": ["every"], "properties": {"every": {"type": "number"}}},
+    "crontab": {"required": ["crontab"], "properties": {"crontab": {"type": "string"}}},
+}
+
+#: A timing a body clears: present, and so null where it is not given.
+_CLEARED: dict[str, dict[str, Any]] = {
+    key: {"required": [key], "not": given} for key, given in _GIVEN.items()
+}
+
+
 class ScheduleFieldsSchema(TaskOptionsSchema):
     """The fields a schedule is made of; every one optional (see the two subclasses).
 
@@ -105,7 +118,9 @@ class ScheduleFieldsSchema(TaskOptionsSchema):
     """
 
     # For the document (api.openapi_rules.RULES): _one_timing's rule, which no field can say.
-    openapi_rules: ClassVar[dict[str, Any]] = {"not": {"required": ["every", "crontab"]}}
+    openapi_rules: ClassVar[dict[str, Any]] = {
+        "not": {"allOf": [_GIVEN["every"], _GIVEN["crontab"]]}
+    }
 
     a = operand("First operand.")
     b = operand("Second operand.")
@@ -190,9 +205,7 @@ def _valid_name(name: str) -> None:
 class ScheduleCreateSchema(ScheduleFieldsSchema):
     """A new schedule: a name, two operands, and every or crontab."""
 
-    openapi_rules: ClassVar[dict[str, Any]] = {
-        "oneOf": [{"required": ["every"]}, {"required": ["crontab"]}]
-    }
+    openapi_rules: ClassVar[dict[str, Any]] = {"oneOf": [_GIVEN["every"], _GIVEN["crontab"]]}
 
     name = fields.String(
         required=True,
@@ -219,6 +232,17 @@ class ScheduleCreateSchema(ScheduleFieldsSchema):
 class ScheduleUpdateSchema(ScheduleFieldsSchema):
     """Fields to change; the others keep their values. ``null`` puts a field back to its
     default, as a schedule created without it has."""
+
+    # For the document: not both timings (as for any schedule body), and _keep_a_timing's
+    # rule: a timing cleared (null) only beside the other one given.
+    openapi_rules: ClassVar[dict[str, Any]] = {
+        **ScheduleFieldsSchema.openapi_rules,
+        "anyOf": [
+            {"not": {"anyOf": [_CLEARED["every"], _CLEARED["crontab"]]}},
+            _GIVEN["every"],
+            _GIVEN["crontab"],
+        ],
+    }
 
     fail_times = JSONInteger(
         validate=Range(0, MAX_FAIL_TIMES),

@@ -49,7 +49,9 @@ def test_the_document_is_valid_openapi_3_0(settings: dict[str, Any]) -> None:
     assert problems == []
 
 
-REQUESTS = ("AddRequest", "ChainRequest", "GroupRequest", "ChordRequest", "ScheduleCreate")
+REQUESTS = ("AddRequest", "ChainRequest", "GroupRequest", "ChordRequest")
+#: Schedule bodies take null for both, as the field's default (README, Schedules).
+SCHEDULE_BODIES = ("ScheduleCreate", "ScheduleUpdate")
 
 
 def test_queues_and_policy_names_are_the_configured_ones() -> None:
@@ -62,13 +64,14 @@ def test_queues_and_policy_names_are_the_configured_ones() -> None:
         named, inline = fields["retry_policy"]["oneOf"]
         assert named == {"type": "string", "enum": POLICY_NAMES}, name
         assert "backoff_max" in referenced(found, inline)["properties"], name
-    # A PATCH may send null for either: back to the default.
-    update = found["ScheduleUpdate"]["properties"]
-    assert update["queue"]["enum"] == ["bulk", "urgent", None]
-    assert update["queue"]["nullable"] is True
-    named, inline = update["retry_policy"]["oneOf"]
-    assert named == {"type": "string", "enum": [*POLICY_NAMES, None], "nullable": True}
-    assert inline == {"$ref": "#/components/schemas/InlineRetryPolicy"}
+    # A schedule body may send null for either: the default.
+    for name in SCHEDULE_BODIES:
+        fields = found[name]["properties"]
+        assert fields["queue"]["enum"] == ["bulk", "urgent", None], name
+        assert fields["queue"]["nullable"] is True, name
+        named, inline = fields["retry_policy"]["oneOf"]
+        assert named == {"type": "string", "enum": [*POLICY_NAMES, None], "nullable": True}
+        assert inline == {"$ref": "#/components/schemas/InlineRetryPolicy"}, name
 
 
 def test_delays_are_at_most_half_the_visibility_timeout_of_these_settings() -> None:
@@ -101,9 +104,18 @@ def test_every_operand_in_a_list_has_the_operand_range() -> None:
 
 def test_a_schedule_takes_every_or_crontab_never_both() -> None:
     found = schemas()
-    # A new schedule needs exactly one; a change may give either, or neither.
-    assert found["ScheduleCreate"]["oneOf"] == [{"required": ["every"]}, {"required": ["crontab"]}]
-    assert found["ScheduleUpdate"]["not"] == {"required": ["every", "crontab"]}
+    # A new schedule needs exactly one; a change may give either, or neither. Given means
+    # present and not null (null is the field's default): each branch's schema, having no
+    # "nullable", refuses null, so {"every": 60, "crontab": null} gives one timing.
+    every = {"required": ["every"], "properties": {"every": {"type": "number"}}}
+    crontab = {"required": ["crontab"], "properties": {"crontab": {"type": "string"}}}
+    assert found["ScheduleCreate"]["oneOf"] == [every, crontab]
+    assert found["ScheduleUpdate"]["not"] == {"allOf": [every, crontab]}
+    # A change may clear one (null) only beside the other given.
+    cleared = [
+        {"required": [key], "not": given} for key, given in (("every", every), ("crontab", crontab))
+    ]
+    assert found["ScheduleUpdate"]["anyOf"] == [{"not": {"anyOf": cleared}}, every, crontab]
     for name in ("ScheduleCreate", "ScheduleUpdate"):
         assert found[name]["properties"]["crontab"]["maxLength"] == 200, name
 
