@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from config.logging_config import REQUEST_ID
+from config.logging_config import REQUEST_ID, request_tag
 
 __all__ = ["log_request", "readable_path"]
 
@@ -53,7 +53,7 @@ def log_request(environ: dict[str, Any], status: int, seconds: float | None) -> 
         path,
         status,
         "-" if milliseconds is None else f"{milliseconds:.2f}",
-        "" if request_id is None else f" request={request_id}",
+        request_tag(request_id),
         extra={
             "client": client,
             "method": method,

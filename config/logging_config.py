@@ -27,6 +27,7 @@ __all__ = [
     "TEXT_FORMAT",
     "JsonFormatter",
     "configure_root_logging",
+    "request_tag",
     "server_logconfig",
     "make_formatter",
 ]
@@ -56,6 +57,11 @@ CONTEXT_FIELDS = (
 #: The id of the request this thread is answering (api/request_id.py): the access line and
 #: the SENT line of each task the request sends name it, and JSON lines carry it as a field.
 REQUEST_ID: ContextVar[str | None] = ContextVar("sumflow_request_id", default=None)
+
+
+def request_tag(request_id: str | None) -> str:
+    """What a text line about a request ends with: `` request=<id>``, or nothing outside one."""
+    return "" if request_id is None else f" request={request_id}"
 
 
 def _current_task() -> tuple[str, str] | None:

@@ -21,7 +21,7 @@ from celery.signals import after_setup_logger, after_setup_task_logger, after_ta
 from celery.utils.log import get_multiprocessing_logger
 
 from config import load_settings
-from config.logging_config import REQUEST_ID, JsonFormatter
+from config.logging_config import REQUEST_ID, JsonFormatter, request_tag
 
 __all__ = ["SENT", "OneLineRetries"]
 
@@ -71,7 +71,7 @@ def _log_sent(
         task_id,
         SENT,
         routing_key,
-        "" if request_id is None else f" request={request_id}",
+        request_tag(request_id),
         extra={
             "task_id": task_id,
             "task_name": sender,
